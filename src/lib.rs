@@ -11,5 +11,6 @@ pub mod card;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod segment;
 
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@
 //! `card` and `hub` find and describe models; `progress` reports on stderr.
 
 pub mod card;
+pub mod chunk;
 pub mod config;
 pub mod engine;
 pub mod error;

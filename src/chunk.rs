@@ -476,6 +476,15 @@ mod tests {
     }
 
     #[test]
+    fn chunk_serializes_with_a_plain_range() {
+        let chunk = &plan(&segment("भारत जीता।"), 1, 10, &words)[0];
+        assert_eq!(
+            serde_json::to_string(chunk).unwrap(),
+            r#"{"paragraph":0,"sentences":{"start":0,"end":1},"piece":null,"text":"भारत जीता।","tokens":2}"#
+        );
+    }
+
+    #[test]
     fn odd_documents_never_panic() {
         let texts = [
             "",

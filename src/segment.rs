@@ -726,6 +726,26 @@ mod tests {
         assert!(mixed > 0.3 && mixed < 0.5, "{mixed}");
     }
 
+    #[test]
+    fn devanagari_extended_block_counts() {
+        assert!(has_devanagari("\u{A8F2}"));
+        assert!(!has_devanagari("\u{0980}")); // Bengali, next block
+    }
+
+    #[test]
+    fn paragraph_kind_serializes_lowercase() {
+        let kinds = [
+            ParagraphKind::Body,
+            ParagraphKind::Heading,
+            ParagraphKind::Caption,
+            ParagraphKind::Credit,
+        ];
+        assert_eq!(
+            serde_json::to_string(&kinds).unwrap(),
+            r#"["body","heading","caption","credit"]"#
+        );
+    }
+
     // --- sentences ---
 
     #[test]

@@ -10,7 +10,9 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     names.sort();
-    let mut out = String::from("/// (file name, contents) of every card in models/.\npub static BUILTIN_CARDS: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// (file name, contents) of every card in models/.\npub static BUILTIN_CARDS: &[(&str, &str)] = &[\n",
+    );
     for p in names {
         println!("cargo:rerun-if-changed={}", p.display());
         out.push_str(&format!(
@@ -20,5 +22,9 @@ fn main() {
         ));
     }
     out.push_str("];\n");
-    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join("builtin_cards.rs"), out).unwrap();
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("builtin_cards.rs"),
+        out,
+    )
+    .unwrap();
 }

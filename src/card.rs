@@ -149,9 +149,22 @@ pub struct ChunkSettings {
     pub max_source_tokens: usize,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SummaryMethod {
+    /// The model writes the summary: notes per span of the article, then one summary.
+    #[default]
+    Abstractive,
+    /// The most salient source sentences, translated. For small base models, which
+    /// copy few-shot examples or invent facts when asked to write a summary.
+    Extractive,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SummarySettings {
+    #[serde(default)]
+    pub method: SummaryMethod,
     /// Target length in words for --length short|medium|long.
     pub short_words: usize,
     pub medium_words: usize,
@@ -276,23 +289,22 @@ pub fn load_all(user_dir: Option<&Path>) -> Result<Vec<ModelCard>> {
     for (name, text) in BUILTIN_CARDS {
         cards.push(ModelCard::parse(text, &format!("models/{name}"))?);
     }
-    if let Some(dir) = user_dir {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let mut paths: Vec<_> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            paths.sort();
-            for path in paths {
-                let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                let card = ModelCard::parse(&text, &path.display().to_string())?;
-                cards.retain(|c| c.id != card.id);
-                cards.push(card);
-            }
-        }
+    let entries = user_dir.and_then(|dir| std::fs::read_dir(dir).ok());
+    let mut paths: Vec<_> = entries
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let card = ModelCard::parse(&text, &path.display().to_string())?;
+        cards.retain(|c| c.id != card.id);
+        cards.push(card);
     }
     Ok(cards)
 }
@@ -304,7 +316,11 @@ mod tests {
     #[test]
     fn every_builtin_card_parses_and_exactly_one_is_default() {
         let cards = load_all(None).unwrap();
-        assert!(cards.len() >= 4, "expected the shipped cards, got {}", cards.len());
+        assert!(
+            cards.len() >= 4,
+            "expected the shipped cards, got {}",
+            cards.len()
+        );
         assert_eq!(cards.iter().filter(|c| c.default).count(), 1);
     }
 

@@ -52,6 +52,8 @@ impl Default for Sampling {
 pub struct ModelConfig {
     /// A card id, a path to a .gguf file, or None for the default card.
     pub model: Option<String>,
+    /// With a .gguf path: the card whose prompts and settings to use.
+    pub card: Option<String>,
     /// Where anuvad keeps models and user cards (`ANUVAD_HOME`).
     pub home: PathBuf,
     pub threads: Option<usize>,
@@ -87,6 +89,8 @@ pub fn default_home() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(x).join("anuvad");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("anuvad")
 }

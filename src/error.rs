@@ -12,25 +12,33 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{origin} is not valid UTF-8 at byte offset {offset}; re-save it as UTF-8 (e.g. `iconv -f <encoding> -t UTF-8`)")]
+    #[error(
+        "{origin} is not valid UTF-8 at byte offset {offset}; re-save it as UTF-8 (e.g. `iconv -f <encoding> -t UTF-8`)"
+    )]
     NotUtf8 { origin: String, offset: usize },
 
     #[error("{origin} is empty (nothing but whitespace); give an article with Hindi text")]
     EmptyInput { origin: String },
 
-    #[error("{origin} contains no Devanagari text; it does not look like Hindi (pass --force to translate it anyway)")]
+    #[error(
+        "{origin} contains no Devanagari text; it does not look like Hindi (pass --force to translate it anyway)"
+    )]
     NotHindi { origin: String },
 
     #[error("invalid model card {path}: {message}")]
     Card { path: String, message: String },
 
-    #[error("unknown model `{name}`; known models: {known}. Pass a card id, or a path to a .gguf file")]
+    #[error(
+        "unknown model `{name}`; known models: {known}. Pass a card id, or a path to a .gguf file"
+    )]
     UnknownModel { name: String, known: String },
 
     #[error("model file {path} is missing; fetch it with `{fix}`")]
     ModelMissing { path: PathBuf, fix: String },
 
-    #[error("model file {path} is corrupt or truncated ({detail}); delete it and fetch it again with `{fix}`")]
+    #[error(
+        "model file {path} is corrupt or truncated ({detail}); delete it and fetch it again with `{fix}`"
+    )]
     ModelCorrupt {
         path: PathBuf,
         detail: String,
@@ -51,13 +59,17 @@ pub enum Error {
         message: String,
     },
 
-    #[error("{file} is not in the local cache and HF_HUB_OFFLINE is set; run `anuvad models pull {model}` while online, or unset HF_HUB_OFFLINE")]
+    #[error(
+        "{file} is not in the local cache and HF_HUB_OFFLINE is set; run `anuvad models pull {model}` while online, or unset HF_HUB_OFFLINE"
+    )]
     Offline { model: String, file: String },
 
     #[error("tokenizer: {0}")]
     Tokenizer(String),
 
-    #[error("the model's context ({context} tokens) is too small for the prompt ({needed} tokens); use a model card with a larger context or a shorter prompt template")]
+    #[error(
+        "the model's context ({context} tokens) is too small for the prompt ({needed} tokens); use a model card with a larger context or a shorter prompt template"
+    )]
     ContextTooSmall { context: usize, needed: usize },
 
     #[error("model error: {0}")]

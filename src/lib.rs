@@ -1,8 +1,11 @@
+pub mod assemble;
 pub mod card;
 pub mod chunk;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod models;
+pub mod progress;
 pub mod segment;
 pub mod testing;
 pub use error::{Error, Result};

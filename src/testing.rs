@@ -42,20 +42,53 @@ impl TinyGemma3 {
 /// with the index so longer merges added later still win over their parts when listed
 /// earlier (the SPM rule is highest score first).
 pub fn tiny_vocab() -> (Vec<String>, Vec<f32>, Vec<i32>) {
-    let mut tokens: Vec<String> = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut tokens: Vec<String> = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<unk>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let mut types = vec![3, 3, 3, 2, 3, 3];
     for b in 0..=255u8 {
         tokens.push(format!("<0x{b:02X}>"));
         types.push(6);
     }
     let mut pieces: Vec<String> = vec!["\n".into(), "\n\n".into(), "▁".into()];
-    for w in ["▁the", "▁of", "▁and", "▁in", "▁to", "▁The", "▁said", "▁on", "▁was", "▁rain", "▁Delhi", "▁government"] {
+    for w in [
+        "▁the",
+        "▁of",
+        "▁and",
+        "▁in",
+        "▁to",
+        "▁The",
+        "▁said",
+        "▁on",
+        "▁was",
+        "▁rain",
+        "▁Delhi",
+        "▁government",
+    ] {
         pieces.push(w.into());
     }
-    for w in ["▁है", "▁के", "▁में", "▁की", "▁को", "▁ने", "▁और", "▁से", "▁सरकार", "▁दिल्ली", "▁बारिश", "।"] {
+    for w in [
+        "▁है",
+        "▁के",
+        "▁में",
+        "▁की",
+        "▁को",
+        "▁ने",
+        "▁और",
+        "▁से",
+        "▁सरकार",
+        "▁दिल्ली",
+        "▁बारिश",
+        "।",
+    ] {
         pieces.push(w.into());
     }
     for c in (b'!'..=b'~').map(|b| (b as char).to_string()) {
@@ -113,10 +146,25 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
         matrix(format!("{p}.attn_q.weight"), q_dim, cfg.hidden, &mut rng)?;
         matrix(format!("{p}.attn_k.weight"), kv_dim, cfg.hidden, &mut rng)?;
         matrix(format!("{p}.attn_v.weight"), kv_dim, cfg.hidden, &mut rng)?;
-        matrix(format!("{p}.attn_output.weight"), cfg.hidden, q_dim, &mut rng)?;
-        matrix(format!("{p}.ffn_gate.weight"), cfg.ffn, cfg.hidden, &mut rng)?;
+        matrix(
+            format!("{p}.attn_output.weight"),
+            cfg.hidden,
+            q_dim,
+            &mut rng,
+        )?;
+        matrix(
+            format!("{p}.ffn_gate.weight"),
+            cfg.ffn,
+            cfg.hidden,
+            &mut rng,
+        )?;
         matrix(format!("{p}.ffn_up.weight"), cfg.ffn, cfg.hidden, &mut rng)?;
-        matrix(format!("{p}.ffn_down.weight"), cfg.hidden, cfg.ffn, &mut rng)?;
+        matrix(
+            format!("{p}.ffn_down.weight"),
+            cfg.hidden,
+            cfg.ffn,
+            &mut rng,
+        )?;
     }
     let mut norm = |name: String, n: usize| -> Result<()> {
         let t = Tensor::ones(n, candle_core::DType::F32, &dev)?;
@@ -125,7 +173,12 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
     };
     for l in 0..cfg.layers {
         let p = format!("blk.{l}");
-        for n in ["attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"] {
+        for n in [
+            "attn_norm",
+            "post_attention_norm",
+            "ffn_norm",
+            "post_ffw_norm",
+        ] {
             norm(format!("{p}.{n}.weight"), cfg.hidden)?;
         }
         norm(format!("{p}.attn_q_norm.weight"), cfg.head_dim)?;
@@ -136,7 +189,10 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
     let u = |v: usize| Value::U32(v as u32);
     let metadata: Vec<(&str, Value)> = vec![
         ("general.architecture", Value::String("gemma3".into())),
-        ("general.name", Value::String("anuvad tiny random gemma3".into())),
+        (
+            "general.name",
+            Value::String("anuvad tiny random gemma3".into()),
+        ),
         ("gemma3.context_length", u(cfg.context)),
         ("gemma3.embedding_length", u(cfg.hidden)),
         ("gemma3.block_count", u(cfg.layers)),
@@ -150,9 +206,18 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
         ("gemma3.rope.freq_base", Value::F32(1_000_000.0)),
         ("tokenizer.ggml.model", Value::String("llama".into())),
         ("tokenizer.ggml.pre", Value::String("default".into())),
-        ("tokenizer.ggml.tokens", Value::Array(tokens.into_iter().map(Value::String).collect())),
-        ("tokenizer.ggml.scores", Value::Array(scores.into_iter().map(Value::F32).collect())),
-        ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array(tokens.into_iter().map(Value::String).collect()),
+        ),
+        (
+            "tokenizer.ggml.scores",
+            Value::Array(scores.into_iter().map(Value::F32).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(types.into_iter().map(Value::I32).collect()),
+        ),
         ("tokenizer.ggml.bos_token_id", u(2)),
         ("tokenizer.ggml.eos_token_id", u(1)),
         ("tokenizer.ggml.unknown_token_id", u(3)),

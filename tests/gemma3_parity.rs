@@ -29,11 +29,18 @@ fn vec_f64(v: &serde_json::Value) -> Vec<f64> {
 }
 
 fn run(model: &Model, cache: &mut anuvad::models::KvCache, ids: &[u32], which: Logits) -> Vec<u32> {
-    let input = Tensor::new(ids, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let logits = model.forward(&input, cache, which).unwrap();
     let logits = logits.squeeze(0).unwrap();
     match which {
-        Logits::All => logits.argmax(candle_core::D::Minus1).unwrap().to_vec1().unwrap(),
+        Logits::All => logits
+            .argmax(candle_core::D::Minus1)
+            .unwrap()
+            .to_vec1()
+            .unwrap(),
         Logits::Last => vec![logits.argmax(0).unwrap().to_scalar().unwrap()],
     }
 }
@@ -43,14 +50,19 @@ fn clear_agreement(ours: &[u32], theirs: &[u32], margins: &[f64]) -> (usize, usi
     let clear: Vec<usize> = (0..theirs.len()).filter(|&i| margins[i] >= CLEAR).collect();
     let agree = clear.iter().filter(|&&i| ours[i] == theirs[i]).count();
     for &i in clear.iter().filter(|&&i| ours[i] != theirs[i]) {
-        eprintln!("  position {i}: ours {}, llama.cpp {} (its margin {:.2})", ours[i], theirs[i], margins[i]);
+        eprintln!(
+            "  position {i}: ours {}, llama.cpp {} (its margin {:.2})",
+            ours[i], theirs[i], margins[i]
+        );
     }
     (agree, clear.len())
 }
 
 #[test]
 fn gemma3_matches_llama_cpp() {
-    let Some(path) = common::real_model() else { return };
+    let Some(path) = common::real_model() else {
+        return;
+    };
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/gemma3-llamacpp.json")).unwrap();
     let mut file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
@@ -69,9 +81,19 @@ fn gemma3_matches_llama_cpp() {
         for piece in ids.chunks(100) {
             top1.extend(run(&model, &mut cache, piece, Logits::All));
         }
-        let (agree, clear) = clear_agreement(&top1, &vec_u32(&case["prompt_top1"]), &vec_f64(&case["prompt_margin"]));
-        eprintln!("{name}: prompt top-1 agrees on {agree}/{clear} clear positions ({} in all)", ids.len());
-        assert_eq!(agree, clear, "{name}: prompt top-1 differs from llama.cpp on a clear decision");
+        let (agree, clear) = clear_agreement(
+            &top1,
+            &vec_u32(&case["prompt_top1"]),
+            &vec_f64(&case["prompt_margin"]),
+        );
+        eprintln!(
+            "{name}: prompt top-1 agrees on {agree}/{clear} clear positions ({} in all)",
+            ids.len()
+        );
+        assert_eq!(
+            agree, clear,
+            "{name}: prompt top-1 differs from llama.cpp on a clear decision"
+        );
 
         // Decode steps, fed llama.cpp's greedy tokens (teacher forcing).
         let prefix_len = cache.len();
@@ -80,8 +102,14 @@ fn gemma3_matches_llama_cpp() {
             forced.extend(run(&model, &mut cache, &[tok], Logits::Last));
         }
         let (agree, clear) = clear_agreement(&forced, &want_greedy, &greedy_margin);
-        eprintln!("{name}: decode top-1 agrees on {agree}/{clear} clear steps ({} in all)", want_greedy.len());
-        assert_eq!(agree, clear, "{name}: decode top-1 differs from llama.cpp on a clear decision");
+        eprintln!(
+            "{name}: decode top-1 agrees on {agree}/{clear} clear steps ({} in all)",
+            want_greedy.len()
+        );
+        assert_eq!(
+            agree, clear,
+            "{name}: decode top-1 differs from llama.cpp on a clear decision"
+        );
 
         // Free-running greedy, from the same prefilled prompt.
         cache.truncate(prefix_len);
@@ -90,9 +118,19 @@ fn gemma3_matches_llama_cpp() {
             let next = run(&model, &mut cache, &[*greedy.last().unwrap()], Logits::Last)[0];
             greedy.push(next);
         }
-        let same = greedy.iter().zip(&want_greedy).take_while(|(a, b)| a == b).count();
-        let first_tie = greedy_margin.iter().position(|&m| m < CLEAR).unwrap_or(want_greedy.len());
-        eprintln!("{name}: greedy equal for {same}/{} steps; llama.cpp's first unclear step is {first_tie}", want_greedy.len());
+        let same = greedy
+            .iter()
+            .zip(&want_greedy)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let first_tie = greedy_margin
+            .iter()
+            .position(|&m| m < CLEAR)
+            .unwrap_or(want_greedy.len());
+        eprintln!(
+            "{name}: greedy equal for {same}/{} steps; llama.cpp's first unclear step is {first_tie}",
+            want_greedy.len()
+        );
         assert!(
             same >= first_tie,
             "{name}: greedy diverged at step {same}, before llama.cpp's first unclear step {first_tie}"

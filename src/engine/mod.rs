@@ -18,6 +18,12 @@ pub struct GenerateRequest<'a> {
     pub sampling: Sampling,
     /// 1.0 = off. Used when a chunk is retried after a repetition loop.
     pub repetition_penalty: f32,
+    /// Repetition guard: stop when the last `repeat_ngram` tokens occurred `repeat_limit` times.
+    pub repeat_ngram: usize,
+    pub repeat_limit: usize,
+    /// Forbid tokens that would put Devanagari (or other U+0800–U+0FFF scripts) into the
+    /// output, so an English answer cannot copy Hindi through; names get transliterated.
+    pub english_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -42,6 +48,9 @@ pub struct Generation {
     pub output_tokens: usize,
     /// Natural-log probability of each generated token (greedy or sampled), for confidence.
     pub logprobs: Vec<f32>,
+    /// Byte length of `text` decoded up to and including each generated token, so
+    /// log-probabilities can be attributed to lines or sentences of the text.
+    pub offsets: Vec<usize>,
     pub prefill_seconds: f64,
     pub decode_seconds: f64,
 }
@@ -67,3 +76,8 @@ pub trait Engine {
         on_token: &mut dyn FnMut(),
     ) -> Result<Generation>;
 }
+
+mod decoder;
+mod sampling;
+
+pub use decoder::DecoderEngine;

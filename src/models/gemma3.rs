@@ -38,7 +38,10 @@ pub struct Config {
 
 impl Config {
     pub fn from_gguf(content: &gguf_file::Content) -> Result<Self> {
-        let m = Meta { content, arch: "gemma3" };
+        let m = Meta {
+            content,
+            arch: "gemma3",
+        };
         let heads = m.usize("attention.head_count")?;
         let hidden = m.usize("embedding_length")?;
         let vocab = match content.tensor_infos.get("token_embd.weight") {
@@ -142,7 +145,12 @@ impl Model {
         for i in 0..cfg.layers {
             let p = format!("blk.{i}");
             let mut qm = |n: &str| QMatMul::from_qtensor(w.get(&format!("{p}.{n}.weight"))?);
-            let (q, k, v, o) = (qm("attn_q")?, qm("attn_k")?, qm("attn_v")?, qm("attn_output")?);
+            let (q, k, v, o) = (
+                qm("attn_q")?,
+                qm("attn_k")?,
+                qm("attn_v")?,
+                qm("attn_output")?,
+            );
             let mlp = Mlp {
                 gate: qm("ffn_gate")?,
                 up: qm("ffn_up")?,
@@ -226,9 +234,21 @@ impl Model {
         for (li, layer) in self.layers.iter().enumerate() {
             let residual = x.clone();
             let h = layer.attn_norm.forward(&x)?;
-            let q = layer.q.forward(&h)?.reshape((b, seq, c.heads, c.head_dim))?.transpose(1, 2)?;
-            let k = layer.k.forward(&h)?.reshape((b, seq, c.kv_heads, c.head_dim))?.transpose(1, 2)?;
-            let v = layer.v.forward(&h)?.reshape((b, seq, c.kv_heads, c.head_dim))?.transpose(1, 2)?;
+            let q = layer
+                .q
+                .forward(&h)?
+                .reshape((b, seq, c.heads, c.head_dim))?
+                .transpose(1, 2)?;
+            let k = layer
+                .k
+                .forward(&h)?
+                .reshape((b, seq, c.kv_heads, c.head_dim))?
+                .transpose(1, 2)?;
+            let v = layer
+                .v
+                .forward(&h)?
+                .reshape((b, seq, c.kv_heads, c.head_dim))?
+                .transpose(1, 2)?;
             let q = layer.q_norm.forward(&q)?;
             let k = layer.k_norm.forward(&k)?;
             let (rope, from, mask) = if layer.sliding {
@@ -247,7 +267,9 @@ impl Model {
             let mut att = q.matmul(&k.t()?)?; // (b, kv, group*seq, keys)
             if let Some(mask) = mask {
                 let att4 = att.reshape((b, c.kv_heads, group, seq, keys))?;
-                att = att4.broadcast_add(mask)?.reshape((b, c.kv_heads, group * seq, keys))?;
+                att = att4
+                    .broadcast_add(mask)?
+                    .reshape((b, c.kv_heads, group * seq, keys))?;
             }
             let att = candle_nn::ops::softmax_last_dim(&att)?;
             let out = att.matmul(&v.contiguous()?)?; // (b, kv, group*seq, hd)
@@ -275,4 +297,3 @@ impl Model {
         self.head.forward(&x)?.to_dtype(candle_core::DType::F32)
     }
 }
-

@@ -11,7 +11,9 @@ pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 pub fn real_model() -> Option<PathBuf> {
     let candidate = match std::env::var_os("ANUVAD_TEST_MODEL") {
         Some(p) => PathBuf::from(p),
-        None => anuvad::config::default_home().join("models").join(DEFAULT_MODEL_FILE),
+        None => anuvad::config::default_home()
+            .join("models")
+            .join(DEFAULT_MODEL_FILE),
     };
     if candidate.is_file() {
         return Some(candidate);

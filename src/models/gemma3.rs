@@ -12,9 +12,9 @@
 //! sliding window (RoPE base 10k); every sixth is global (RoPE base 1M, optional linear
 //! scaling). Embeddings are scaled by sqrt(hidden); the output head is tied to them.
 
-use super::{KvCache, Meta, RmsNorm, Rope, Weights, attention_mask};
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use super::{KvCache, Linear, Meta, RmsNorm, Rope, Weights, attention_mask};
+use candle_core::quantized::{QTensor, gguf_file};
+use candle_core::{Device, IndexOp, Result, Tensor};
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
@@ -71,9 +71,9 @@ impl Config {
 }
 
 struct Mlp {
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 impl Mlp {
@@ -85,10 +85,10 @@ impl Mlp {
 }
 
 struct Layer {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
-    o: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
     q_norm: RmsNorm,
     k_norm: RmsNorm,
     attn_norm: RmsNorm,
@@ -111,7 +111,7 @@ pub enum Logits {
 pub struct Model {
     cfg: Config,
     embed: Arc<QTensor>,
-    head: QMatMul,
+    head: Linear,
     layers: Vec<Layer>,
     norm: RmsNorm,
     rope_local: Rope,
@@ -137,14 +137,14 @@ impl Model {
         // Kept quantized: looked up row by row and used as the tied output head.
         let embed = Arc::new(w.get("token_embd.weight")?);
         let head = if w.has("output.weight") {
-            QMatMul::from_qtensor(w.get("output.weight")?)?
+            w.linear("output.weight")?
         } else {
-            QMatMul::from_arc(embed.clone())?
+            Linear::new(embed.clone())?
         };
         let mut layers = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
             let p = format!("blk.{i}");
-            let mut qm = |n: &str| QMatMul::from_qtensor(w.get(&format!("{p}.{n}.weight"))?);
+            let mut qm = |n: &str| w.linear(&format!("{p}.{n}.weight"));
             let (q, k, v, o) = (
                 qm("attn_q")?,
                 qm("attn_k")?,

@@ -3,10 +3,12 @@
 //! the preallocated KV cache that lets a prompt prefix be computed once and reused.
 
 pub mod gemma3;
+pub mod kernels;
 
 use candle_core::quantized::{GgmlDType, QStorage, QTensor, gguf_file};
 use candle_core::{D, DType, Device, Result, Tensor};
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 /// Reads GGUF tensors by name, adding the tensor name to any error.
 pub struct Weights<'a, R: Read + Seek> {
@@ -16,6 +18,11 @@ pub struct Weights<'a, R: Read + Seek> {
 }
 
 impl<R: Read + Seek> Weights<'_, R> {
+    /// A weight matrix by name.
+    pub fn linear(&mut self, name: &str) -> Result<Linear> {
+        Linear::new(Arc::new(self.get(name)?))
+    }
+
     pub fn get(&mut self, name: &str) -> Result<QTensor> {
         let t = self
             .content
@@ -64,6 +71,46 @@ pub fn q5_0_to_q8_0(t: &QTensor, device: &Device) -> Result<QTensor> {
     }
     let storage = QStorage::from_data(std::borrow::Cow::Owned(out), device, GgmlDType::Q8_0)?;
     QTensor::new(storage, t.shape().clone())
+}
+
+/// A weight matrix. One-row products (decode steps) on Q8_0 weights go through our
+/// kernel (`kernels`), which candle's is several times slower than; everything else
+/// (prefill, other quantizations) through candle's `QMatMul`.
+pub struct Linear {
+    mm: candle_core::quantized::QMatMul,
+    q8: Option<Arc<QTensor>>,
+}
+
+impl Linear {
+    pub fn new(t: Arc<QTensor>) -> Result<Self> {
+        let q8 = (t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2 && kernels::available())
+            .then(|| t.clone());
+        Ok(Linear {
+            mm: candle_core::quantized::QMatMul::from_arc(t)?,
+            q8,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(w) = &self.q8 {
+            let (rows, cols) = w.shape().dims2()?;
+            if x.elem_count() == cols && x.dtype() == DType::F32 {
+                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; rows];
+                kernels::gemv_q8_0(
+                    &w.data()?,
+                    rows,
+                    cols,
+                    &kernels::Q8Row::quantize(&xs),
+                    &mut out,
+                );
+                let mut dims = x.dims().to_vec();
+                *dims.last_mut().expect("rank >= 1") = rows;
+                return Tensor::from_vec(out, dims, x.device());
+            }
+        }
+        candle_core::Module::forward(&self.mm, x)
+    }
 }
 
 /// Metadata lookups under an architecture prefix (`gemma3.block_count` …).

@@ -8,4 +8,5 @@ pub mod models;
 pub mod progress;
 pub mod segment;
 pub mod testing;
+pub mod tokenizer;
 pub use error::{Error, Result};

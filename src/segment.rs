@@ -167,7 +167,19 @@ fn is_terminator(c: char) -> bool {
 ///   or a URL).
 /// - `.` is the hard case, see [`dot_ends_sentence`].
 pub fn split_sentences(paragraph: &str) -> Vec<String> {
-    sentence_spans(paragraph)
+    let mut spans = sentence_spans(paragraph);
+    // A dateline (`नई दिल्ली, 13 मार्च (भाषा)।`) introduces the sentence after it rather
+    // than standing alone; translated alone, a small model tends to invent a story to
+    // follow it. Keep the two together.
+    let mut k = 0;
+    while k + 1 < spans.len() {
+        if is_dateline(&paragraph[spans[k].clone()]) {
+            let next = spans.remove(k + 1);
+            spans[k].end = next.end;
+        }
+        k += 1;
+    }
+    spans
         .into_iter()
         .map(|r| paragraph[r].to_string())
         .collect()
@@ -649,8 +661,12 @@ fn is_credit(line: &str) -> bool {
     if let Some(rest) = labels_rest {
         return rest.split_whitespace().count() <= 3 || is_agency_list(rest);
     }
-    // Dateline: `नई दिल्ली, 13 मार्च (भाषा)`.
-    let t = line.trim().trim_end_matches(['।', '.']);
+    is_dateline(line)
+}
+
+/// `नई दिल्ली, 13 मार्च (भाषा)`: a place and date with the agency in parentheses.
+fn is_dateline(s: &str) -> bool {
+    let t = s.trim().trim_end_matches(['।', '.']);
     if let Some(open) = t.rfind('(')
         && t.ends_with(')')
         && t.split_whitespace().count() <= 8
@@ -672,6 +688,28 @@ fn is_heading(line: &str) -> bool {
         && line.chars().any(char::is_alphabetic)
         && !line.contains(['।', '॥'])
         && !end.ends_with(['.', '?', '!', '…', '？', '！'])
+}
+
+#[cfg(test)]
+mod dateline_tests {
+    use super::*;
+
+    #[test]
+    fn a_dateline_stays_with_the_sentence_it_introduces() {
+        let p = "नई दिल्ली, 14 जुलाई (भाषा)। राजधानी में भारी बारिश हुई। स्कूल बंद रहे।";
+        assert_eq!(
+            split_sentences(p),
+            [
+                "नई दिल्ली, 14 जुलाई (भाषा)। राजधानी में भारी बारिश हुई।",
+                "स्कूल बंद रहे।"
+            ]
+        );
+        // A dateline alone on its line is still a (credit) paragraph of one sentence.
+        assert_eq!(
+            split_sentences("नई दिल्ली, 14 जुलाई (भाषा)।"),
+            ["नई दिल्ली, 14 जुलाई (भाषा)।"]
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,19 @@
 //! Tiny random-weight models for tests and benchmarks. Speed and plumbing do not depend
-//! on weight values, so a few-MB Gemma 3 with a real SentencePiece-style vocabulary
-//! (bytes, ASCII, Devanagari, some merges) exercises every stage in milliseconds.
+//! on weight values, so a few-MB model with a real SentencePiece-style vocabulary
+//! (bytes, ASCII, Devanagari, some merges) exercises every stage in milliseconds. Every
+//! architecture the engine supports can be written: gemma3, llama, qwen2, qwen3.
 
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result, Tensor};
 use std::path::Path;
 
-/// Shape of a random Gemma 3. `tiny()` is for tests; real configs (e.g. Gemma 3 1B)
-/// can be written for benchmarks.
+/// Shape of a random model. `tiny()` is a Gemma 3 for tests; real configs (e.g. Gemma 3
+/// 1B) can be written for benchmarks.
 #[derive(Debug, Clone)]
-pub struct TinyGemma3 {
+pub struct TinyModel {
+    /// GGUF architecture: gemma3, llama, qwen2 or qwen3.
+    pub arch: String,
     pub hidden: usize,
     pub layers: usize,
     pub heads: usize,
@@ -22,9 +25,10 @@ pub struct TinyGemma3 {
     pub seed: u64,
 }
 
-impl TinyGemma3 {
+impl TinyModel {
     pub fn tiny() -> Self {
-        TinyGemma3 {
+        TinyModel {
+            arch: "gemma3".into(),
             hidden: 64,
             layers: 6,
             heads: 2,
@@ -126,8 +130,9 @@ impl Rng {
     }
 }
 
-/// Write a random Gemma 3 GGUF with the tiny vocabulary to `path`.
-pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
+/// Write a random GGUF of `cfg.arch` with the tiny vocabulary to `path`.
+pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
+    let arch = cfg.arch.as_str();
     let dev = Device::Cpu;
     let (tokens, scores, types) = tiny_vocab();
     let vocab = tokens.len();
@@ -187,23 +192,29 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
     norm("output_norm.weight".into(), cfg.hidden)?;
 
     let u = |v: usize| Value::U32(v as u32);
-    let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", Value::String("gemma3".into())),
+    let arch_keys: Vec<(String, Value)> = vec![
+        ("context_length", u(cfg.context)),
+        ("embedding_length", u(cfg.hidden)),
+        ("block_count", u(cfg.layers)),
+        ("feed_forward_length", u(cfg.ffn)),
+        ("attention.head_count", u(cfg.heads)),
+        ("attention.head_count_kv", u(cfg.kv_heads)),
+        ("attention.key_length", u(cfg.head_dim)),
+        ("attention.value_length", u(cfg.head_dim)),
+        ("attention.sliding_window", u(cfg.sliding_window)),
+        ("attention.layer_norm_rms_epsilon", Value::F32(1e-6)),
+        ("rope.freq_base", Value::F32(1_000_000.0)),
+        ("rope.dimension_count", u(cfg.head_dim)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{arch}.{k}"), v))
+    .collect();
+    let mut metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String(arch.into())),
         (
             "general.name",
-            Value::String("anuvad tiny random gemma3".into()),
+            Value::String(format!("anuvad tiny random {arch}")),
         ),
-        ("gemma3.context_length", u(cfg.context)),
-        ("gemma3.embedding_length", u(cfg.hidden)),
-        ("gemma3.block_count", u(cfg.layers)),
-        ("gemma3.feed_forward_length", u(cfg.ffn)),
-        ("gemma3.attention.head_count", u(cfg.heads)),
-        ("gemma3.attention.head_count_kv", u(cfg.kv_heads)),
-        ("gemma3.attention.key_length", u(cfg.head_dim)),
-        ("gemma3.attention.value_length", u(cfg.head_dim)),
-        ("gemma3.attention.sliding_window", u(cfg.sliding_window)),
-        ("gemma3.attention.layer_norm_rms_epsilon", Value::F32(1e-6)),
-        ("gemma3.rope.freq_base", Value::F32(1_000_000.0)),
         ("tokenizer.ggml.model", Value::String("llama".into())),
         ("tokenizer.ggml.pre", Value::String("default".into())),
         (
@@ -225,6 +236,7 @@ pub fn write_gemma3(path: &Path, cfg: &TinyGemma3) -> Result<()> {
         ("tokenizer.ggml.add_bos_token", Value::Bool(true)),
         ("tokenizer.ggml.add_space_prefix", Value::Bool(false)),
     ];
+    metadata.extend(arch_keys.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
     let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tmp = path.with_extension("gguf.tmp");

@@ -27,12 +27,14 @@ use tokenizers::normalizers::{Prepend, Replace, Sequence as NormalizerSequence};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreSequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
+use tokenizers::{
+    AddedToken, DecoderWrapper, NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior,
+    Tokenizer,
+};
 
 const NORMAL: i32 = 1;
 const CONTROL: i32 = 3;
 const USER_DEFINED: i32 = 4;
-const BYTE: i32 = 6;
 
 /// Special token ids the engine needs.
 #[derive(Debug, Clone, Default)]
@@ -54,9 +56,15 @@ fn get<'a>(c: &'a Content, key: &str) -> Option<&'a Value> {
 
 fn strings(c: &Content, key: &str) -> Result<Vec<String>> {
     let v = get(c, key).ok_or_else(|| err(format!("GGUF metadata `{key}` is missing")))?;
-    let arr = v.to_vec().map_err(|_| err(format!("`{key}` is not an array")))?;
+    let arr = v
+        .to_vec()
+        .map_err(|_| err(format!("`{key}` is not an array")))?;
     arr.iter()
-        .map(|x| x.to_string().cloned().map_err(|_| err(format!("`{key}` has a non-string entry"))))
+        .map(|x| {
+            x.to_string()
+                .cloned()
+                .map_err(|_| err(format!("`{key}` has a non-string entry")))
+        })
         .collect()
 }
 
@@ -88,12 +96,21 @@ fn flag(c: &Content, key: &str) -> Option<bool> {
 }
 
 pub fn specials(c: &Content) -> Specials {
-    let model = get(c, "tokenizer.ggml.model").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+    let model = get(c, "tokenizer.ggml.model")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
     let tokens = strings(c, "tokenizer.ggml.tokens").unwrap_or_default();
-    let eot = ["<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end|>"]
-        .iter()
-        .filter_map(|t| tokens.iter().position(|x| x == t).map(|i| i as u32))
-        .collect();
+    let eot = [
+        "<end_of_turn>",
+        "<|im_end|>",
+        "<|eot_id|>",
+        "<|endoftext|>",
+        "<|end|>",
+    ]
+    .iter()
+    .filter_map(|t| tokens.iter().position(|x| x == t).map(|i| i as u32))
+    .collect();
     Specials {
         bos: id(c, "tokenizer.ggml.bos_token_id"),
         eos: id(c, "tokenizer.ggml.eos_token_id"),
@@ -107,7 +124,9 @@ pub fn from_gguf(c: &Content) -> Result<(Tokenizer, Specials)> {
     let model = get(c, "tokenizer.ggml.model")
         .and_then(|v| v.to_string().ok())
         .cloned()
-        .ok_or_else(|| err("GGUF metadata `tokenizer.ggml.model` is missing; this file carries no tokenizer"))?;
+        .ok_or_else(|| {
+            err("GGUF metadata `tokenizer.ggml.model` is missing; this file carries no tokenizer")
+        })?;
     let tokens = strings(c, "tokenizer.ggml.tokens")?;
     let n = tokens.len();
     let types: Vec<i32> = numbers(c, "tokenizer.ggml.token_type")
@@ -134,16 +153,27 @@ pub fn from_json_file(path: &Path) -> Result<Tokenizer> {
 
 /// SentencePiece-style BPE with byte fallback.
 fn spm(c: &Content, tokens: &[String], types: &[i32]) -> Result<Tokenizer> {
-    let scores = numbers(c, "tokenizer.ggml.scores").ok_or_else(|| err("GGUF metadata `tokenizer.ggml.scores` is missing"))?;
+    let scores = numbers(c, "tokenizer.ggml.scores")
+        .ok_or_else(|| err("GGUF metadata `tokenizer.ggml.scores` is missing"))?;
     if scores.len() != tokens.len() {
-        return Err(err(format!("{} scores for {} tokens", scores.len(), tokens.len())));
+        return Err(err(format!(
+            "{} scores for {} tokens",
+            scores.len(),
+            tokens.len()
+        )));
     }
     // Pieces as the BPE model sees them: spaces are '▁' after normalization. User-defined
     // tokens (runs of spaces among them) are matched on the raw text and keep their form.
     let pieces: Vec<String> = tokens
         .iter()
         .zip(types)
-        .map(|(t, ty)| if *ty == USER_DEFINED { t.clone() } else { t.replace(' ', "\u{2581}") })
+        .map(|(t, ty)| {
+            if *ty == USER_DEFINED {
+                t.clone()
+            } else {
+                t.replace(' ', "\u{2581}")
+            }
+        })
         .collect();
     let mut vocab: HashMap<String, u32> = HashMap::with_capacity(pieces.len());
     for (i, p) in pieces.iter().enumerate() {
@@ -167,30 +197,45 @@ fn spm(c: &Content, tokens: &[String], types: &[i32]) -> Result<Tokenizer> {
     merges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let merges: Vec<(String, String)> = merges.into_iter().map(|(_, _, l, r)| (l, r)).collect();
 
-    let unk = id(c, "tokenizer.ggml.unknown_token_id").and_then(|i| pieces.get(i as usize).cloned());
+    let unk =
+        id(c, "tokenizer.ggml.unknown_token_id").and_then(|i| pieces.get(i as usize).cloned());
     let mut builder = BPE::builder()
-        .vocab_and_merges(vocab.into_iter().collect::<tokenizers::models::bpe::Vocab>(), merges)
+        .vocab_and_merges(
+            vocab
+                .into_iter()
+                .collect::<tokenizers::models::bpe::Vocab>(),
+            merges,
+        )
         .byte_fallback(true)
         .fuse_unk(true);
     if let Some(u) = unk {
         builder = builder.unk_token(u);
     }
-    let bpe = builder.build().map_err(|e| err(format!("building the BPE model: {e}")))?;
+    let bpe = builder
+        .build()
+        .map_err(|e| err(format!("building the BPE model: {e}")))?;
     let mut tok = Tokenizer::new(bpe);
 
     let mut norm: Vec<NormalizerWrapper> = Vec::new();
     if flag(c, "tokenizer.ggml.add_space_prefix").unwrap_or(true) {
         norm.push(Prepend::new("\u{2581}".into()).into());
     }
-    norm.push(Replace::new(" ", "\u{2581}").map_err(|e| err(e.to_string()))?.into());
-    tok.with_normalizer(Some(NormalizerSequence::new(norm)));
+    norm.push(
+        Replace::new(" ", "\u{2581}")
+            .map_err(|e| err(e.to_string()))?
+            .into(),
+    );
+    tok.with_normalizer(Some(NormalizerSequence::new(norm)))
+        .map_err(|e| err(e.to_string()))?;
     let decoders: Vec<DecoderWrapper> = vec![
-        tokenizers::decoders::DecoderWrapper::Replace(Replace::new("\u{2581}", " ").map_err(|e| err(e.to_string()))?),
+        tokenizers::decoders::DecoderWrapper::Replace(
+            Replace::new("\u{2581}", " ").map_err(|e| err(e.to_string()))?,
+        ),
         ByteFallback::new().into(),
         Fuse::new().into(),
     ];
     tok.with_decoder(Some(DecoderSequence::new(decoders)));
-    add_literal_tokens(&mut tok, tokens, types);
+    add_literal_tokens(&mut tok, tokens, types)?;
     Ok(tok)
 }
 
@@ -204,36 +249,60 @@ fn byte_level(c: &Content, tokens: &[String], types: &[i32]) -> Result<Tokenizer
                 .ok_or_else(|| err(format!("merge `{m}` is not two pieces")))
         })
         .collect::<Result<_>>()?;
-    let vocab: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+    let vocab: HashMap<String, u32> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i as u32))
+        .collect();
     let bpe = BPE::builder()
-        .vocab_and_merges(vocab.into_iter().collect::<tokenizers::models::bpe::Vocab>(), merges)
+        .vocab_and_merges(
+            vocab
+                .into_iter()
+                .collect::<tokenizers::models::bpe::Vocab>(),
+            merges,
+        )
         .build()
         .map_err(|e| err(format!("building the BPE model: {e}")))?;
     let mut tok = Tokenizer::new(bpe);
-    let pre = get(c, "tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+    let pre = get(c, "tokenizer.ggml.pre")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
     // The split patterns llama.cpp uses for these pre-tokenizer names.
     let pattern = match pre.as_str() {
-        "qwen2" => Some(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
-        "llama-bpe" | "llama3" | "smaug-bpe" => Some(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"),
+        "qwen2" => Some(
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ),
+        "llama-bpe" | "llama3" | "smaug-bpe" => Some(
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ),
         _ => None,
     };
     let pre_tok: PreTokenizerWrapper = match pattern {
         Some(p) => {
-            let split = Split::new(SplitPattern::Regex(p.into()), SplitDelimiterBehavior::Isolated, false)
-                .map_err(|e| err(format!("pre-tokenizer regex: {e}")))?;
-            PreSequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()]).into()
+            let split = Split::new(
+                SplitPattern::Regex(p.into()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|e| err(format!("pre-tokenizer regex: {e}")))?;
+            PreSequence::new(vec![
+                split.into(),
+                ByteLevel::new(false, false, false).into(),
+            ])
+            .into()
         }
         None => ByteLevel::new(false, false, true).into(),
     };
     tok.with_pre_tokenizer(Some(pre_tok));
     tok.with_decoder(Some(ByteLevelDecoder::new(false, false, false)));
-    add_literal_tokens(&mut tok, tokens, types);
+    add_literal_tokens(&mut tok, tokens, types)?;
     Ok(tok)
 }
 
 /// Control tokens become special tokens; user-defined ones are matched as they are
 /// written in the raw text, before normalization, as llama.cpp does.
-fn add_literal_tokens(tok: &mut Tokenizer, tokens: &[String], types: &[i32]) {
+fn add_literal_tokens(tok: &mut Tokenizer, tokens: &[String], types: &[i32]) -> Result<()> {
     let special: Vec<AddedToken> = tokens
         .iter()
         .zip(types)
@@ -246,7 +315,8 @@ fn add_literal_tokens(tok: &mut Tokenizer, tokens: &[String], types: &[i32]) {
         .filter(|(s, t)| **t == USER_DEFINED && !s.is_empty())
         .map(|(s, _)| AddedToken::from(s.clone(), false).normalized(false))
         .collect();
-    tok.add_special_tokens(special);
-    tok.add_tokens(literal);
-    let _ = BYTE;
+    tok.add_special_tokens(special)
+        .map_err(|e| err(e.to_string()))?;
+    tok.add_tokens(literal).map_err(|e| err(e.to_string()))?;
+    Ok(())
 }

@@ -70,14 +70,11 @@ pub trait Engine {
     /// Number of tokens `text` takes (without BOS), for chunk budgets.
     fn count_tokens(&self, text: &str) -> Result<usize>;
     /// Continue `prefix + body`. `on_token` is called after every generated token.
-    fn generate(
-        &mut self,
-        req: &GenerateRequest,
-        on_token: &mut dyn FnMut(),
-    ) -> Result<Generation>;
+    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut())
+    -> Result<Generation>;
 }
 
 mod decoder;
 mod sampling;
 
-pub use decoder::DecoderEngine;
+pub use decoder::{DecoderEngine, SUPPORTED_ARCHITECTURES};

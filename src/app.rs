@@ -1,0 +1,215 @@
+//! The commands, as the binary calls them: each takes a plain config, runs the pipeline
+//! stages in order and writes the result. main.rs only parses flags.
+
+use crate::card::{self, ModelCard};
+use crate::config::{ModelConfig, OutputFormat, TaskConfig};
+use crate::engine::{DecoderEngine, Engine};
+use crate::error::{Error, Result};
+use crate::generate::{Generator, Options};
+use crate::hub::{self, DownloadProgress, HubConfig};
+use crate::progress::{Event, Progress};
+use crate::{input, output, segment, summarize, translate};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where a command's result goes.
+#[derive(Debug, Clone)]
+pub struct Io {
+    /// Input file; None or "-" for stdin.
+    pub input: Option<PathBuf>,
+    /// Output file; None for stdout.
+    pub output: Option<PathBuf>,
+    pub format: OutputFormat,
+}
+
+/// Hub downloads report through the same progress sink as everything else.
+struct Download<'a>(&'a mut dyn Progress);
+
+impl DownloadProgress for Download<'_> {
+    fn start(&mut self, file: &str, total_bytes: u64) {
+        self.0.event(&Event::DownloadStart {
+            file,
+            bytes: total_bytes,
+        });
+    }
+    fn advance(&mut self, bytes: u64) {
+        self.0.event(&Event::DownloadAdvance { bytes });
+    }
+    fn finish(&mut self) {
+        self.0.event(&Event::DownloadDone);
+    }
+}
+
+pub fn cards(home: &Path) -> Result<Vec<ModelCard>> {
+    card::load_all(Some(&home.join("models")))
+}
+
+/// Resolve (downloading if needed) and load the model.
+pub fn load_engine(
+    cfg: &ModelConfig,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<(DecoderEngine, ModelCard)> {
+    let cards = cards(&cfg.home)?;
+    let resolved = hub::resolve(
+        cfg.model.as_deref(),
+        cfg.card.as_deref(),
+        &cards,
+        &cfg.home,
+        hubc,
+        &mut Download(progress),
+    )?;
+    let tokenizer_json = match resolved.card.tokenizer.source {
+        card::TokenizerKind::Hub => Some(hub::tokenizer_json(
+            &resolved.card,
+            hubc,
+            &mut Download(progress),
+        )?),
+        card::TokenizerKind::Gguf => None,
+    };
+    progress.event(&Event::Stage {
+        message: &format!("loading {}", resolved.path.display()),
+    });
+    let engine = DecoderEngine::load(
+        &resolved.path,
+        &resolved.card,
+        resolved.sha256,
+        tokenizer_json.as_deref(),
+    )?;
+    Ok((engine, resolved.card))
+}
+
+fn read_document(io: &Io, task: &TaskConfig) -> Result<segment::Document> {
+    let article = input::read(io.input.as_deref())?;
+    input::check(&article, task.force)?;
+    Ok(segment::segment(&segment::normalize(&article.text)))
+}
+
+fn write_output(io: &Io, text: &str) -> Result<()> {
+    match &io.output {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|source| Error::Io {
+                    path: "<stdout>".into(),
+                    source,
+                })
+        }
+    }
+}
+
+pub fn translate(
+    cfg: &ModelConfig,
+    task: &TaskConfig,
+    io: &Io,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    // Bad input fails before the (slow) model load.
+    let doc = read_document(io, task)?;
+    let (mut engine, card) = load_engine(cfg, hubc, progress)?;
+    let options = Options {
+        max_new_tokens: cfg.max_new_tokens,
+        sampling: cfg.sampling,
+    };
+    let mut generator = Generator::new(&mut engine, &card, options, progress);
+    let translation = translate::translate(&mut generator, &doc)?;
+    let stats = generator.finish();
+    let text = output::render_translation(&translation, engine.info(), &stats, io.format);
+    write_output(io, &text)
+}
+
+pub fn summarize(
+    cfg: &ModelConfig,
+    task: &TaskConfig,
+    io: &Io,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    let doc = read_document(io, task)?;
+    let (mut engine, card) = load_engine(cfg, hubc, progress)?;
+    let options = Options {
+        max_new_tokens: cfg.max_new_tokens,
+        sampling: cfg.sampling,
+    };
+    let mut generator = Generator::new(&mut engine, &card, options, progress);
+    let summary = summarize::summarize(&mut generator, &doc, task.summary_length)?;
+    let stats = generator.finish();
+    let text = output::render_summary(
+        &summary,
+        task.summary_length,
+        task.bullets,
+        engine.info(),
+        &stats,
+        io.format,
+    );
+    write_output(io, &text)
+}
+
+/// `anuvad models list`: every card, whether its file is here, and its size.
+pub fn models_list(home: &Path, hubc: &HubConfig) -> Result<String> {
+    let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
+    for c in cards(home)? {
+        let local = hub::local_path(&c, home, hubc);
+        let size = local
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .or(c.source.size)
+            .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+            .unwrap_or_else(|| "?".into());
+        let mark = if c.default { " (default)" } else { "" };
+        s.push_str(&format!(
+            "{:<24} {:<8} {:>10}  {}{}\n",
+            c.id,
+            if local.is_some() { "yes" } else { "no" },
+            size,
+            c.name,
+            mark
+        ));
+    }
+    Ok(s)
+}
+
+fn find_card(home: &Path, name: &str) -> Result<ModelCard> {
+    let cards = cards(home)?;
+    cards
+        .iter()
+        .find(|c| c.id == name)
+        .cloned()
+        .ok_or_else(|| Error::UnknownModel {
+            name: name.to_string(),
+            known: cards
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+pub fn models_pull(
+    name: &str,
+    home: &Path,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf> {
+    let card = find_card(home, name)?;
+    hub::pull(&card, home, hubc, &mut Download(progress))
+}
+
+pub fn models_path(name: &str, home: &Path, hubc: &HubConfig) -> Result<PathBuf> {
+    let card = find_card(home, name)?;
+    hub::local_path(&card, home, hubc).ok_or_else(|| Error::ModelMissing {
+        path: home.join("models").join(&card.source.file),
+        fix: if card.source.hub_repo.is_some() {
+            format!("anuvad models pull {}", card.id)
+        } else {
+            "scripts/fetch-model.sh".to_string()
+        },
+    })
+}

@@ -1,0 +1,363 @@
+//! The decoder-only GGUF engine: a tokenizer, one model family (chosen by the GGUF's
+//! `general.architecture`), and the generation loop with stop strings, the repetition
+//! guard and reuse of the shared prompt prefix.
+
+use super::sampling::{Rng, apply_repetition_penalty, is_looping, pick};
+use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
+use crate::card::{ModelCard, TokenizerKind};
+use crate::error::{Error, Result};
+use crate::models::{KvCache, gemma3};
+use crate::tokenizer::{self, Specials};
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
+use std::io::BufReader;
+use std::path::Path;
+use std::time::Instant;
+
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["gemma3", "llama", "qwen2", "qwen3"];
+
+enum Net {
+    /// Our own Gemma 3, with an external KV cache so the prompt prefix can be reused.
+    Gemma3 {
+        model: gemma3::Model,
+        cache: KvCache,
+    },
+    // candle-transformers' models keep their KV cache inside; they re-run the prefix
+    // for every chunk.
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+}
+
+impl Net {
+    /// Feed `tokens` at position `pos` and return the last position's logits.
+    fn step(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        device: &Device,
+    ) -> candle_core::Result<Vec<f32>> {
+        let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
+        let logits = match self {
+            Net::Gemma3 { model, cache } => {
+                cache.truncate(pos);
+                model.forward(&input, cache, gemma3::Logits::Last)?
+            }
+            Net::Llama(m) => m.forward(&input, pos)?,
+            Net::Qwen2(m) => m.forward(&input, pos)?,
+            Net::Qwen3(m) => {
+                if pos == 0 {
+                    m.clear_kv_cache();
+                }
+                m.forward(&input, pos)?
+            }
+        };
+        logits.flatten_all()?.to_vec1::<f32>()
+    }
+
+    fn keeps_prefix(&self) -> bool {
+        matches!(self, Net::Gemma3 { .. })
+    }
+}
+
+pub struct DecoderEngine {
+    info: ModelInfo,
+    tokenizer: tokenizers::Tokenizer,
+    specials: Specials,
+    /// Token ids that end a generation: EOS plus the card's end-of-turn tokens.
+    stop_ids: Vec<u32>,
+    net: Net,
+    device: Device,
+    capacity: usize,
+    /// The prefix whose KV entries are in the cache now, and its token count.
+    cached_prefix: Option<(String, usize)>,
+    /// Tokens forbidden when `english_only` is asked for (see `GenerateRequest`).
+    non_english: Vec<u32>,
+    /// Tokens that are only whitespace with a newline: suppressed until the answer has
+    /// content, so a model that opens with a newline cannot end on an empty answer.
+    blank_lines: Vec<u32>,
+}
+
+impl DecoderEngine {
+    /// Load `path` described by `card`. `tokenizer_json` is the downloaded tokenizer file
+    /// when the card takes its tokenizer from the hub.
+    pub fn load(
+        path: &Path,
+        card: &ModelCard,
+        sha256: String,
+        tokenizer_json: Option<&Path>,
+    ) -> Result<Self> {
+        let fix = format!("anuvad models pull {}", card.id);
+        let corrupt = |detail: String| Error::ModelCorrupt {
+            path: path.to_path_buf(),
+            detail,
+            fix: fix.clone(),
+        };
+        let file = std::fs::File::open(path).map_err(|_| Error::ModelMissing {
+            path: path.to_path_buf(),
+            fix: fix.clone(),
+        })?;
+        let mut reader = BufReader::new(file);
+        let content = gguf_file::Content::read(&mut reader)
+            .map_err(|e| corrupt(format!("unreadable GGUF header: {e}")))?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok().cloned())
+            .unwrap_or_default();
+        if !SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
+            return Err(Error::UnsupportedArchitecture {
+                arch,
+                path: path.to_path_buf(),
+                supported: SUPPORTED_ARCHITECTURES.join(", "),
+            });
+        }
+
+        let (tok, specials) = tokenizer::from_gguf(&content)?;
+        let tokenizer = match (&card.tokenizer.source, tokenizer_json) {
+            (TokenizerKind::Hub, Some(p)) => tokenizer::from_json_file(p)?,
+            (TokenizerKind::Hub, None) => {
+                return Err(Error::Tokenizer(format!(
+                    "card {} takes its tokenizer from the hub but none was given",
+                    card.id
+                )));
+            }
+            (TokenizerKind::Gguf, _) => tok,
+        };
+        let mut stop_ids: Vec<u32> = specials
+            .eos
+            .into_iter()
+            .chain(specials.eot.iter().copied())
+            .collect();
+        for t in &card.generation.stop_tokens {
+            match tokenizer.token_to_id(t) {
+                Some(id) => stop_ids.push(id),
+                None => {
+                    return Err(Error::Card {
+                        path: format!("models/{}.toml", card.id),
+                        message: format!("stop token {t:?} is not in the model's vocabulary"),
+                    });
+                }
+            }
+        }
+        stop_ids.sort_unstable();
+        stop_ids.dedup();
+
+        let device = Device::Cpu;
+        let capacity = card.context.use_tokens;
+        let net = match arch.as_str() {
+            "gemma3" => {
+                let model = gemma3::Model::load(&content, &mut reader, &device, capacity)
+                    .map_err(|e| corrupt(e.to_string()))?;
+                let cache = model.new_cache(1)?;
+                Net::Gemma3 { model, cache }
+            }
+            "llama" => Net::Llama(
+                quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            "qwen2" => Net::Qwen2(
+                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            _ => Net::Qwen3(
+                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+        };
+        let info = ModelInfo {
+            id: card.id.clone(),
+            file: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256,
+            architecture: arch,
+            context: capacity,
+        };
+        let (non_english, blank_lines) = classify_vocab(&tokenizer);
+        Ok(DecoderEngine {
+            non_english,
+            blank_lines,
+            info,
+            tokenizer,
+            specials,
+            stop_ids,
+            net,
+            device,
+            capacity,
+            cached_prefix: None,
+        })
+    }
+
+    fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+}
+
+impl Engine for DecoderEngine {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.encode(text)?.len())
+    }
+
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut(),
+    ) -> Result<Generation> {
+        let mut prefix_ids: Vec<u32> = Vec::new();
+        if self.specials.add_bos {
+            prefix_ids.extend(self.specials.bos);
+        }
+        prefix_ids.extend(self.encode(req.prefix)?);
+        let body_ids = self.encode(req.body)?;
+        let prompt_len = prefix_ids.len() + body_ids.len();
+        if prompt_len + 1 > self.capacity {
+            return Err(Error::ContextTooSmall {
+                context: self.capacity,
+                needed: prompt_len + 1,
+            });
+        }
+        let max_new = req.max_new_tokens.min(self.capacity - prompt_len);
+
+        // Prefill: the prefix only when it is not already in the cache, then the body,
+        // each in one forward pass.
+        let t0 = Instant::now();
+        let reuse = self.net.keeps_prefix()
+            && self
+                .cached_prefix
+                .as_ref()
+                .is_some_and(|(p, n)| p == req.prefix && *n == prefix_ids.len());
+        let mut prompt_tokens = body_ids.len();
+        let mut logits = if reuse {
+            self.net.step(&body_ids, prefix_ids.len(), &self.device)?
+        } else if self.net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
+            self.net.step(&prefix_ids, 0, &self.device)?;
+            self.cached_prefix = Some((req.prefix.to_string(), prefix_ids.len()));
+            prompt_tokens = prompt_len;
+            self.net.step(&body_ids, prefix_ids.len(), &self.device)?
+        } else {
+            self.cached_prefix = None;
+            prompt_tokens = prompt_len;
+            let all: Vec<u32> = prefix_ids.iter().chain(&body_ids).copied().collect();
+            self.net.step(&all, 0, &self.device)?
+        };
+        let prefill_seconds = t0.elapsed().as_secs_f64();
+
+        let t1 = Instant::now();
+        let mut rng = Rng::new(req.sampling.seed);
+        let mut out: Vec<u32> = Vec::new();
+        let mut logprobs = Vec::new();
+        let mut text = String::new();
+        let mut finish = Finish::Length;
+        let g = &req;
+        let mut offsets = Vec::new();
+        while out.len() < max_new {
+            apply_repetition_penalty(&mut logits, &out, g.repetition_penalty);
+            if g.english_only {
+                forbid(&mut logits, &self.non_english);
+            }
+            if text.trim().is_empty() {
+                forbid(&mut logits, &self.blank_lines);
+            }
+            let (tok, lp) = pick(&logits, &g.sampling, &mut rng);
+            if self.stop_ids.contains(&tok) {
+                finish = Finish::Eos;
+                break;
+            }
+            out.push(tok);
+            logprobs.push(lp);
+            on_token();
+            text = self.decode(&out)?;
+            offsets.push(text.len());
+            if let Some(cut) = g.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
+                text.truncate(cut);
+                finish = Finish::Stop;
+                break;
+            }
+            if is_looping(&out, g.repeat_ngram, g.repeat_limit) {
+                finish = Finish::Repetition;
+                break;
+            }
+            if out.len() == max_new {
+                break;
+            }
+            logits = self
+                .net
+                .step(&[tok], prompt_len + out.len() - 1, &self.device)?;
+        }
+        Ok(Generation {
+            text,
+            finish,
+            prompt_tokens,
+            output_tokens: out.len(),
+            logprobs,
+            offsets,
+            prefill_seconds,
+            decode_seconds: t1.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn forbid(logits: &mut [f32], ids: &[u32]) {
+    for &id in ids {
+        if let Some(l) = logits.get_mut(id as usize) {
+            *l = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// Sort the vocabulary once at load: tokens that would write Devanagari (directly, or
+/// through the UTF-8 lead byte 0xE0, which starts every character in U+0800–U+0FFF), and
+/// tokens that are nothing but whitespace around a newline. Byte-level vocabularies
+/// (GPT-2 style: Qwen, Llama 3) spell bytes as characters: 0xE0 is 'à', '\n' is 'Ċ'.
+fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> (Vec<u32>, Vec<u32>) {
+    let byte_level = tokenizer
+        .get_decoder()
+        .and_then(|d| serde_json::to_string(d).ok())
+        .is_some_and(|d| d.contains("ByteLevel"));
+    let mut non_english = Vec::new();
+    let mut blank_lines = Vec::new();
+    for (piece, id) in tokenizer.get_vocab(true) {
+        let writes_e0 = if byte_level {
+            piece.contains('à')
+        } else {
+            piece == "<0xE0>"
+                || piece.chars().any(|c| {
+                    ('\u{0800}'..='\u{0FFF}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
+                })
+        };
+        if writes_e0 {
+            non_english.push(id);
+        }
+        let text = if byte_level {
+            piece
+                .replace('Ċ', "\n")
+                .replace('Ġ', " ")
+                .replace('ĉ', "\t")
+        } else {
+            piece.replace('\u{2581}', " ").replace("<0x0A>", "\n")
+        };
+        if text.contains('\n') && text.trim().is_empty() {
+            blank_lines.push(id);
+        }
+    }
+    non_english.sort_unstable();
+    blank_lines.sort_unstable();
+    (non_english, blank_lines)
+}

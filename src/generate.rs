@@ -1,0 +1,152 @@
+//! The one place prompts meet the engine: render a card template, size the output
+//! budget, call the engine, keep statistics and report progress. The translate and
+//! summarize stages both go through `Generator`.
+
+use crate::card::{ModelCard, Template};
+use crate::config::Sampling;
+use crate::engine::{Engine, Finish, GenerateRequest, Generation};
+use crate::error::{Error, Result};
+use crate::progress::{Event, Progress};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Totals for one command, reported in `--format json` and progress events.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Prompt tokens fed to the model (a reused prefix counts once).
+    pub input_tokens: usize,
+    pub output_tokens: usize,
+    pub seconds: f64,
+    pub chunks: usize,
+    pub retries: usize,
+    pub prefill_seconds: f64,
+    pub decode_seconds: f64,
+}
+
+impl Stats {
+    pub fn prefill_tokens_per_second(&self) -> f64 {
+        rate(self.input_tokens, self.prefill_seconds)
+    }
+    pub fn decode_tokens_per_second(&self) -> f64 {
+        rate(self.output_tokens, self.decode_seconds)
+    }
+}
+
+fn rate(n: usize, s: f64) -> f64 {
+    if s > 0.0 { n as f64 / s } else { 0.0 }
+}
+
+/// Per-run knobs that are not in the card.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub max_new_tokens: Option<usize>,
+    pub sampling: Sampling,
+}
+
+pub struct Generator<'a> {
+    pub engine: &'a mut dyn Engine,
+    pub card: &'a ModelCard,
+    pub options: Options,
+    pub progress: &'a mut dyn Progress,
+    pub stats: Stats,
+    started: Instant,
+}
+
+impl<'a> Generator<'a> {
+    pub fn new(
+        engine: &'a mut dyn Engine,
+        card: &'a ModelCard,
+        options: Options,
+        progress: &'a mut dyn Progress,
+    ) -> Self {
+        Generator {
+            engine,
+            card,
+            options,
+            progress,
+            stats: Stats::default(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        // Token counts only size budgets; a tokenizer failure here is not worth aborting
+        // for, so fall back to a generous estimate (Devanagari ≈ 1 token per 2 chars).
+        self.engine
+            .count_tokens(text)
+            .unwrap_or_else(|_| text.chars().count() / 2 + 1)
+    }
+
+    /// How many source tokens fit in one call of `template`, leaving room for an answer
+    /// `ratio` times as long as the source.
+    pub fn source_budget(&self, template: &Template, ratio: f32, cap: usize) -> Result<usize> {
+        let context = self.card.context.use_tokens;
+        let fixed = self.count(&template.prefix) + self.count(&template.render(&[])) + 16;
+        let free = context.saturating_sub(fixed);
+        let budget = ((free as f32) / (1.0 + ratio)) as usize;
+        if budget < 8 {
+            return Err(Error::ContextTooSmall {
+                context,
+                needed: fixed + 8,
+            });
+        }
+        Ok(budget.min(cap))
+    }
+
+    /// Output budget for translating `source_tokens`: the card's ratio × the source plus
+    /// 8, capped by the card and `--max-new-tokens`.
+    pub fn translation_budget(&self, source_tokens: usize) -> usize {
+        let g = &self.card.generation;
+        ((source_tokens as f32 * g.output_ratio).ceil() as usize + 8).min(self.max_new_tokens())
+    }
+
+    pub fn max_new_tokens(&self) -> usize {
+        self.options
+            .max_new_tokens
+            .unwrap_or(self.card.generation.max_new_tokens)
+    }
+
+    /// Generate from `template` with `vars`, at most `budget` new tokens.
+    pub fn run(
+        &mut self,
+        template: &Template,
+        vars: &[(&str, &str)],
+        budget: usize,
+        penalty: f32,
+    ) -> Result<Generation> {
+        let g = &self.card.generation;
+        let body = template.render(vars);
+        let req = GenerateRequest {
+            prefix: &template.prefix,
+            body: &body,
+            max_new_tokens: budget,
+            stop: &g.stop,
+            sampling: self.options.sampling,
+            repetition_penalty: penalty,
+            repeat_ngram: g.repeat_ngram,
+            repeat_limit: g.repeat_limit,
+            english_only: true,
+        };
+        let progress = &mut *self.progress;
+        let out = self
+            .engine
+            .generate(&req, &mut || progress.event(&Event::Token))?;
+        self.stats.input_tokens += out.prompt_tokens;
+        self.stats.output_tokens += out.output_tokens;
+        self.stats.prefill_seconds += out.prefill_seconds;
+        self.stats.decode_seconds += out.decode_seconds;
+        if out.finish == Finish::Repetition && penalty == 1.0 {
+            self.stats.retries += 1;
+            self.progress.event(&Event::Warning {
+                message: "repetition loop detected; retrying the chunk with a repetition penalty",
+            });
+            return self.run(template, vars, budget, g.retry_repetition_penalty);
+        }
+        Ok(out)
+    }
+
+    pub fn finish(mut self) -> Stats {
+        self.stats.seconds = self.started.elapsed().as_secs_f64();
+        self.stats
+    }
+}

@@ -1,0 +1,149 @@
+//! End to end on the real default model (Gemma 3 270M): the acceptance checks on
+//! a 5,000+ character article, determinism, and a summary. Skipped (or failed, with
+//! ANUVAD_REQUIRE_MODEL=1) when the model has not been fetched.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const LONG_ARTICLE: &str = "tests/fixtures/articles/long.hi.txt";
+const SAMPLE_ARTICLE: &str = "tests/fixtures/articles/sample.hi.txt";
+
+fn anuvad(model: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anuvad"))
+        .arg("--model")
+        .arg(model)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn has_devanagari(s: &str) -> bool {
+    s.chars().any(|c| ('\u{0900}'..='\u{097F}').contains(&c))
+}
+
+/// A loop: some run of four words occurring three or more times in one sentence.
+fn loops(s: &str) -> bool {
+    let w: Vec<String> = s.split_whitespace().map(|w| w.to_lowercase()).collect();
+    w.windows(4)
+        .any(|g| w.windows(4).filter(|h| h == &g).count() >= 3)
+}
+
+#[test]
+fn a_long_article_keeps_every_paragraph_in_english_without_loops() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let source = std::fs::read_to_string(LONG_ARTICLE).unwrap();
+    assert!(
+        source.chars().count() > 5000,
+        "the fixture must be over 5,000 characters"
+    );
+    let input_paragraphs = source.lines().filter(|l| !l.trim().is_empty()).count();
+
+    let out = anuvad(
+        &model,
+        &[
+            "translate",
+            LONG_ARTICLE,
+            "--format",
+            "json",
+            "--progress",
+            "json",
+        ],
+    );
+    let v = ok_json(&out);
+    let paragraphs = v["paragraphs"].as_array().unwrap();
+    assert_eq!(paragraphs.len(), input_paragraphs);
+    for p in paragraphs {
+        let en = p["translation"].as_str().unwrap();
+        assert!(
+            !en.trim().is_empty(),
+            "empty translation for {}",
+            p["source"]
+        );
+        assert!(!has_devanagari(en), "Devanagari left in {en:?}");
+        for s in p["sentences"].as_array().unwrap() {
+            let t = s["translation"].as_str().unwrap();
+            assert!(!loops(t), "repetition loop: {t:?}");
+        }
+    }
+    assert_eq!(v["model"]["id"], "gemma3-270m");
+    assert_eq!(
+        v["model"]["sha256"],
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    );
+
+    // Progress: a begin event and one chunk_done per chunk, on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let chunks = v["stats"]["chunks"].as_u64().unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "chunk_done").count() as u64,
+        chunks
+    );
+    eprintln!(
+        "long article: {} chars, {} chunks, {:.1} s, prefill {} tok/s, decode {} tok/s",
+        source.chars().count(),
+        chunks,
+        v["stats"]["seconds"].as_f64().unwrap(),
+        v["stats"]["prefill_tokens_per_second"],
+        v["stats"]["decode_tokens_per_second"]
+    );
+}
+
+#[test]
+fn translation_is_deterministic() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let a = anuvad(&model, &["translate", SAMPLE_ARTICLE, "--progress", "none"]);
+    let b = anuvad(&model, &["translate", SAMPLE_ARTICLE, "--progress", "none"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    assert_eq!(
+        text.split("\n\n").count(),
+        6,
+        "six paragraphs separated as in the input: {text:?}"
+    );
+}
+
+#[test]
+fn a_summary_is_english_and_about_the_requested_length() {
+    let Some(model) = common::real_model() else {
+        return;
+    };
+    let v = ok_json(&anuvad(
+        &model,
+        &[
+            "summarize",
+            LONG_ARTICLE,
+            "--format",
+            "json",
+            "--length",
+            "short",
+            "--progress",
+            "none",
+        ],
+    ));
+    let summary = v["summary"].as_str().unwrap();
+    let words = summary.split_whitespace().count();
+    assert!(!has_devanagari(summary), "{summary}");
+    assert!((10..=120).contains(&words), "{words} words: {summary}");
+    assert!(!v["bullets"].as_array().unwrap().is_empty());
+}

@@ -1,0 +1,372 @@
+//! End-to-end through the real binary on a tiny random-weight Gemma 3 (written by the
+//! test into a temporary ANUVAD_HOME with its own card): plumbing, output shapes,
+//! determinism, progress events and every bad-input error. Fast: no real model needed.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const ARTICLE: &str = "दिल्ली में बारिश
+
+नई दिल्ली, 13 मार्च (भाषा)। दिल्ली में बुधवार को भारी बारिश हुई। मौसम विभाग ने कहा कि 2 दिन और बारिश होगी।
+सरकार ने लोगों से घर में रहने को कहा।
+
+फोटो: पीटीआई
+";
+
+const CARD: &str = r#"
+id = "tiny"
+name = "Tiny random Gemma 3 (tests only)"
+architecture = "gemma3"
+instruct = false
+
+[source]
+file = "tiny-gemma3.gguf"
+
+[tokenizer]
+source = "gguf"
+
+[context]
+max = 4096
+use_tokens = 1024
+
+[generation]
+stop = ["\n"]
+max_new_tokens = 12
+
+[chunk]
+max_sentences = 2
+max_source_tokens = 200
+
+[summary]
+method = "abstractive"
+short_words = 10
+medium_words = 20
+long_words = 30
+notes_chunk_tokens = 60
+
+[prompts.translate]
+prefix = "Hindi: सरकार\nEnglish: The government\n\n"
+body = "Hindi: {source}\nEnglish:"
+
+[prompts.summarize]
+body = "Hindi: {source}\nSummary in {words} words:"
+
+[prompts.notes]
+body = "Hindi: {source}\nNotes:"
+
+[prompts.reduce]
+body = "Notes: {notes}\nSummary in {words} words:"
+"#;
+
+struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    fn new(name: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("anuvad-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("models")).unwrap();
+        anuvad::testing::write_model(
+            &dir.join("models/tiny-gemma3.gguf"),
+            &anuvad::testing::TinyModel::tiny(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("models/tiny.toml"), CARD).unwrap();
+        std::fs::write(dir.join("article.txt"), ARTICLE).unwrap();
+        Home { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.join(p)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None)
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_anuvad"));
+        if !args.contains(&"--model") {
+            cmd.args(["--model", "tiny"]);
+        }
+        cmd.args(["--threads", "1"])
+            .args(args)
+            .env("ANUVAD_HOME", &self.dir)
+            .env("HF_HUB_OFFLINE", "1")
+            .env_remove("ANUVAD_MODEL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            pipe.write_all(bytes).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "failed: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn file(home: &Home) -> String {
+    home.path("article.txt").display().to_string()
+}
+
+#[test]
+fn translate_json_keeps_every_paragraph_and_sentence() {
+    let home = Home::new("shape");
+    let out = home.run(&[
+        "translate",
+        &file(&home),
+        "--format",
+        "json",
+        "--progress",
+        "none",
+    ]);
+    let v = json(&out);
+    let paragraphs = v["paragraphs"].as_array().unwrap();
+    assert_eq!(paragraphs.len(), 4, "heading, two body lines, caption");
+    assert_eq!(paragraphs[1]["sentences"].as_array().unwrap().len(), 3);
+    for p in paragraphs {
+        for s in p["sentences"].as_array().unwrap() {
+            assert!(s["source"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(s["translation"].is_string());
+        }
+    }
+    assert!(v["translation"].is_string());
+    assert_eq!(v["model"]["id"], "tiny");
+    assert_eq!(v["model"]["file"], "tiny-gemma3.gguf");
+    let sha = v["model"]["sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+    assert!(v["stats"]["chunks"].as_u64().unwrap() >= 3);
+    assert!(v["stats"]["output_tokens"].as_u64().unwrap() > 0);
+    assert!(v["stats"]["input_tokens"].as_u64().unwrap() > 0);
+    assert!(v["stats"]["seconds"].is_number());
+}
+
+#[test]
+fn text_output_keeps_the_input_layout() {
+    let home = Home::new("layout");
+    let out = home.run(&["translate", &file(&home), "--progress", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Paragraph separators as in the input: blank line, single newline, blank line.
+    let layout: Vec<usize> = text.split('\n').map(|l| l.len().min(1)).collect();
+    assert_eq!(&layout[..6], &[1, 0, 1, 1, 0, 1], "{text:?}");
+}
+
+#[test]
+fn the_same_input_gives_the_same_output() {
+    let home = Home::new("determinism");
+    let a = home.run(&[
+        "translate",
+        &file(&home),
+        "--format",
+        "json",
+        "--progress",
+        "none",
+    ]);
+    let b = home.run(&[
+        "translate",
+        &file(&home),
+        "--format",
+        "json",
+        "--progress",
+        "none",
+    ]);
+    let (mut a, mut b) = (json(&a), json(&b));
+    a["stats"] = serde_json::Value::Null;
+    b["stats"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn stdin_works_like_a_file() {
+    let home = Home::new("stdin");
+    let from_file = home.run(&["translate", &file(&home), "--progress", "none"]);
+    let from_stdin = home.run_with_stdin(
+        &["translate", "-", "--progress", "none"],
+        Some(ARTICLE.as_bytes()),
+    );
+    assert!(from_stdin.status.success(), "{}", stderr(&from_stdin));
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+}
+
+#[test]
+fn json_progress_reports_every_chunk_on_stderr_only() {
+    let home = Home::new("progress");
+    let out = home.run(&["translate", &file(&home), "--progress", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    let begin = events
+        .iter()
+        .find(|e| e["event"] == "begin")
+        .expect("a begin event");
+    let total = begin["total"].as_u64().unwrap();
+    let done: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "chunk_done")
+        .map(|e| e["done"].as_u64().unwrap())
+        .collect();
+    assert_eq!(done, (1..=total).collect::<Vec<_>>());
+    // stdout has only the translation.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"event\""));
+}
+
+#[test]
+fn summarize_json_and_bullets() {
+    let home = Home::new("summary");
+    let v = json(&home.run(&[
+        "summarize",
+        &file(&home),
+        "--format",
+        "json",
+        "--length",
+        "short",
+        "--progress",
+        "none",
+    ]));
+    assert!(v["summary"].is_string());
+    assert_eq!(v["length"], "short");
+    assert_eq!(v["target_words"], 10);
+    assert_eq!(v["model"]["id"], "tiny");
+    let out = home.run(&["summarize", &file(&home), "--bullets", "--progress", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn markdown_output_marks_headings() {
+    let home = Home::new("markdown");
+    let out = home.run(&[
+        "translate",
+        &file(&home),
+        "--format",
+        "markdown",
+        "--progress",
+        "none",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("## "));
+}
+
+#[test]
+fn output_file_gets_the_result_and_stdout_stays_empty() {
+    let home = Home::new("outfile");
+    let target = home.path("out.txt");
+    let out = home.run(&[
+        "translate",
+        &file(&home),
+        "-o",
+        target.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(!std::fs::read_to_string(target).unwrap().trim().is_empty());
+}
+
+fn assert_error(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
+    assert!(
+        stderr(out).contains(needle),
+        "expected {needle:?} in: {}",
+        stderr(out)
+    );
+    assert!(!stderr(out).contains("panicked"), "{}", stderr(out));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_code() {
+    let home = Home::new("errors");
+    assert_error(
+        &home.run(&["translate", "/no/such/article.txt"]),
+        3,
+        "/no/such/article.txt",
+    );
+
+    std::fs::write(home.path("empty.txt"), " \n\n  \t\n").unwrap();
+    assert_error(
+        &home.run(&["translate", home.path("empty.txt").to_str().unwrap()]),
+        3,
+        "empty",
+    );
+
+    let mut bad = "नमस्ते".as_bytes().to_vec();
+    bad.extend_from_slice(&[0xC3, 0x28]);
+    std::fs::write(home.path("bad.txt"), bad).unwrap();
+    assert_error(
+        &home.run(&["translate", home.path("bad.txt").to_str().unwrap()]),
+        3,
+        "byte offset 18",
+    );
+
+    std::fs::write(home.path("english.txt"), "Only English here.\n").unwrap();
+    let english = home.path("english.txt");
+    assert_error(
+        &home.run(&["translate", english.to_str().unwrap()]),
+        4,
+        "--force",
+    );
+    let forced = home.run(&[
+        "translate",
+        english.to_str().unwrap(),
+        "--force",
+        "--progress",
+        "none",
+    ]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+#[test]
+fn a_broken_model_file_says_which_file_and_how_to_fetch_it_again() {
+    let home = Home::new("corrupt");
+    let model = home.path("models/tiny-gemma3.gguf");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let out = home.run(&["translate", &file(&home)]);
+    assert_error(&out, 5, "tiny-gemma3.gguf");
+    assert!(
+        stderr(&out).contains("corrupt or truncated"),
+        "{}",
+        stderr(&out)
+    );
+
+    let unknown = home.run(&["--model", "no-such-model", "translate", &file(&home)]);
+    assert_error(&unknown, 5, "unknown model");
+
+    let missing = home.run(&[
+        "--model",
+        "/tmp/definitely-missing.gguf",
+        "translate",
+        &file(&home),
+    ]);
+    assert_error(&missing, 5, "definitely-missing.gguf");
+}
+
+#[test]
+fn a_context_too_small_for_the_prompt_is_reported() {
+    let home = Home::new("context");
+    let card = CARD.replace("use_tokens = 1024", "use_tokens = 16");
+    std::fs::write(home.path("models/tiny.toml"), card).unwrap();
+    assert_error(&home.run(&["translate", &file(&home)]), 6, "too small");
+}

@@ -171,25 +171,31 @@ pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
             &mut rng,
         )?;
     }
-    let mut norm = |name: String, n: usize| -> Result<()> {
-        let t = Tensor::ones(n, candle_core::DType::F32, &dev)?;
+    let mut vector = |name: String, n: usize, value: f64| -> Result<()> {
+        let t = (Tensor::ones(n, candle_core::DType::F32, &dev)? * value)?;
         tensors.push((name, QTensor::quantize(&t, GgmlDType::F32)?));
         Ok(())
     };
     for l in 0..cfg.layers {
         let p = format!("blk.{l}");
-        for n in [
-            "attn_norm",
-            "post_attention_norm",
-            "ffn_norm",
-            "post_ffw_norm",
-        ] {
-            norm(format!("{p}.{n}.weight"), cfg.hidden)?;
+        vector(format!("{p}.attn_norm.weight"), cfg.hidden, 1.0)?;
+        vector(format!("{p}.ffn_norm.weight"), cfg.hidden, 1.0)?;
+        if arch == "gemma3" {
+            vector(format!("{p}.post_attention_norm.weight"), cfg.hidden, 1.0)?;
+            vector(format!("{p}.post_ffw_norm.weight"), cfg.hidden, 1.0)?;
         }
-        norm(format!("{p}.attn_q_norm.weight"), cfg.head_dim)?;
-        norm(format!("{p}.attn_k_norm.weight"), cfg.head_dim)?;
+        if arch == "gemma3" || arch == "qwen3" {
+            vector(format!("{p}.attn_q_norm.weight"), cfg.head_dim, 1.0)?;
+            vector(format!("{p}.attn_k_norm.weight"), cfg.head_dim, 1.0)?;
+        }
+        if arch == "qwen2" {
+            // Qwen2 has biases on the Q/K/V projections; zeros keep them inert.
+            vector(format!("{p}.attn_q.bias"), q_dim, 0.0)?;
+            vector(format!("{p}.attn_k.bias"), kv_dim, 0.0)?;
+            vector(format!("{p}.attn_v.bias"), kv_dim, 0.0)?;
+        }
     }
-    norm("output_norm.weight".into(), cfg.hidden)?;
+    vector("output_norm.weight".into(), cfg.hidden, 1.0)?;
 
     let u = |v: usize| Value::U32(v as u32);
     let arch_keys: Vec<(String, Value)> = vec![

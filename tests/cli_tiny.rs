@@ -142,7 +142,8 @@ fn translate_json_keeps_every_paragraph_and_sentence() {
     let v = json(&out);
     let paragraphs = v["paragraphs"].as_array().unwrap();
     assert_eq!(paragraphs.len(), 4, "heading, two body lines, caption");
-    assert_eq!(paragraphs[1]["sentences"].as_array().unwrap().len(), 3);
+    // The dateline stays with the sentence it introduces: two sentences, not three.
+    assert_eq!(paragraphs[1]["sentences"].as_array().unwrap().len(), 2);
     for p in paragraphs {
         for s in p["sentences"].as_array().unwrap() {
             assert!(s["source"].as_str().is_some_and(|t| !t.is_empty()));

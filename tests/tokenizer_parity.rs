@@ -9,7 +9,9 @@ use std::time::Instant;
 
 #[test]
 fn gemma3_tokenizer_matches_llama_cpp_on_hindi() {
-    let Some(path) = common::real_model() else { return };
+    let Some(path) = common::real_model() else {
+        return;
+    };
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/tokenizer/gemma3-hindi.json")).unwrap();
     let mut f = std::fs::File::open(&path).unwrap();
@@ -28,20 +30,38 @@ fn gemma3_tokenizer_matches_llama_cpp_on_hindi() {
         let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
         let got = tok.encode(text, false).unwrap().get_ids().to_vec();
         if got != want {
-            failures.push(format!("{text:?}\n  ours      {got:?}\n  llama.cpp {want:?}"));
+            failures.push(format!(
+                "{text:?}\n  ours      {got:?}\n  llama.cpp {want:?}"
+            ));
         }
-        assert_eq!(tok.decode(&got, false).unwrap(), text, "decode(encode(text)) != text");
+        assert_eq!(
+            tok.decode(&got, false).unwrap(),
+            text,
+            "decode(encode(text)) != text"
+        );
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), fixture["cases"].as_array().unwrap().len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        fixture["cases"].as_array().unwrap().len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn chat_control_tokens_encode_as_single_ids() {
-    let Some(path) = common::real_model() else { return };
+    let Some(path) = common::real_model() else {
+        return;
+    };
     let mut f = std::fs::File::open(&path).unwrap();
     let content = gguf_file::Content::read(&mut f).unwrap();
     let (tok, _) = anuvad::tokenizer::from_gguf(&content).unwrap();
-    let ids = tok.encode("<start_of_turn>user\nनमस्ते<end_of_turn>", false).unwrap().get_ids().to_vec();
+    let ids = tok
+        .encode("<start_of_turn>user\nनमस्ते<end_of_turn>", false)
+        .unwrap()
+        .get_ids()
+        .to_vec();
     assert_eq!(ids.first(), Some(&105));
     assert_eq!(ids.last(), Some(&106));
 }

@@ -89,9 +89,10 @@ impl DecoderEngine {
         tokenizer_json: Option<&Path>,
     ) -> Result<Self> {
         let fix = format!("anuvad models pull {}", card.id);
+        // candle's messages may carry a backtrace after the first line; users need the line.
         let corrupt = |detail: String| Error::ModelCorrupt {
             path: path.to_path_buf(),
-            detail,
+            detail: detail.lines().next().unwrap_or_default().to_string(),
             fix: fix.clone(),
         };
         let file = std::fs::File::open(path).map_err(|_| Error::ModelMissing {

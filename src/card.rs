@@ -336,3 +336,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod instruct_card_tests {
+    use super::*;
+
+    #[test]
+    fn instruct_prompts_end_by_opening_the_model_turn() {
+        for c in load_all(None).unwrap().iter().filter(|c| c.instruct) {
+            for (name, t) in [
+                ("translate", &c.prompts.translate),
+                ("summarize", &c.prompts.summarize),
+                ("notes", &c.prompts.notes),
+                ("reduce", &c.prompts.reduce),
+            ] {
+                let full = format!(
+                    "{}{}",
+                    t.prefix,
+                    t.render(&[("source", "स्रोत"), ("notes", "n"), ("words", "40")])
+                );
+                let opener = if c.architecture == "gemma3" {
+                    "<end_of_turn>\n<start_of_turn>model\n"
+                } else {
+                    "<|im_end|>\n<|im_start|>assistant\n"
+                };
+                assert!(full.ends_with(opener), "{} {name}: {full:?}", c.id);
+                assert!(
+                    full.contains("स्रोत") || full.contains("\nn\n"),
+                    "{} {name} lost its input",
+                    c.id
+                );
+                assert!(!full.contains("<bos>"), "{}: the engine adds BOS", c.id);
+                assert!(
+                    !c.generation.stop_tokens.is_empty(),
+                    "{}: instruct cards stop on end of turn",
+                    c.id
+                );
+            }
+        }
+    }
+}

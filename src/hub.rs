@@ -241,6 +241,10 @@ pub fn pull(
     if let Some(want) = &card.source.sha256 {
         let got = file_sha256(&path, home)?;
         if &got != want {
+            // hf-hub's cache entry is a symlink to a blob: remove both.
+            if let Ok(blob) = std::fs::canonicalize(&path) {
+                let _ = std::fs::remove_file(blob);
+            }
             let _ = std::fs::remove_file(&path);
             return Err(Error::ModelCorrupt {
                 path,

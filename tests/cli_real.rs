@@ -14,6 +14,8 @@ fn anuvad(model: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_anuvad"))
         .arg("--model")
         .arg(model)
+        // Tests run side by side on small machines: one thread each avoids oversubscription.
+        .args(["--threads", "1"])
         .args(args)
         .env("HF_HUB_OFFLINE", "1")
         .output()

@@ -346,12 +346,12 @@ pub fn file_sha256(path: &Path, home: &Path) -> Result<String> {
     let beside = path.with_file_name(&name);
     let fallback = home.join("sha256").join(&name);
     for sidecar in [&beside, &fallback] {
-        if let Ok(text) = std::fs::read_to_string(sidecar) {
-            if let Some((hash, k)) = text.trim().split_once(' ') {
-                if k == key && hash.len() == 64 {
-                    return Ok(hash.to_string());
-                }
-            }
+        if let Ok(text) = std::fs::read_to_string(sidecar)
+            && let Some((hash, k)) = text.trim().split_once(' ')
+            && k == key
+            && hash.len() == 64
+        {
+            return Ok(hash.to_string());
         }
     }
     let mut f = std::fs::File::open(path).map_err(io)?;

@@ -303,10 +303,10 @@ fn reduce_group(
 /// Trim, and when the budget cut the text mid-sentence, drop the unfinished sentence.
 fn tidy(text: &str, finish: Finish) -> String {
     let text = text.trim();
-    if finish == Finish::Length {
-        if let Some(end) = text.rfind(['.', '!', '?']) {
-            return text[..=end].to_string();
-        }
+    if finish == Finish::Length
+        && let Some(end) = text.rfind(['.', '!', '?'])
+    {
+        return text[..=end].to_string();
     }
     text.to_string()
 }

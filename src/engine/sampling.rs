@@ -28,10 +28,10 @@ pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f
     }
     let mut seen = std::collections::HashSet::new();
     for &t in previous {
-        if seen.insert(t) {
-            if let Some(l) = logits.get_mut(t as usize) {
-                *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
-            }
+        if seen.insert(t)
+            && let Some(l) = logits.get_mut(t as usize)
+        {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
         }
     }
 }

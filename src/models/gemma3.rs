@@ -66,7 +66,7 @@ impl Config {
     }
 
     fn is_sliding(&self, layer: usize) -> bool {
-        (layer + 1) % self.sliding_pattern != 0
+        !(layer + 1).is_multiple_of(self.sliding_pattern)
     }
 }
 

@@ -371,3 +371,28 @@ fn a_context_too_small_for_the_prompt_is_reported() {
     std::fs::write(home.path("models/tiny.toml"), card).unwrap();
     assert_error(&home.run(&["translate", &file(&home)]), 6, "too small");
 }
+
+#[test]
+fn a_long_article_is_summarized_by_map_reduce_over_all_of_it() {
+    let home = Home::new("mapreduce");
+    let long = std::fs::read_to_string("tests/fixtures/articles/long.hi.txt").unwrap();
+    std::fs::write(home.path("long.txt"), &long).unwrap();
+    let out = home.run(&[
+        "summarize",
+        home.path("long.txt").to_str().unwrap(),
+        "--format",
+        "json",
+        "--progress",
+        "json",
+    ]);
+    let v = json(&out);
+    let notes = v["notes"].as_array().unwrap();
+    // The tiny card's map step takes at most 60 source tokens: the 5,000-character
+    // article needs many spans, each leaving a note, then one reduce call.
+    assert!(notes.len() >= 10, "only {} notes", notes.len());
+    assert!(notes.iter().all(|n| !n.as_str().unwrap().trim().is_empty()));
+    let chunks = v["stats"]["chunks"].as_u64().unwrap();
+    assert_eq!(chunks, notes.len() as u64 + 1, "one call per span plus the reduce");
+    let done = stderr(&out).lines().filter(|l| l.contains("\"chunk_done\"")).count();
+    assert_eq!(done as u64, chunks);
+}

@@ -61,6 +61,8 @@ pub struct Reporter {
     sink: Sink,
     started: Instant,
     task: String,
+    /// When the current task began, and tokens generated since: the bar's rate.
+    task_started: Instant,
     tokens: usize,
     quiet: bool,
 }
@@ -80,6 +82,7 @@ impl Reporter {
             sink,
             started: Instant::now(),
             task: String::new(),
+            task_started: Instant::now(),
             tokens: 0,
             quiet,
         }
@@ -124,20 +127,21 @@ impl Progress for Reporter {
             (_, Event::Token) => {
                 self.tokens += 1;
                 if let Sink::Bar(Some(bar)) = &self.sink {
-                    let rate = self.tokens as f64 / elapsed.max(1e-3);
+                    let rate = self.tokens as f64 / self.task_started.elapsed().as_secs_f64().max(1e-3);
                     bar.set_message(format!("{} · {:.1} tok/s", self.task, rate));
                 }
             }
             (Sink::Bar(bar), Event::Begin { task, total }) => {
                 self.task = task.to_string();
+                self.task_started = Instant::now();
+                self.tokens = 0;
+                clear(bar.take());
                 let b = Reporter::new_bar(
                     *total as u64,
                     "{msg:28} [{bar:30}] {pos}/{len} chunks · {elapsed_precise} · ETA {eta}",
                 );
                 b.set_message(task.to_string());
-                if let Some(old) = bar.replace(b) {
-                    old.finish_and_clear();
-                }
+                *bar = Some(b);
             }
             (Sink::Bar(Some(bar)), Event::ChunkDone { done, total, .. }) => {
                 bar.set_position(*done as u64);
@@ -146,9 +150,7 @@ impl Progress for Reporter {
                 }
             }
             (Sink::Bar(bar), Event::Stage { message }) => {
-                if let Some(b) = bar.take() {
-                    b.finish_and_clear();
-                }
+                clear(bar.take());
                 let b = ProgressBar::new_spinner();
                 b.set_draw_target(ProgressDrawTarget::stderr());
                 b.set_message(message.to_string());
@@ -156,21 +158,16 @@ impl Progress for Reporter {
                 *bar = Some(b);
             }
             (Sink::Bar(bar), Event::DownloadStart { file, bytes }) => {
+                clear(bar.take());
                 let b = Reporter::new_bar(
                     *bytes,
                     "{msg:28} [{bar:30}] {bytes}/{total_bytes} · {bytes_per_sec} · ETA {eta}",
                 );
                 b.set_message(file.to_string());
-                if let Some(old) = bar.replace(b) {
-                    old.finish_and_clear();
-                }
+                *bar = Some(b);
             }
             (Sink::Bar(Some(bar)), Event::DownloadAdvance { bytes }) => bar.inc(*bytes),
-            (Sink::Bar(bar), Event::DownloadDone) => {
-                if let Some(b) = bar.take() {
-                    b.finish_and_clear();
-                }
-            }
+            (Sink::Bar(bar), Event::DownloadDone) => clear(bar.take()),
             (Sink::Bar(_), _) => {}
             (Sink::Plain, Event::Stage { message }) => {
                 eprintln!("anuvad: [{elapsed:7.1}s] {message}")
@@ -228,6 +225,15 @@ impl Progress for Reporter {
             }
             (Sink::Json, _) => {}
         }
+    }
+}
+
+/// Remove a bar or spinner from the terminal; a spinner's ticker must stop first or it
+/// draws itself back.
+fn clear(bar: Option<ProgressBar>) {
+    if let Some(b) = bar {
+        b.disable_steady_tick();
+        b.finish_and_clear();
     }
 }
 

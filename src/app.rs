@@ -3,9 +3,9 @@
 
 use crate::card::{self, ModelCard};
 use crate::config::{ModelConfig, OutputFormat, TaskConfig};
-use crate::engine::{DecoderEngine, Engine};
+use crate::engine::{DecoderEngine, Engine, ModelInfo};
 use crate::error::{Error, Result};
-use crate::generate::{Generator, Options};
+use crate::generate::{Generator, Options, Stats};
 use crate::hub::{self, DownloadProgress, HubConfig};
 use crate::progress::{Event, Progress};
 use crate::{input, output, segment, summarize, translate};
@@ -110,18 +110,15 @@ pub fn translate(
     hubc: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<()> {
-    // Bad input fails before the (slow) model load.
-    let doc = read_document(io, task)?;
-    let (mut engine, card) = load_engine(cfg, hubc, progress)?;
-    let options = Options {
-        max_new_tokens: cfg.max_new_tokens,
-        sampling: cfg.sampling,
-    };
-    let mut generator = Generator::new(&mut engine, &card, options, progress);
-    let translation = translate::translate(&mut generator, &doc)?;
-    let stats = generator.finish();
-    let text = output::render_translation(&translation, engine.info(), &stats, io.format);
-    write_output(io, &text)
+    run_task(
+        cfg,
+        task,
+        io,
+        hubc,
+        progress,
+        translate::translate,
+        |translation, info, stats| output::render_translation(translation, info, stats, io.format),
+    )
 }
 
 pub fn summarize(
@@ -131,6 +128,38 @@ pub fn summarize(
     hubc: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<()> {
+    run_task(
+        cfg,
+        task,
+        io,
+        hubc,
+        progress,
+        |generator, doc| summarize::summarize(generator, doc, task.summary_length),
+        |summary, info, stats| {
+            output::render_summary(
+                summary,
+                task.summary_length,
+                task.bullets,
+                info,
+                stats,
+                io.format,
+            )
+        },
+    )
+}
+
+/// What translate and summarize share: read and segment the input (bad input fails
+/// before the slow model load), load the model, run the stage, then render its result
+/// with the run's statistics and write it.
+fn run_task<R>(
+    cfg: &ModelConfig,
+    task: &TaskConfig,
+    io: &Io,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+    stage: impl FnOnce(&mut Generator, &segment::Document) -> Result<R>,
+    render: impl FnOnce(&R, &ModelInfo, &Stats) -> String,
+) -> Result<()> {
     let doc = read_document(io, task)?;
     let (mut engine, card) = load_engine(cfg, hubc, progress)?;
     let options = Options {
@@ -138,17 +167,9 @@ pub fn summarize(
         sampling: cfg.sampling,
     };
     let mut generator = Generator::new(&mut engine, &card, options, progress);
-    let summary = summarize::summarize(&mut generator, &doc, task.summary_length)?;
+    let result = stage(&mut generator, &doc)?;
     let stats = generator.finish();
-    let text = output::render_summary(
-        &summary,
-        task.summary_length,
-        task.bullets,
-        engine.info(),
-        &stats,
-        io.format,
-    );
-    write_output(io, &text)
+    write_output(io, &render(&result, engine.info(), &stats))
 }
 
 /// `anuvad models list`: every card, whether its file is here, and its size.

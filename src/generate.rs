@@ -145,6 +145,16 @@ impl<'a> Generator<'a> {
         Ok(out)
     }
 
+    /// Report that `done` of `total` chunks are finished.
+    pub fn chunk_done(&mut self, done: usize, total: usize) {
+        self.progress.event(&Event::ChunkDone {
+            done,
+            total,
+            input_tokens: self.stats.input_tokens,
+            output_tokens: self.stats.output_tokens,
+        });
+    }
+
     pub fn finish(mut self) -> Stats {
         self.stats.seconds = self.started.elapsed().as_secs_f64();
         self.stats

@@ -127,7 +127,8 @@ impl Progress for Reporter {
             (_, Event::Token) => {
                 self.tokens += 1;
                 if let Sink::Bar(Some(bar)) = &self.sink {
-                    let rate = self.tokens as f64 / self.task_started.elapsed().as_secs_f64().max(1e-3);
+                    let rate =
+                        self.tokens as f64 / self.task_started.elapsed().as_secs_f64().max(1e-3);
                     bar.set_message(format!("{} · {:.1} tok/s", self.task, rate));
                 }
             }

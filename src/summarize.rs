@@ -63,12 +63,7 @@ pub fn summarize(
             1.0,
         )?;
         let summary = tidy(&out.text, out.finish);
-        generator.progress.event(&Event::ChunkDone {
-            done: 1,
-            total: 1,
-            input_tokens: generator.stats.input_tokens,
-            output_tokens: generator.stats.output_tokens,
-        });
+        generator.chunk_done(1, 1);
         return Ok(finish(summary, Vec::new(), words));
     }
 
@@ -90,12 +85,7 @@ pub fn summarize(
         if !note.is_empty() {
             notes.push(note);
         }
-        generator.progress.event(&Event::ChunkDone {
-            done: i + 1,
-            total,
-            input_tokens: generator.stats.input_tokens,
-            output_tokens: generator.stats.output_tokens,
-        });
+        generator.chunk_done(i + 1, total);
     }
 
     // Reduce: one summary of the notes; if the notes are too long for one prompt, reduce
@@ -114,12 +104,7 @@ pub fn summarize(
                 summary_budget,
                 1.0,
             )?;
-            generator.progress.event(&Event::ChunkDone {
-                done: total,
-                total,
-                input_tokens: generator.stats.input_tokens,
-                output_tokens: generator.stats.output_tokens,
-            });
+            generator.chunk_done(total, total);
             return Ok(finish(tidy(&out.text, out.finish), notes, words));
         }
         let mut next = Vec::new();
@@ -156,12 +141,7 @@ fn extractive(generator: &mut Generator, doc: &Document, target_words: usize) ->
     for (i, s) in picked.iter().enumerate() {
         let out = crate::translate::translate_sentences(generator, &[s.as_str()])?;
         english.extend(out.into_iter().map(|l| l.text).filter(|t| !t.is_empty()));
-        generator.progress.event(&Event::ChunkDone {
-            done: i + 1,
-            total: picked.len(),
-            input_tokens: generator.stats.input_tokens,
-            output_tokens: generator.stats.output_tokens,
-        });
+        generator.chunk_done(i + 1, picked.len());
     }
     Ok(finish(english.join(" "), picked, target_words))
 }

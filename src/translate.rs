@@ -34,12 +34,7 @@ pub fn translate(generator: &mut Generator, doc: &Document) -> Result<Translatio
     for (i, c) in chunks.iter().enumerate() {
         let lines: Vec<&str> = c.text.lines().collect();
         outs.push(translate_lines(generator, &lines, true)?);
-        generator.progress.event(&Event::ChunkDone {
-            done: i + 1,
-            total: chunks.len(),
-            input_tokens: generator.stats.input_tokens,
-            output_tokens: generator.stats.output_tokens,
-        });
+        generator.chunk_done(i + 1, chunks.len());
     }
     Ok(assemble(doc, &chunks, &outs))
 }

@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 
-# Release: the end-to-end tests drive the real model through the binary, which is ~30x
-# slower unoptimised.
-echo "== cargo test --release"
-cargo test --release --all-targets
+# Optimised (profile `ci`): the end-to-end tests drive the real model through the
+# binary, which is ~30x slower unoptimised.
+echo "== cargo test --profile ci"
+cargo test --profile ci --all-targets

@@ -392,7 +392,14 @@ fn a_long_article_is_summarized_by_map_reduce_over_all_of_it() {
     assert!(notes.len() >= 10, "only {} notes", notes.len());
     assert!(notes.iter().all(|n| !n.as_str().unwrap().trim().is_empty()));
     let chunks = v["stats"]["chunks"].as_u64().unwrap();
-    assert_eq!(chunks, notes.len() as u64 + 1, "one call per span plus the reduce");
-    let done = stderr(&out).lines().filter(|l| l.contains("\"chunk_done\"")).count();
+    assert_eq!(
+        chunks,
+        notes.len() as u64 + 1,
+        "one call per span plus the reduce"
+    );
+    let done = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("\"chunk_done\""))
+        .count();
     assert_eq!(done as u64, chunks);
 }

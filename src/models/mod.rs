@@ -342,20 +342,15 @@ mod tests {
         let q5 = QTensor::quantize(&x, GgmlDType::Q5_0).unwrap();
         let q8 = q5_0_to_q8_0(&q5, &dev).unwrap();
         assert_eq!(q8.dtype(), GgmlDType::Q8_0);
-        let a: Vec<f32> = q5
-            .dequantize(&dev)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let b: Vec<f32> = q8
-            .dequantize(&dev)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let dequantized = |q: &QTensor| -> Vec<f32> {
+            q.dequantize(&dev)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let (a, b) = (dequantized(&q5), dequantized(&q8));
         assert_eq!(a, b);
     }
 

@@ -50,15 +50,34 @@ pub fn load_engine(
     hubc: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<(DecoderEngine, ModelCard)> {
+    let resolved = resolve_model(cfg, hubc, progress)?;
+    let engine = load_resolved(&resolved, hubc, progress)?;
+    Ok((engine, resolved.card))
+}
+
+/// Find the model's file (downloading it if needed) and its card, without loading it.
+pub fn resolve_model(
+    cfg: &ModelConfig,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<hub::Resolved> {
     let cards = cards(&cfg.home)?;
-    let resolved = hub::resolve(
+    hub::resolve(
         cfg.model.as_deref(),
         cfg.card.as_deref(),
         &cards,
         &cfg.home,
         hubc,
         &mut Download(progress),
-    )?;
+    )
+}
+
+/// Load a resolved model (and its tokenizer) into memory.
+pub fn load_resolved(
+    resolved: &hub::Resolved,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<DecoderEngine> {
     let tokenizer_json = match resolved.card.tokenizer.source {
         card::TokenizerKind::Hub => Some(hub::tokenizer_json(
             &resolved.card,
@@ -70,13 +89,12 @@ pub fn load_engine(
     progress.event(&Event::Stage {
         message: &format!("loading {}", resolved.path.display()),
     });
-    let engine = DecoderEngine::load(
+    DecoderEngine::load(
         &resolved.path,
         &resolved.card,
-        resolved.sha256,
+        resolved.sha256.clone(),
         tokenizer_json.as_deref(),
-    )?;
-    Ok((engine, resolved.card))
+    )
 }
 
 fn read_document(io: &Io, task: &TaskConfig) -> Result<segment::Document> {

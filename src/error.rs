@@ -25,6 +25,18 @@ pub enum Error {
     )]
     NotHindi { origin: String },
 
+    #[error(
+        "{origin} is too long ({chars} characters; the limit is {max}); split it, or raise --max-article-chars"
+    )]
+    TooLong {
+        origin: String,
+        chars: usize,
+        max: usize,
+    },
+
+    #[error("{origin}: {message}")]
+    BadRecord { origin: String, message: String },
+
     #[error("invalid model card {path}: {message}")]
     Card { path: String, message: String },
 
@@ -75,6 +87,14 @@ pub enum Error {
     #[error("model error: {0}")]
     Model(#[from] candle_core::Error),
 
+    #[error(
+        "{dir} is in use by another anuvad batch run ({holder}); wait for it to finish or write to another --out directory"
+    )]
+    Locked { dir: PathBuf, holder: String },
+
+    #[error("interrupted by a signal; run the same command again to resume")]
+    Interrupted,
+
     #[error("{0}")]
     Invalid(String),
 }
@@ -85,7 +105,11 @@ impl Error {
     /// Process exit code for this error, documented in the README ("Exit codes").
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::NotUtf8 { .. } | Error::EmptyInput { .. } => 3,
+            Error::Io { .. }
+            | Error::NotUtf8 { .. }
+            | Error::EmptyInput { .. }
+            | Error::TooLong { .. }
+            | Error::BadRecord { .. } => 3,
             Error::NotHindi { .. } => 4,
             Error::Card { .. }
             | Error::UnknownModel { .. }
@@ -97,6 +121,33 @@ impl Error {
             | Error::Tokenizer(_) => 5,
             Error::ContextTooSmall { .. } | Error::Model(_) => 6,
             Error::Invalid(_) => 2,
+            Error::Locked { .. } => 8,
+            Error::Interrupted => 130,
+        }
+    }
+
+    /// A short machine name for the kind of error, used in batch records and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::NotUtf8 { .. } => "not_utf8",
+            Error::EmptyInput { .. } => "empty",
+            Error::NotHindi { .. } => "not_hindi",
+            Error::TooLong { .. } => "too_long",
+            Error::BadRecord { .. } => "bad_record",
+            Error::Card { .. } => "card",
+            Error::UnknownModel { .. } => "unknown_model",
+            Error::ModelMissing { .. } => "model_missing",
+            Error::ModelCorrupt { .. } => "model_corrupt",
+            Error::UnsupportedArchitecture { .. } => "unsupported_architecture",
+            Error::Download { .. } => "download",
+            Error::Offline { .. } => "offline",
+            Error::Tokenizer(_) => "tokenizer",
+            Error::ContextTooSmall { .. } => "context_too_small",
+            Error::Model(_) => "model",
+            Error::Locked { .. } => "locked",
+            Error::Interrupted => "interrupted",
+            Error::Invalid(_) => "invalid",
         }
     }
 }

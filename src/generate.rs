@@ -8,13 +8,17 @@ use crate::engine::{Engine, Finish, GenerateRequest, Generation};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Totals for one command, reported in `--format json` and progress events.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
-    /// Prompt tokens fed to the model (a reused prefix counts once).
+    /// Prompt tokens of every model call (the same for the same input and model).
     pub input_tokens: usize,
+    /// Of those, the prefix tokens reused from the KV cache instead of computed: this
+    /// depends on what ran before, so it is a timing fact, not a count of the output.
+    pub cached_tokens: usize,
     pub output_tokens: usize,
     pub seconds: f64,
     pub chunks: usize,
@@ -24,8 +28,20 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Add another task's totals (a batch article translated and summarized).
+    pub fn add(&mut self, o: &Stats) {
+        self.input_tokens += o.input_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.output_tokens += o.output_tokens;
+        self.seconds += o.seconds;
+        self.chunks += o.chunks;
+        self.retries += o.retries;
+        self.prefill_seconds += o.prefill_seconds;
+        self.decode_seconds += o.decode_seconds;
+    }
+
     pub fn prefill_tokens_per_second(&self) -> f64 {
-        rate(self.input_tokens, self.prefill_seconds)
+        rate(self.input_tokens - self.cached_tokens, self.prefill_seconds)
     }
     pub fn decode_tokens_per_second(&self) -> f64 {
         rate(self.output_tokens, self.decode_seconds)
@@ -49,6 +65,9 @@ pub struct Generator<'a> {
     pub options: Options,
     pub progress: &'a mut dyn Progress,
     pub stats: Stats,
+    /// Set by a signal handler (batch runs): the generation in flight stops at the next
+    /// token with `Error::Interrupted`.
+    interrupt: Option<&'a AtomicBool>,
     started: Instant,
 }
 
@@ -65,8 +84,15 @@ impl<'a> Generator<'a> {
             options,
             progress,
             stats: Stats::default(),
+            interrupt: None,
             started: Instant::now(),
         }
+    }
+
+    /// Stop generating with `Error::Interrupted` once `flag` is set.
+    pub fn with_interrupt(mut self, flag: &'a AtomicBool) -> Self {
+        self.interrupt = Some(flag);
+        self
     }
 
     pub fn count(&self, text: &str) -> usize {
@@ -127,11 +153,20 @@ impl<'a> Generator<'a> {
             repeat_limit: g.repeat_limit,
             english_only: true,
         };
+        let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
         let progress = &mut *self.progress;
-        let out = self
-            .engine
-            .generate(&req, &mut || progress.event(&Event::Token))?;
+        let out = self.engine.generate(&req, &mut || {
+            progress.event(&Event::Token);
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            Ok(())
+        })?;
         self.stats.input_tokens += out.prompt_tokens;
+        self.stats.cached_tokens += out.cached_tokens;
         self.stats.output_tokens += out.output_tokens;
         self.stats.prefill_seconds += out.prefill_seconds;
         self.stats.decode_seconds += out.decode_seconds;

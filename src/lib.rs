@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod assemble;
+pub mod batch;
 pub mod card;
 pub mod chunk;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The command line: parse flags here, in one place, and hand plain configs to the
 //! library (`anuvad::app`). Errors become a message on stderr and a documented exit code.
 
+use anuvad::batch::{self, BatchConfig, BatchTask, Shard};
 use anuvad::config::{
     self, ModelConfig, OutputFormat, ProgressMode, Sampling, SummaryLength, TaskConfig,
 };
@@ -9,6 +10,8 @@ use anuvad::progress::Reporter;
 use anuvad::{Error, app};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Parser)]
 #[command(
@@ -88,11 +91,67 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Translate and/or summarize many articles (folders, JSONL feeds) into a directory:
+    /// resumable, one failure never stops the rest, shardable across machines.
+    Batch(BatchArgs),
     /// List, download or locate models.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct BatchArgs {
+    #[command(subcommand)]
+    command: Option<BatchCommand>,
+    /// Article files, directories (recursive: *.txt, *.md), .jsonl feeds
+    /// ({"id", "text", "title"?, "url"?, …} per line), or - for JSONL on stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output directory: one JSON per article, articles.jsonl, report.json, report.md.
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = TaskArg::Translate)]
+    task: TaskArg,
+    /// Take only shard K of N (0 <= K < N), chosen by hashing ids: one per machine.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Stop at the first failed article (default: record it and go on).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Articles longer than this many characters fail as too long.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_article_chars: usize,
+    /// Summary length (with --task summarize or both).
+    #[arg(long, value_enum, default_value_t = LengthArg::Medium)]
+    length: LengthArg,
+    /// Summaries as bullet lists.
+    #[arg(long)]
+    bullets: bool,
+    /// Process articles that have no Devanagari instead of failing them.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand)]
+enum BatchCommand {
+    /// Combine the output directories of shard runs into one.
+    Merge {
+        /// Shard output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TaskArg {
+    Translate,
+    Summarize,
+    Both,
 }
 
 #[derive(Subcommand)]
@@ -131,20 +190,25 @@ enum ProgressArg {
 fn main() {
     let cli = Cli::parse();
     let verbose = cli.global.verbose;
-    if let Err(e) = run(cli) {
-        eprintln!("anuvad: error: {e}");
-        if verbose > 0 {
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+    match run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("anuvad: error: {e}");
+            if verbose > 0 {
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    eprintln!("  caused by: {s}");
+                    source = s.source();
+                }
             }
+            std::process::exit(e.exit_code());
         }
-        std::process::exit(e.exit_code());
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// The process exit code on success (batch runs report failures through it).
+fn run(cli: Cli) -> Result<i32, Error> {
     let g = cli.global;
     if let Some(n) = g.threads {
         // candle's CPU kernels size their thread pools from this variable; set it before
@@ -172,6 +236,11 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     let mut progress = Reporter::new(progress_mode, g.quiet);
     let hubc = HubConfig::from_env();
+    let length = |l: LengthArg| match l {
+        LengthArg::Short => SummaryLength::Short,
+        LengthArg::Medium => SummaryLength::Medium,
+        LengthArg::Long => SummaryLength::Long,
+    };
     let fmt = |f: FormatArg| match f {
         FormatArg::Text => OutputFormat::Text,
         FormatArg::Json => OutputFormat::Json,
@@ -193,12 +262,12 @@ fn run(cli: Cli) -> Result<(), Error> {
                 output,
                 format: fmt(format),
             };
-            app::translate(&model, &task, &io, &hubc, &mut progress)
+            app::translate(&model, &task, &io, &hubc, &mut progress).map(|_| 0)
         }
         Command::Summarize {
             input,
             output,
-            length,
+            length: length_arg,
             bullets,
             format,
             force,
@@ -206,33 +275,87 @@ fn run(cli: Cli) -> Result<(), Error> {
             let task = TaskConfig {
                 force,
                 bullets,
-                summary_length: match length {
-                    LengthArg::Short => SummaryLength::Short,
-                    LengthArg::Medium => SummaryLength::Medium,
-                    LengthArg::Long => SummaryLength::Long,
-                },
+                summary_length: length(length_arg),
             };
             let io = app::Io {
                 input,
                 output,
                 format: fmt(format),
             };
-            app::summarize(&model, &task, &io, &hubc, &mut progress)
+            app::summarize(&model, &task, &io, &hubc, &mut progress).map(|_| 0)
+        }
+        Command::Batch(b) => {
+            let outcome = match b.command {
+                Some(BatchCommand::Merge { dirs, out }) => batch::merge(&dirs, &out)?,
+                None => {
+                    let cfg = BatchConfig {
+                        inputs: b.inputs,
+                        out: b.out.expect("clap requires --out"),
+                        task: match b.task {
+                            TaskArg::Translate => BatchTask::Translate,
+                            TaskArg::Summarize => BatchTask::Summarize,
+                            TaskArg::Both => BatchTask::Both,
+                        },
+                        shard: b.shard.as_deref().map(Shard::parse).transpose()?,
+                        fail_fast: b.fail_fast,
+                        max_article_chars: b.max_article_chars,
+                        options: TaskConfig {
+                            force: b.force,
+                            summary_length: length(b.length),
+                            bullets: b.bullets,
+                        },
+                    };
+                    let interrupt = interrupt_on_signals()?;
+                    batch::run(&cfg, &model, &hubc, &mut progress, &interrupt)?
+                }
+            };
+            drop(progress);
+            if !g.quiet || outcome.exit_code() != 0 {
+                let c = &outcome.report.articles;
+                eprintln!(
+                    "anuvad: batch {}: {} done, {} already done, {} failed, {} not processed, {:.1} s; report: {}",
+                    if outcome.report.interrupted {
+                        "interrupted"
+                    } else {
+                        "finished"
+                    },
+                    c.done,
+                    c.skipped,
+                    c.failed,
+                    c.not_processed,
+                    outcome.report.wall_seconds,
+                    outcome.dir.join("report.md").display()
+                );
+            }
+            Ok(outcome.exit_code())
         }
         Command::Models { command } => match command {
             ModelsCommand::List => {
                 print!("{}", app::models_list(&model.home, &hubc)?);
-                Ok(())
+                Ok(0)
             }
             ModelsCommand::Pull { name } => {
                 let path = app::models_pull(&name, &model.home, &hubc, &mut progress)?;
                 println!("{}", path.display());
-                Ok(())
+                Ok(0)
             }
             ModelsCommand::Path { name } => {
                 println!("{}", app::models_path(&name, &model.home, &hubc)?.display());
-                Ok(())
+                Ok(0)
             }
         },
     }
+}
+
+/// SIGINT/SIGTERM set the returned flag: the batch abandons the article in flight,
+/// writes its report and exits 130. A second signal exits at once.
+fn interrupt_on_signals() -> Result<Arc<AtomicBool>, Error> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&flag))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&flag)))
+            .map_err(|e| Error::Invalid(format!("cannot install the signal handler: {e}")))?;
+    }
+    Ok(flag)
 }

@@ -2,7 +2,7 @@
 //! one plain line per step for cron logs, or one JSON object per event for collectors.
 
 use crate::config::ProgressMode;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -37,6 +37,26 @@ pub enum Event<'a> {
         bytes: u64,
     },
     DownloadDone,
+    /// A batch starts: `total` articles to process, `skipped` already done.
+    BatchBegin {
+        total: usize,
+        skipped: usize,
+    },
+    ArticleBegin {
+        index: usize,
+        total: usize,
+        id: &'a str,
+    },
+    /// An article is finished; `error` is set when it failed.
+    ArticleDone {
+        index: usize,
+        total: usize,
+        id: &'a str,
+        error: Option<&'a str>,
+        seconds: f64,
+        output_tokens: usize,
+    },
+    BatchEnd,
 }
 
 pub trait Progress {
@@ -65,6 +85,13 @@ pub struct Reporter {
     task_started: Instant,
     tokens: usize,
     quiet: bool,
+    /// During a batch on a terminal: the overall articles bar, drawn above the current
+    /// article's chunk bar.
+    batch: Option<(MultiProgress, ProgressBar)>,
+    /// During a batch, plain logs get one line per article rather than per chunk.
+    in_batch: bool,
+    /// The article in flight, named in warnings.
+    article: String,
 }
 
 impl Reporter {
@@ -85,6 +112,9 @@ impl Reporter {
             task_started: Instant::now(),
             tokens: 0,
             quiet,
+            batch: None,
+            in_batch: false,
+            article: String::new(),
         }
     }
 
@@ -108,10 +138,25 @@ impl Reporter {
 
 impl Progress for Reporter {
     fn event(&mut self, e: &Event) {
+        match e {
+            Event::ArticleBegin { id, .. } => self.article = id.to_string(),
+            Event::ArticleDone { .. } | Event::BatchEnd => self.article.clear(),
+            _ => {}
+        }
         if let Event::Warning { message } = e {
+            let message = if self.article.is_empty() {
+                message.to_string()
+            } else {
+                format!("{}: {message}", self.article)
+            };
             match &self.sink {
                 Sink::Json => {
                     self.json(serde_json::json!({"event": "warning", "message": message}))
+                }
+                Sink::Bar(_) if self.batch.is_some() => {
+                    if let Some((multi, _)) = &self.batch {
+                        let _ = multi.println(format!("warning: {message}"));
+                    }
                 }
                 Sink::Bar(Some(bar)) => bar.println(format!("warning: {message}")),
                 _ => eprintln!("anuvad: warning: {message}"),
@@ -122,6 +167,11 @@ impl Progress for Reporter {
             return;
         }
         let elapsed = self.elapsed();
+        if self.batch_event(e, elapsed) {
+            return;
+        }
+        let multi = self.batch.as_ref().map(|(m, _)| m.clone());
+        let multi = multi.as_ref();
         match (&mut self.sink, e) {
             (Sink::None, _) => {}
             (_, Event::Token) => {
@@ -136,30 +186,34 @@ impl Progress for Reporter {
                 self.task = task.to_string();
                 self.task_started = Instant::now();
                 self.tokens = 0;
-                clear(bar.take());
-                let b = Reporter::new_bar(
-                    *total as u64,
-                    "{msg:28} [{bar:30}] {pos}/{len} chunks · {elapsed_precise} · ETA {eta}",
+                clear(multi, bar.take());
+                let b = attach(
+                    multi,
+                    Reporter::new_bar(
+                        *total as u64,
+                        "{msg:28} [{bar:30}] {pos}/{len} chunks · {elapsed_precise} · ETA {eta}",
+                    ),
                 );
                 b.set_message(task.to_string());
                 *bar = Some(b);
             }
             (Sink::Bar(Some(bar)), Event::ChunkDone { done, total, .. }) => {
                 bar.set_position(*done as u64);
-                if done == total {
+                if done == total && multi.is_none() {
                     bar.finish_and_clear();
                 }
             }
             (Sink::Bar(bar), Event::Stage { message }) => {
-                clear(bar.take());
+                clear(multi, bar.take());
                 let b = ProgressBar::new_spinner();
                 b.set_draw_target(ProgressDrawTarget::stderr());
+                let b = attach(multi, b);
                 b.set_message(message.to_string());
                 b.enable_steady_tick(std::time::Duration::from_millis(120));
                 *bar = Some(b);
             }
             (Sink::Bar(bar), Event::DownloadStart { file, bytes }) => {
-                clear(bar.take());
+                clear(multi, bar.take());
                 let b = Reporter::new_bar(
                     *bytes,
                     "{msg:28} [{bar:30}] {bytes}/{total_bytes} · {bytes_per_sec} · ETA {eta}",
@@ -168,11 +222,12 @@ impl Progress for Reporter {
                 *bar = Some(b);
             }
             (Sink::Bar(Some(bar)), Event::DownloadAdvance { bytes }) => bar.inc(*bytes),
-            (Sink::Bar(bar), Event::DownloadDone) => clear(bar.take()),
+            (Sink::Bar(bar), Event::DownloadDone) => clear(multi, bar.take()),
             (Sink::Bar(_), _) => {}
             (Sink::Plain, Event::Stage { message }) => {
                 eprintln!("anuvad: [{elapsed:7.1}s] {message}")
             }
+            (Sink::Plain, Event::Begin { .. } | Event::ChunkDone { .. }) if self.in_batch => {}
             (Sink::Plain, Event::Begin { task, total }) => {
                 self.task = task.to_string();
                 eprintln!("anuvad: [{elapsed:7.1}s] {task}: {total} chunks");
@@ -231,10 +286,102 @@ impl Progress for Reporter {
 
 /// Remove a bar or spinner from the terminal; a spinner's ticker must stop first or it
 /// draws itself back.
-fn clear(bar: Option<ProgressBar>) {
+fn clear(multi: Option<&MultiProgress>, bar: Option<ProgressBar>) {
     if let Some(b) = bar {
         b.disable_steady_tick();
         b.finish_and_clear();
+        if let Some(m) = multi {
+            m.remove(&b);
+        }
+    }
+}
+
+/// During a batch, a new bar is drawn beneath the articles bar.
+fn attach(multi: Option<&MultiProgress>, bar: ProgressBar) -> ProgressBar {
+    match multi {
+        Some(m) => m.add(bar),
+        None => bar,
+    }
+}
+
+impl Reporter {
+    /// Batch-level events; true when `e` was one.
+    fn batch_event(&mut self, e: &Event, elapsed: f64) -> bool {
+        match e {
+            Event::BatchBegin { total, skipped } => {
+                self.in_batch = true;
+                match &mut self.sink {
+                    Sink::Bar(bar) => {
+                        clear(None, bar.take());
+                        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                        let b = multi.add(Reporter::new_bar(
+                            *total as u64,
+                            "articles [{bar:30}] {pos}/{len} · {elapsed_precise} · ETA {eta} · {msg}",
+                        ));
+                        self.batch = Some((multi, b));
+                    }
+                    Sink::Plain => eprintln!(
+                        "anuvad: [{elapsed:7.1}s] batch: {total} articles to process, {skipped} already done"
+                    ),
+                    Sink::Json => self.json(
+                        serde_json::json!({"event": "batch_begin", "total": total, "skipped": skipped}),
+                    ),
+                    Sink::None => {}
+                }
+            }
+            Event::ArticleBegin { index, total, id } => match &self.sink {
+                Sink::Bar(_) => {
+                    if let Some((_, b)) = &self.batch {
+                        b.set_message(id.to_string());
+                    }
+                }
+                Sink::Json => self.json(serde_json::json!({"event": "article_begin",
+                    "index": index, "total": total, "id": id})),
+                Sink::Plain | Sink::None => {}
+            },
+            Event::ArticleDone {
+                index,
+                total,
+                id,
+                error,
+                seconds,
+                output_tokens,
+            } => match &mut self.sink {
+                Sink::Bar(bar) => {
+                    let multi = self.batch.as_ref().map(|(m, _)| m.clone());
+                    clear(multi.as_ref(), bar.take());
+                    if let Some((multi, b)) = &self.batch {
+                        if let Some(err) = error {
+                            let _ = multi.println(format!("failed: {id}: {err}"));
+                        }
+                        b.inc(1);
+                    }
+                }
+                Sink::Plain => match error {
+                    None => eprintln!(
+                        "anuvad: [{elapsed:7.1}s] {index}/{total} done {id} ({seconds:.1} s, {output_tokens} tokens out)"
+                    ),
+                    Some(err) => {
+                        eprintln!("anuvad: [{elapsed:7.1}s] {index}/{total} FAILED {id}: {err}")
+                    }
+                },
+                Sink::Json => self.json(serde_json::json!({"event": "article_done",
+                    "index": index, "total": total, "id": id, "status": if error.is_some() {"failed"} else {"done"},
+                    "error": error, "seconds": seconds, "output_tokens": output_tokens})),
+                Sink::None => {}
+            },
+            Event::BatchEnd => {
+                self.in_batch = false;
+                if let Some((_, b)) = self.batch.take() {
+                    b.finish_and_clear();
+                }
+                if let Sink::Json = self.sink {
+                    self.json(serde_json::json!({"event": "batch_end"}));
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -242,6 +389,9 @@ impl Drop for Reporter {
     fn drop(&mut self) {
         if let Sink::Bar(Some(bar)) = &self.sink {
             bar.finish_and_clear();
+        }
+        if let Some((_, b)) = &self.batch {
+            b.finish_and_clear();
         }
     }
 }

@@ -57,7 +57,12 @@ fn generate(engine: &mut DecoderEngine, body: &str) -> (String, Finish, usize) {
         english_only: true,
     };
     let mut tokens = 0;
-    let g = engine.generate(&req, &mut || tokens += 1).unwrap();
+    let g = engine
+        .generate(&req, &mut || {
+            tokens += 1;
+            Ok(())
+        })
+        .unwrap();
     assert_eq!(g.output_tokens, tokens, "on_token is called once per token");
     assert_eq!(g.logprobs.len(), g.output_tokens);
     assert!(g.logprobs.iter().all(|lp| *lp <= 0.0 && lp.is_finite()));

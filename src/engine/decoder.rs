@@ -219,7 +219,7 @@ impl Engine for DecoderEngine {
     fn generate(
         &mut self,
         req: &GenerateRequest,
-        on_token: &mut dyn FnMut(),
+        on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Generation> {
         let mut prefix_ids: Vec<u32> = Vec::new();
         if self.specials.add_bos {
@@ -244,17 +244,17 @@ impl Engine for DecoderEngine {
                 .cached_prefix
                 .as_ref()
                 .is_some_and(|(p, n)| p == req.prefix && *n == prefix_ids.len());
-        let mut prompt_tokens = body_ids.len();
+        let mut cached_tokens = prefix_ids.len();
         let mut logits = if reuse {
             self.net.step(&body_ids, prefix_ids.len(), &self.device)?
         } else if self.net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
             self.net.step(&prefix_ids, 0, &self.device)?;
             self.cached_prefix = Some((req.prefix.to_string(), prefix_ids.len()));
-            prompt_tokens = prompt_len;
+            cached_tokens = 0;
             self.net.step(&body_ids, prefix_ids.len(), &self.device)?
         } else {
             self.cached_prefix = None;
-            prompt_tokens = prompt_len;
+            cached_tokens = 0;
             let all: Vec<u32> = prefix_ids.iter().chain(&body_ids).copied().collect();
             self.net.step(&all, 0, &self.device)?
         };
@@ -283,7 +283,7 @@ impl Engine for DecoderEngine {
             }
             out.push(tok);
             logprobs.push(lp);
-            on_token();
+            on_token()?;
             text = self.decode(&out)?;
             offsets.push(text.len());
             if let Some(cut) = g.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
@@ -305,7 +305,8 @@ impl Engine for DecoderEngine {
         Ok(Generation {
             text,
             finish,
-            prompt_tokens,
+            prompt_tokens: prompt_len,
+            cached_tokens,
             output_tokens: out.len(),
             logprobs,
             offsets,

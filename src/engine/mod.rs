@@ -43,8 +43,10 @@ pub enum Finish {
 pub struct Generation {
     pub text: String,
     pub finish: Finish,
-    /// Tokens fed to the model for this call (prefix tokens counted only when computed).
+    /// Tokens of the prompt (prefix and body), whether computed or reused.
     pub prompt_tokens: usize,
+    /// Of those, the prefix tokens reused from the cache rather than computed.
+    pub cached_tokens: usize,
     pub output_tokens: usize,
     /// Natural-log probability of each generated token (greedy or sampled), for confidence.
     pub logprobs: Vec<f32>,
@@ -69,9 +71,13 @@ pub trait Engine {
     fn info(&self) -> &ModelInfo;
     /// Number of tokens `text` takes (without BOS), for chunk budgets.
     fn count_tokens(&self, text: &str) -> Result<usize>;
-    /// Continue `prefix + body`. `on_token` is called after every generated token.
-    fn generate(&mut self, req: &GenerateRequest, on_token: &mut dyn FnMut())
-    -> Result<Generation>;
+    /// Continue `prefix + body`. `on_token` is called after every generated token; an
+    /// error from it (e.g. `Error::Interrupted`) ends the generation with that error.
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Generation>;
 }
 
 mod decoder;

@@ -30,3 +30,130 @@ pub fn real_model() -> Option<PathBuf> {
     );
     None
 }
+
+/// A temporary ANUVAD_HOME with a tiny random Gemma 3 and its card, and a way to run
+/// the real binary in it: end-to-end tests that need no real model.
+pub mod tiny {
+    use std::path::PathBuf;
+    use std::process::{Command, Output};
+
+    pub const ARTICLE: &str = "दिल्ली में बारिश
+
+नई दिल्ली, 13 मार्च (भाषा)। दिल्ली में बुधवार को भारी बारिश हुई। मौसम विभाग ने कहा कि 2 दिन और बारिश होगी।
+सरकार ने लोगों से घर में रहने को कहा।
+
+फोटो: पीटीआई
+";
+
+    pub const CARD: &str = r#"
+id = "tiny"
+name = "Tiny random Gemma 3 (tests only)"
+architecture = "gemma3"
+instruct = false
+
+[source]
+file = "tiny-gemma3.gguf"
+
+[tokenizer]
+source = "gguf"
+
+[context]
+max = 4096
+use_tokens = 1024
+
+[generation]
+stop = ["\n"]
+max_new_tokens = 12
+
+[chunk]
+max_sentences = 2
+max_source_tokens = 200
+
+[summary]
+method = "abstractive"
+short_words = 10
+medium_words = 20
+long_words = 30
+notes_chunk_tokens = 60
+
+[prompts.translate]
+prefix = "Hindi: सरकार\nEnglish: The government\n\n"
+body = "Hindi: {source}\nEnglish:"
+
+[prompts.summarize]
+body = "Hindi: {source}\nSummary in {words} words:"
+
+[prompts.notes]
+body = "Hindi: {source}\nNotes:"
+
+[prompts.reduce]
+body = "Notes: {notes}\nSummary in {words} words:"
+"#;
+
+    pub struct Home {
+        pub dir: PathBuf,
+    }
+
+    impl Home {
+        pub fn new(name: &str) -> Home {
+            let dir =
+                std::env::temp_dir().join(format!("anuvad-test-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("models")).unwrap();
+            anuvad::testing::write_model(
+                &dir.join("models/tiny-gemma3.gguf"),
+                &anuvad::testing::TinyModel::tiny(),
+            )
+            .unwrap();
+            std::fs::write(dir.join("models/tiny.toml"), CARD).unwrap();
+            std::fs::write(dir.join("article.txt"), ARTICLE).unwrap();
+            Home { dir }
+        }
+
+        pub fn path(&self, p: &str) -> PathBuf {
+            self.dir.join(p)
+        }
+
+        pub fn run(&self, args: &[&str]) -> Output {
+            self.run_with_stdin(args, None)
+        }
+
+        pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+            use std::io::Write;
+            let mut child = self.command(args).spawn().unwrap();
+            let mut pipe = child.stdin.take().unwrap();
+            if let Some(bytes) = stdin {
+                pipe.write_all(bytes).unwrap();
+            }
+            drop(pipe);
+            child.wait_with_output().unwrap()
+        }
+
+        /// The binary with `args`, on the tiny model, one thread, all pipes captured.
+        pub fn command(&self, args: &[&str]) -> Command {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_anuvad"));
+            if !args.contains(&"--model") {
+                cmd.args(["--model", "tiny"]);
+            }
+            cmd.args(["--threads", "1"])
+                .args(args)
+                .env("ANUVAD_HOME", &self.dir)
+                .env("HF_HUB_OFFLINE", "1")
+                .env_remove("ANUVAD_MODEL")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd
+        }
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub fn stderr(o: &Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+}

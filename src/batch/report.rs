@@ -1,0 +1,391 @@
+//! The run report: `report.json` for machines, `report.md` for people. Built from the
+//! article records of the run (so a merged report is built the same way from the
+//! merged records) plus the few run-level facts records do not carry.
+
+use crate::output::round;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How many slowest articles the report lists.
+const SLOWEST: usize = 10;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counts {
+    /// Articles in this run's input (after sharding).
+    pub total: usize,
+    /// Done by this run.
+    pub done: usize,
+    /// Already done by an earlier run with the same work key, so skipped.
+    pub skipped: usize,
+    pub failed: usize,
+    /// Not reached because the run was interrupted or stopped by --fail-fast.
+    pub not_processed: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Slow {
+    pub id: String,
+    pub seconds: f64,
+    pub source_chars: usize,
+    pub output_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub id: String,
+    pub origin: String,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub anuvad_version: String,
+    pub task: String,
+    /// The task options that are part of the work key.
+    pub options: Value,
+    /// `K/N` when the run was one shard of a feed; a merged report lists its parts.
+    pub shards: Vec<String>,
+    pub model: Value,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Wall time of the run (of the longest shard, for a merged report).
+    pub wall_seconds: f64,
+    /// Set when a signal stopped the run; the same command resumes it.
+    pub interrupted: bool,
+    pub articles: Counts,
+    /// Tokens of the articles processed by this run (skipped ones not included).
+    pub input_tokens: usize,
+    pub output_tokens: usize,
+    /// Seconds spent on the articles processed by this run (summed over shards).
+    pub processing_seconds: f64,
+    pub articles_per_minute: f64,
+    pub output_tokens_per_second: f64,
+    pub slowest: Vec<Slow>,
+    pub failures: Vec<Failure>,
+}
+
+/// What a run knows besides its records.
+pub struct RunFacts {
+    pub task: String,
+    pub options: Value,
+    pub shards: Vec<String>,
+    pub model: Value,
+    pub started_at: String,
+    pub wall_seconds: f64,
+    pub interrupted: bool,
+    pub counts: Counts,
+}
+
+/// A number field of a record, wherever it sits (`a.b`), or 0.
+fn num(v: &Value, path: &str) -> f64 {
+    path.split('.')
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// The report of a run: `processed` are the records this run wrote, `all` every record
+/// of its input (processed and skipped), in input order.
+pub fn build(facts: RunFacts, processed: &[&Value], all: &[&Value]) -> Report {
+    let done: Vec<&&Value> = processed
+        .iter()
+        .filter(|r| r.get("status").and_then(Value::as_str) == Some("done"))
+        .collect();
+    let processing_seconds: f64 = processed.iter().map(|r| num(r, "timings.seconds")).sum();
+    let output_tokens = processed
+        .iter()
+        .map(|r| num(r, "stats.output_tokens") as usize)
+        .sum();
+    let mut slowest: Vec<Slow> = done
+        .iter()
+        .map(|r| Slow {
+            id: text(r, "id"),
+            seconds: num(r, "timings.seconds"),
+            source_chars: num(r, "source_chars") as usize,
+            output_tokens: num(r, "stats.output_tokens") as usize,
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    slowest.truncate(SLOWEST);
+    Report {
+        anuvad_version: env!("CARGO_PKG_VERSION").into(),
+        task: facts.task,
+        options: facts.options,
+        shards: facts.shards,
+        model: facts.model,
+        started_at: facts.started_at,
+        finished_at: now_rfc3339(),
+        wall_seconds: round(facts.wall_seconds, 3),
+        interrupted: facts.interrupted,
+        articles: facts.counts,
+        input_tokens: processed
+            .iter()
+            .map(|r| num(r, "stats.input_tokens") as usize)
+            .sum(),
+        output_tokens,
+        processing_seconds: round(processing_seconds, 3),
+        articles_per_minute: round(rate(done.len() as f64 * 60.0, processing_seconds), 2),
+        output_tokens_per_second: round(rate(output_tokens as f64, processing_seconds), 1),
+        slowest,
+        failures: failures(all),
+    }
+}
+
+/// One report for shard runs: counts and tokens added up, wall time of the longest
+/// shard, failures from the merged records.
+pub fn combine(reports: &[Report], all: &[&Value]) -> Report {
+    let mut counts = Counts::default();
+    let (mut input_tokens, mut output_tokens, mut seconds, mut done) = (0, 0, 0.0, 0);
+    let mut slowest = Vec::new();
+    let mut shards = Vec::new();
+    for r in reports {
+        let c = &r.articles;
+        counts.total += c.total;
+        counts.done += c.done;
+        counts.skipped += c.skipped;
+        counts.failed += c.failed;
+        counts.not_processed += c.not_processed;
+        input_tokens += r.input_tokens;
+        output_tokens += r.output_tokens;
+        seconds += r.processing_seconds;
+        done += c.done;
+        slowest.extend(r.slowest.iter().cloned());
+        shards.extend(r.shards.iter().cloned());
+    }
+    // Failures are recounted from the merged records: an article that failed in one
+    // shard directory and was done in another counts as done.
+    counts.failed = all
+        .iter()
+        .filter(|r| r.get("status").and_then(Value::as_str) == Some("failed"))
+        .count();
+    slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    slowest.truncate(SLOWEST);
+    let first = reports.first();
+    Report {
+        anuvad_version: env!("CARGO_PKG_VERSION").into(),
+        task: first.map(|r| r.task.clone()).unwrap_or_default(),
+        options: first.map(|r| r.options.clone()).unwrap_or_default(),
+        shards,
+        model: first.map(|r| r.model.clone()).unwrap_or_default(),
+        started_at: reports
+            .iter()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        finished_at: reports
+            .iter()
+            .map(|r| r.finished_at.clone())
+            .max()
+            .unwrap_or_default(),
+        wall_seconds: reports.iter().map(|r| r.wall_seconds).fold(0.0, f64::max),
+        interrupted: reports.iter().any(|r| r.interrupted),
+        articles: counts,
+        input_tokens,
+        output_tokens,
+        processing_seconds: round(seconds, 3),
+        articles_per_minute: round(rate(done as f64 * 60.0, seconds), 2),
+        output_tokens_per_second: round(rate(output_tokens as f64, seconds), 1),
+        slowest,
+        failures: failures(all),
+    }
+}
+
+fn failures(all: &[&Value]) -> Vec<Failure> {
+    all.iter()
+        .filter(|r| r.get("status").and_then(Value::as_str) == Some("failed"))
+        .map(|r| Failure {
+            id: text(r, "id"),
+            origin: text(r, "origin"),
+            kind: r
+                .pointer("/error/kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+            message: r
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into(),
+        })
+        .collect()
+}
+
+fn rate(n: f64, seconds: f64) -> f64 {
+    if seconds > 0.0 { n / seconds } else { 0.0 }
+}
+
+/// The report for people.
+pub fn markdown(r: &Report) -> String {
+    let c = &r.articles;
+    let mut s = String::from("# anuvad batch report\n\n");
+    let status = if r.interrupted {
+        "**interrupted** (run the same command again to resume)"
+    } else if c.failed > 0 {
+        "finished with failures"
+    } else if c.not_processed > 0 {
+        "stopped early (--fail-fast)"
+    } else {
+        "finished"
+    };
+    s.push_str(&format!("- Status: {status}\n"));
+    s.push_str(&format!(
+        "- Task: {} {}\n",
+        r.task,
+        serde_json::to_string(&r.options).unwrap_or_default()
+    ));
+    if !r.shards.is_empty() {
+        s.push_str(&format!("- Shards: {}\n", r.shards.join(", ")));
+    }
+    s.push_str(&format!(
+        "- Model: {} (`{}`, sha256 `{}`)\n",
+        r.model["id"].as_str().unwrap_or("?"),
+        r.model["file"].as_str().unwrap_or("?"),
+        r.model["sha256"].as_str().unwrap_or("?")
+    ));
+    s.push_str(&format!(
+        "- Time: {} → {} ({:.1} s wall)\n\n",
+        r.started_at, r.finished_at, r.wall_seconds
+    ));
+    s.push_str("| articles | count |\n|---|---:|\n");
+    for (name, n) in [
+        ("total", c.total),
+        ("done", c.done),
+        ("skipped (already done)", c.skipped),
+        ("failed", c.failed),
+        ("not processed", c.not_processed),
+    ] {
+        s.push_str(&format!("| {name} | {n} |\n"));
+    }
+    s.push_str(&format!(
+        "\nThroughput: {:.2} articles/min, {:.1} output tokens/s ({} input and {} output tokens in {:.1} s of processing).\n",
+        r.articles_per_minute,
+        r.output_tokens_per_second,
+        r.input_tokens,
+        r.output_tokens,
+        r.processing_seconds
+    ));
+    if !r.failures.is_empty() {
+        s.push_str("\n## Failures\n\n| id | kind | reason |\n|---|---|---|\n");
+        for f in &r.failures {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                cell(&f.id),
+                f.kind,
+                cell(&f.message)
+            ));
+        }
+    }
+    if !r.slowest.is_empty() {
+        s.push_str(
+            "\n## Slowest articles\n\n| id | seconds | source chars | output tokens |\n|---|---:|---:|---:|\n",
+        );
+        for a in &r.slowest {
+            s.push_str(&format!(
+                "| {} | {:.1} | {} | {} |\n",
+                cell(&a.id),
+                a.seconds,
+                a.source_chars,
+                a.output_tokens
+            ));
+        }
+    }
+    s
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The current UTC time as RFC 3339 (`2026-11-25T03:04:05Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days since 1970-01-01 → civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc3339_dates_are_right_across_leap_years() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_600_000), "2026-11-25T09:46:40Z");
+    }
+
+    fn facts(counts: Counts) -> RunFacts {
+        RunFacts {
+            task: "translate".into(),
+            options: json!({}),
+            shards: vec![],
+            model: json!({"id": "m", "file": "m.gguf", "sha256": "ab"}),
+            started_at: "2026-11-25T00:00:00Z".into(),
+            wall_seconds: 10.0,
+            interrupted: false,
+            counts,
+        }
+    }
+
+    #[test]
+    fn the_report_counts_throughput_over_processed_articles_and_lists_failures() {
+        let a = json!({"id": "a", "status": "done", "source_chars": 100,
+            "stats": {"input_tokens": 50, "output_tokens": 40}, "timings": {"seconds": 2.0}});
+        let b = json!({"id": "b", "status": "done", "source_chars": 300,
+            "stats": {"input_tokens": 150, "output_tokens": 80}, "timings": {"seconds": 4.0}});
+        let bad = json!({"id": "c", "origin": "in/c.txt", "status": "failed",
+            "error": {"kind": "empty", "message": "in/c.txt is empty | really"},
+            "timings": {"seconds": 0.0}});
+        let skipped = json!({"id": "d", "status": "done", "stats": {"output_tokens": 999},
+            "timings": {"seconds": 99.0}});
+        let counts = Counts {
+            total: 4,
+            done: 2,
+            skipped: 1,
+            failed: 1,
+            not_processed: 0,
+        };
+        let r = build(facts(counts), &[&a, &b, &bad], &[&a, &b, &bad, &skipped]);
+        assert_eq!(r.output_tokens, 120);
+        assert_eq!(r.input_tokens, 200);
+        assert_eq!(r.articles_per_minute, 20.0);
+        assert_eq!(r.output_tokens_per_second, 20.0);
+        assert_eq!(r.slowest[0].id, "b");
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].kind, "empty");
+        let md = markdown(&r);
+        assert!(md.contains("| failed | 1 |"), "{md}");
+        assert!(md.contains("is empty \\| really"), "{md}");
+        assert!(md.contains("finished with failures"));
+    }
+}

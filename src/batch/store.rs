@@ -1,0 +1,238 @@
+//! The batch output directory: one JSON file per article under `articles/`, run-level
+//! files beside it, and a lock so two runs never write the same directory.
+//!
+//! Every file is written whole or not at all (temp file, fsync, rename, fsync of the
+//! directory), so a run killed at any instant leaves only complete files; a complete
+//! per-article file with status "done" and the current work key is what makes an
+//! article count as done on the next run.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+const LOCK: &str = ".anuvad.lock";
+const TMP: &str = ".tmp";
+pub const ARTICLES: &str = "articles";
+
+pub struct OutDir {
+    root: PathBuf,
+    /// Held (flock) for the life of the run; the OS releases it if the process dies,
+    /// which is what makes a lock left by a killed run stale and safe to take over.
+    _lock: File,
+    /// What the lock file said when we took it over from a process that is gone.
+    pub stale_lock: Option<String>,
+}
+
+impl OutDir {
+    /// Create `root` if needed and lock it; fails with `Error::Locked` naming the holder
+    /// when another live run has it.
+    pub fn open(root: &Path) -> Result<OutDir> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        std::fs::create_dir_all(root.join(ARTICLES)).map_err(io(root))?;
+        std::fs::create_dir_all(root.join(TMP)).map_err(io(root))?;
+        let lock_path = root.join(LOCK);
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        let mut previous = String::new();
+        let _ = lock.read_to_string(&mut previous);
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    dir: root.to_path_buf(),
+                    holder: if previous.trim().is_empty() {
+                        "holder unknown".into()
+                    } else {
+                        previous.trim().to_string()
+                    },
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        let holder = format!(
+            "pid {} on {}, started {}",
+            std::process::id(),
+            hostname(),
+            crate::batch::report::now_rfc3339()
+        );
+        lock.set_len(0)
+            .and_then(|_| lock.rewind())
+            .and_then(|_| lock.write_all(holder.as_bytes()))
+            .and_then(|_| lock.sync_all())
+            .map_err(io(&lock_path))?;
+        // Temp files of a run that was killed mid-write: never renamed, so never
+        // counted; remove them now that the directory is ours.
+        if let Ok(entries) = std::fs::read_dir(root.join(TMP)) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let previous = previous.trim();
+        Ok(OutDir {
+            root: root.to_path_buf(),
+            _lock: lock,
+            stale_lock: (!previous.is_empty()).then(|| previous.to_string()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the record of article `id` lives.
+    pub fn article_path(&self, id: &str) -> PathBuf {
+        self.root.join(ARTICLES).join(file_name_for(id))
+    }
+
+    /// The stored record of `id`, if there is a readable one.
+    pub fn read_record(&self, id: &str) -> Option<Value> {
+        let bytes = std::fs::read(self.article_path(id)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn write_record(&self, id: &str, record: &Value) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(record).unwrap_or_default();
+        text.push('\n');
+        self.write(&self.article_path(id), text.as_bytes())
+    }
+
+    /// Write `bytes` to `path` (inside the directory) atomically.
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self
+            .root
+            .join(TMP)
+            .join(format!("{name}.{}.tmp", std::process::id()));
+        atomic_write(&tmp, path, bytes).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Write `bytes` to `tmp`, flush them to disk, then rename over `dest` and flush the
+/// directory entry: after a crash `dest` is either the old file or the new one.
+fn atomic_write(tmp: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = File::create(tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(tmp, dest)?;
+    if let Some(dir) = dest.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// A file name for an id: readable (unsafe characters become `_`, at most 80 of them)
+/// and unique (a hash of the whole id), so `a/b.txt` and `a_b.txt` do not collide.
+pub fn file_name_for(id: &str) -> String {
+    let slug: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    let hash = Sha256::digest(id.as_bytes());
+    let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}.json", slug.trim_start_matches('.'))
+}
+
+impl Drop for OutDir {
+    /// A run that ends normally (or by a handled signal) leaves an empty lock file, so
+    /// only a run that was killed leaves a holder behind for the next run to report.
+    fn drop(&mut self) {
+        let _ = self._lock.set_len(0);
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "this host".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("anuvad-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn file_names_are_readable_and_do_not_collide() {
+        let a = file_name_for("a/b.txt");
+        let b = file_name_for("a_b.txt");
+        assert!(a.starts_with("a_b.txt-") && a.ends_with(".json"), "{a}");
+        assert_ne!(a, b);
+        assert!(!file_name_for("../../etc/passwd").contains('/'));
+        assert!(!file_name_for("..").starts_with('.'));
+    }
+
+    #[test]
+    fn a_second_open_of_a_locked_directory_names_the_holder() {
+        let dir = temp("lock");
+        let first = OutDir::open(&dir).unwrap();
+        let err = OutDir::open(&dir).err().expect("second open must fail");
+        assert_eq!(err.exit_code(), 8);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
+        assert!(msg.contains("another --out"), "{msg}");
+        drop(first);
+        // A run that ended normally leaves nothing to report.
+        let again = OutDir::open(&dir).unwrap();
+        assert_eq!(again.stale_lock, None);
+        drop(again);
+        // A killed run leaves its holder in the file, but the OS released its lock: the
+        // next run takes over and says so. (The SIGKILL tests do this for real.)
+        std::fs::write(dir.join(LOCK), "pid 1 on elsewhere, started earlier").unwrap();
+        let after_kill = OutDir::open(&dir).unwrap();
+        assert_eq!(
+            after_kill.stale_lock.as_deref(),
+            Some("pid 1 on elsewhere, started earlier")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn records_round_trip_and_leftover_temp_files_are_removed() {
+        let dir = temp("records");
+        std::fs::create_dir_all(dir.join(TMP)).unwrap();
+        std::fs::write(dir.join(TMP).join("x.json.1.tmp"), "{\"half").unwrap();
+        let out = OutDir::open(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(dir.join(TMP)).unwrap().count(), 0);
+        let rec = serde_json::json!({"id": "x", "status": "done"});
+        out.write_record("x", &rec).unwrap();
+        assert_eq!(out.read_record("x"), Some(rec));
+        assert_eq!(out.read_record("missing"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

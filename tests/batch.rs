@@ -1,0 +1,521 @@
+//! `anuvad batch` end to end on the tiny random model: failure isolation, resume after
+//! SIGKILL at random points, SIGTERM, sharding and merge, and the directory lock.
+
+mod common;
+
+use common::tiny::{ARTICLE, Home, stderr};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// `n` distinct Hindi articles in `home/in/`, named `NN.txt`.
+fn articles(home: &Home, n: usize) -> String {
+    let dir = home.path("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        let text = format!("{ARTICLE}\nलेख संख्या {i} के अंत में सरकार ने {i} लोगों की बात कही।\n");
+        std::fs::write(dir.join(format!("{i:02}.txt")), text).unwrap();
+    }
+    dir.display().to_string()
+}
+
+fn batch(home: &Home, args: &[&str]) -> Output {
+    let mut all = vec!["batch", "--progress", "plain"];
+    all.extend_from_slice(args);
+    home.run(&all)
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()))
+}
+
+fn report(dir: &Path) -> Value {
+    read_json(&dir.join("report.json"))
+}
+
+/// articles.jsonl as id → record, without the fields that differ between runs (timings),
+/// asserting every line is complete JSON and no id appears twice.
+fn records(dir: &Path) -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(dir.join("articles.jsonl")).unwrap();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let mut v: Value = serde_json::from_str(line).expect("a complete JSON line");
+        v.as_object_mut().unwrap().remove("timings");
+        let id = v["id"].as_str().unwrap().to_string();
+        assert!(out.insert(id.clone(), v).is_none(), "{id} appears twice");
+    }
+    out
+}
+
+/// Every per-article file, parsed (a truncated file fails here), without timings.
+fn article_files(dir: &Path) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("articles")).unwrap() {
+        let mut v = read_json(&e.unwrap().path());
+        v.as_object_mut().unwrap().remove("timings");
+        out.insert(v["id"].as_str().unwrap().to_string(), v);
+    }
+    out
+}
+
+/// The first place two JSON values differ, as a path, or None when equal.
+fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let (l, r) = (
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                );
+                first_difference(l, r, &format!("{at}/{k}"))
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (l, r))| first_difference(l, r, &format!("{at}/{i}"))),
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} != {b}")),
+    }
+}
+
+/// Equal record sets, or a panic naming the first field that differs.
+fn assert_same(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) {
+    let ids_a: Vec<&String> = a.keys().collect();
+    let ids_b: Vec<&String> = b.keys().collect();
+    assert_eq!(ids_a, ids_b, "different articles");
+    for (id, v) in a {
+        if let Some(d) = first_difference(v, &b[id], "") {
+            panic!("{id} differs at {d}");
+        }
+    }
+}
+
+#[test]
+fn good_articles_are_done_and_each_bad_one_is_reported_with_its_reason() {
+    let home = Home::new("batch-mixed");
+    let input = articles(&home, 2);
+    let dir = home.path("in");
+    std::fs::write(dir.join("empty.txt"), " \n\n").unwrap();
+    std::fs::write(dir.join("latin1.txt"), b"Mumbai \xe9t\xe9 \xff").unwrap();
+    std::fs::write(dir.join("english.txt"), "The Sensex rose 200 points today.").unwrap();
+    std::fs::write(dir.join("huge.txt"), "बारिश हुई। ".repeat(500)).unwrap();
+    std::fs::write(dir.join("notes.json"), "not an article").unwrap();
+    let feed = home.path("feed.jsonl");
+    std::fs::write(
+        &feed,
+        format!(
+            "{}\n{{\"id\": \"broken\"\n{}\n",
+            serde_json::json!({"id": "f1", "text": ARTICLE, "title": "दिल्ली में बारिश",
+                "url": "https://example.com/1", "section": "desh", "tags": ["mausam"]}),
+            serde_json::json!({"id": "f2", "text": ""}),
+        ),
+    )
+    .unwrap();
+    let out = home.path("out");
+    let o = batch(
+        &home,
+        &[
+            &input,
+            feed.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-article-chars",
+            "4000",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "failures give exit 7: {}",
+        stderr(&o)
+    );
+    let r = report(&out);
+    assert_eq!(r["articles"]["total"], 9);
+    assert_eq!(r["articles"]["done"], 3);
+    assert_eq!(r["articles"]["failed"], 6);
+    let kinds: BTreeMap<String, String> = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().into(),
+                f["kind"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let feed_line = |n: usize| format!("{}:{n}", feed.display());
+    let expected: BTreeMap<String, String> = [
+        ("empty.txt".to_string(), "empty"),
+        ("latin1.txt".into(), "not_utf8"),
+        ("english.txt".into(), "not_hindi"),
+        ("huge.txt".into(), "too_long"),
+        (feed_line(2), "bad_record"),
+        ("f2".into(), "empty"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    assert!(
+        kinds.len() == 6 && expected.iter().all(|(k, v)| kinds.get(k) == Some(v)),
+        "{kinds:?}"
+    );
+    let messages = r["failures"].to_string();
+    assert!(messages.contains("byte offset 7"), "{messages}");
+    assert!(
+        messages.contains("5500 characters; the limit is 4000"),
+        "{messages}"
+    );
+
+    let recs = records(&out);
+    assert_eq!(recs.len(), 9, "notes.json is not an article file");
+    let f1 = &recs["f1"];
+    assert_eq!(f1["status"], "done");
+    assert_eq!(f1["url"], "https://example.com/1");
+    assert_eq!(f1["extra"]["section"], "desh");
+    assert_eq!(f1["extra"]["tags"][0], "mausam");
+    assert!(f1["title_translation"].is_string());
+    assert_eq!(f1["paragraphs"].as_array().unwrap().len(), 4);
+    assert_eq!(f1["source_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(f1["model"]["id"], "tiny");
+    assert_eq!(recs["00.txt"]["status"], "done");
+    assert_eq!(recs["english.txt"]["error"]["kind"], "not_hindi");
+    assert_eq!(article_files(&out).len(), 9, "one file per article");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| failed | 6 |") && md.contains("english.txt"),
+        "{md}"
+    );
+    let log = stderr(&o);
+    assert!(log.contains("FAILED english.txt"), "{log}");
+    assert!(log.contains("3 done, 0 already done, 6 failed"), "{log}");
+}
+
+#[test]
+fn a_rerun_skips_what_is_done_and_redoes_only_what_changed() {
+    let home = Home::new("batch-resume");
+    let input = articles(&home, 5);
+    let out = home.path("out");
+    let args = [input.as_str(), "--out", out.to_str().unwrap()];
+    let first = batch(&home, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = records(&out);
+
+    let again = batch(&home, &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let r = report(&out);
+    assert_eq!(
+        (
+            r["articles"]["done"].as_u64(),
+            r["articles"]["skipped"].as_u64()
+        ),
+        (Some(0), Some(5))
+    );
+    assert!(
+        !stderr(&again).contains("loading"),
+        "nothing to do, so the model is not loaded"
+    );
+    assert!(
+        !stderr(&again).contains("warning"),
+        "a clean finish leaves no stale lock: {}",
+        stderr(&again)
+    );
+    assert_same(&records(&out), &before);
+
+    std::fs::write(home.path("in/03.txt"), "संपादित लेख। सरकार ने नई बात कही।\n").unwrap();
+    let changed = batch(&home, &args);
+    assert!(changed.status.success());
+    let r = report(&out);
+    assert_eq!(
+        (
+            r["articles"]["done"].as_u64(),
+            r["articles"]["skipped"].as_u64()
+        ),
+        (Some(1), Some(4))
+    );
+    let after = records(&out);
+    assert_ne!(after["03.txt"], before["03.txt"]);
+    assert_eq!(after["01.txt"], before["01.txt"]);
+
+    // Options that change the output change the work key.
+    let longer = batch(&home, &[&args[..], &["--max-new-tokens", "5"]].concat());
+    assert!(longer.status.success());
+    assert_eq!(report(&out)["articles"]["done"], 5);
+}
+
+#[test]
+fn both_tasks_give_one_record_with_translation_summary_and_title() {
+    let home = Home::new("batch-both");
+    let feed = serde_json::json!({"id": 42, "text": ARTICLE, "title": "दिल्ली में बारिश"}).to_string();
+    let out = home.path("out");
+    let o = home.run_with_stdin(
+        &[
+            "batch",
+            "-",
+            "--out",
+            out.to_str().unwrap(),
+            "--task",
+            "both",
+            "--bullets",
+            "--progress",
+            "none",
+        ],
+        Some(feed.as_bytes()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = &records(&out)["42"];
+    assert_eq!(r["task"], "both");
+    assert!(r["translation"].is_string() && r["summary"].is_string() && r["bullets"].is_array());
+    assert!(r["title_translation"].is_string());
+    assert!(r["stats"]["output_tokens"].as_u64().unwrap() > 0);
+    assert!(o.stdout.is_empty(), "batch writes to --out, not stdout");
+}
+
+/// A small deterministic random sequence (the seed is printed, to replay a failure).
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_result() {
+    let home = Home::new("batch-kill");
+    let input = articles(&home, 30);
+    let reference = home.path("reference");
+    let t = Instant::now();
+    let o = batch(&home, &[&input, "--out", reference.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let full_ms = t.elapsed().as_millis() as u64;
+
+    let out = home.path("out");
+    let seed = std::env::var("ANUVAD_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::process::id() as u64);
+    eprintln!("kill points from seed {seed} (ANUVAD_KILL_SEED to replay)");
+    let mut rng = Lcg(seed);
+    let mut killed = 0;
+    for round in 0..6 {
+        // Kill after a random number of the remaining articles, plus a random part of
+        // one article's time: during model load, mid-article, or between two writes.
+        let done_before = std::fs::read_dir(out.join("articles")).map_or(0, |d| d.count());
+        let after = rng.below((30 - done_before as u64).max(1));
+        let extra = rng.below(full_ms / 30 + 1);
+        let mut child = home
+            .command(&[
+                "batch",
+                &input,
+                "--out",
+                out.to_str().unwrap(),
+                "--progress",
+                "json",
+            ])
+            .spawn()
+            .unwrap();
+        let mut events =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+        let mut seen = 0;
+        while seen < after {
+            match events.next() {
+                Some(Ok(line)) if line.contains("\"article_done\"") => seen += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(extra));
+        let _ = child.kill(); // SIGKILL: no handler runs
+        let status = child.wait().unwrap();
+        killed += usize::from(status.code().is_none());
+        eprintln!(
+            "round {round}: {done_before} done before; killed after {after} more + {extra} ms ({status})"
+        );
+        // Whatever was written is whole: every article file parses.
+        if out.join("articles").exists() {
+            article_files(&out);
+        }
+    }
+    assert!(
+        killed >= 4,
+        "only {killed} of 6 runs were still running when killed"
+    );
+    let last = batch(&home, &[&input, "--out", out.to_str().unwrap()]);
+    assert!(last.status.success(), "{}", stderr(&last));
+    let r = report(&out);
+    let c = &r["articles"];
+    assert_eq!(
+        c["done"].as_u64().unwrap() + c["skipped"].as_u64().unwrap(),
+        30
+    );
+    assert_eq!(c["failed"], 0);
+    assert_eq!(
+        records(&out),
+        records(&reference),
+        "same records as the uninterrupted run"
+    );
+    assert_eq!(article_files(&out), article_files(&reference));
+    assert_eq!(
+        std::fs::read_dir(out.join(".tmp")).unwrap().count(),
+        0,
+        "no temp files left"
+    );
+}
+
+#[test]
+fn sigterm_abandons_the_article_in_flight_writes_the_report_and_the_rerun_finishes() {
+    use std::io::BufRead;
+    let home = Home::new("batch-term");
+    let input = articles(&home, 30);
+    let out = home.path("out");
+    let mut child = home
+        .command(&[
+            "batch",
+            &input,
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "json",
+        ])
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"article_done\"") {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let r = report(&out);
+    assert_eq!(r["interrupted"], true);
+    let c = &r["articles"];
+    let done = c["done"].as_u64().unwrap();
+    assert!(
+        done >= 1 && c["not_processed"].as_u64().unwrap() >= 1,
+        "{c}"
+    );
+    assert_eq!(
+        records(&out).len() as u64,
+        done,
+        "articles.jsonl lists what is done"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("interrupted")
+    );
+
+    let again = batch(&home, &[&input, "--out", out.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let c = &report(&out)["articles"];
+    assert_eq!(c["skipped"].as_u64().unwrap(), done);
+    assert_eq!(c["done"].as_u64().unwrap() + done, 30);
+}
+
+#[test]
+fn shards_partition_the_input_and_merge_equals_an_unsharded_run() {
+    let home = Home::new("batch-shards");
+    let input = articles(&home, 12);
+    let whole = home.path("whole");
+    assert!(
+        batch(&home, &[&input, "--out", whole.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let mut seen = BTreeSet::new();
+    let mut dirs = Vec::new();
+    for k in 0..3 {
+        let dir = home.path(&format!("shard{k}"));
+        let o = batch(
+            &home,
+            &[
+                &input,
+                "--out",
+                dir.to_str().unwrap(),
+                "--shard",
+                &format!("{k}/3"),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        for id in records(&dir).into_keys() {
+            assert!(seen.insert(id.clone()), "{id} is in two shards");
+        }
+        assert_eq!(report(&dir)["shards"][0], format!("{k}/3"));
+        dirs.push(dir.display().to_string());
+    }
+    assert_eq!(
+        seen,
+        records(&whole).into_keys().collect(),
+        "the shards cover the whole"
+    );
+
+    let merged = home.path("merged");
+    let mut args = vec!["batch", "merge"];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let o = home.run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same(&records(&merged), &records(&whole));
+    assert_same(&article_files(&merged), &article_files(&whole));
+    let r = report(&merged);
+    assert_eq!(r["articles"]["done"], 12);
+    assert_eq!(r["shards"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_second_run_on_the_same_directory_refuses_while_the_first_holds_it() {
+    use std::io::Write;
+    let home = Home::new("batch-lock");
+    let out = home.path("out");
+    // The first run holds the lock while it waits for its feed on stdin.
+    let mut first = home
+        .command(&[
+            "batch",
+            "-",
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "none",
+        ])
+        .spawn()
+        .unwrap();
+    let lock = out.join(".anuvad.lock");
+    let t = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.is_empty()) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the first run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let input = articles(&home, 1);
+    let second = batch(&home, &[&input, "--out", out.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(8));
+    let msg = stderr(&second);
+    assert!(msg.contains("in use by another anuvad batch run"), "{msg}");
+    assert!(msg.contains(&format!("pid {}", first.id())), "{msg}");
+
+    let mut stdin = first.stdin.take().unwrap();
+    writeln!(stdin, "{}", serde_json::json!({"id": "a", "text": ARTICLE})).unwrap();
+    drop(stdin);
+    let o = first.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(report(&out)["articles"]["done"], 1);
+}

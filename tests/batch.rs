@@ -195,6 +195,21 @@ fn good_articles_are_done_and_each_bad_one_is_reported_with_its_reason() {
     let log = stderr(&o);
     assert!(log.contains("FAILED english.txt"), "{log}");
     assert!(log.contains("3 done, 0 already done, 6 failed"), "{log}");
+
+    // --fail-fast: stop at the first failure (empty.txt, after 00.txt and 01.txt).
+    let ff = home.path("fail-fast");
+    let o = batch(
+        &home,
+        &[&input, "--out", ff.to_str().unwrap(), "--fail-fast"],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let c = &report(&ff)["articles"];
+    assert_eq!(
+        (c["done"].as_u64(), c["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{c}"
+    );
+    assert_eq!(c["not_processed"], 3);
 }
 
 #[test]
@@ -307,6 +322,7 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_result() {
     eprintln!("kill points from seed {seed} (ANUVAD_KILL_SEED to replay)");
     let mut rng = Lcg(seed);
     let mut killed = 0;
+    let mut last_killed = false;
     for round in 0..6 {
         // Kill after a random number of the remaining articles, plus a random part of
         // one article's time: during model load, mid-article, or between two writes.
@@ -337,7 +353,8 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_result() {
         std::thread::sleep(Duration::from_millis(extra));
         let _ = child.kill(); // SIGKILL: no handler runs
         let status = child.wait().unwrap();
-        killed += usize::from(status.code().is_none());
+        last_killed = status.code().is_none();
+        killed += usize::from(last_killed);
         eprintln!(
             "round {round}: {done_before} done before; killed after {after} more + {extra} ms ({status})"
         );
@@ -352,6 +369,13 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_result() {
     );
     let last = batch(&home, &[&input, "--out", out.to_str().unwrap()]);
     assert!(last.status.success(), "{}", stderr(&last));
+    if last_killed {
+        assert!(
+            stderr(&last).contains("took over the lock of a run that is gone"),
+            "{}",
+            stderr(&last)
+        );
+    }
     let r = report(&out);
     let c = &r["articles"];
     assert_eq!(
@@ -518,4 +542,41 @@ fn a_second_run_on_the_same_directory_refuses_while_the_first_holds_it() {
     let o = first.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(report(&out)["articles"]["done"], 1);
+}
+
+#[test]
+fn the_slurm_script_runs_each_array_task_as_a_shard_that_merges_into_the_whole() {
+    let home = Home::new("batch-slurm");
+    let input = articles(&home, 6);
+    let root = home.path("nightly");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/slurm-batch.sh");
+    for k in 0..2 {
+        let o = std::process::Command::new("bash")
+            .args([script, &input, root.to_str().unwrap()])
+            .env("SLURM_ARRAY_TASK_ID", k.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .env("ANUVAD_BIN", env!("CARGO_BIN_EXE_anuvad"))
+            .env("ANUVAD_MODEL", "tiny")
+            .env("ANUVAD_HOME", &home.dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "task {k}: {}", stderr(&o));
+        assert_eq!(
+            report(&root.join(format!("shard-{k}")))["shards"][0],
+            format!("{k}/2")
+        );
+    }
+    let all = root.join("all");
+    let o = home.run(&[
+        "batch",
+        "merge",
+        root.join("shard-0").to_str().unwrap(),
+        root.join("shard-1").to_str().unwrap(),
+        "--out",
+        all.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(records(&all).len(), 6);
+    assert_eq!(report(&all)["articles"]["done"], 6);
 }

@@ -210,6 +210,20 @@ fn good_articles_are_done_and_each_bad_one_is_reported_with_its_reason() {
         "{c}"
     );
     assert_eq!(c["not_processed"], 3);
+
+    // A model that cannot be loaded is not an article's fault: the run stops (exit 5).
+    let o = batch(
+        &home,
+        &[
+            &input,
+            "--out",
+            ff.to_str().unwrap(),
+            "--model",
+            "/nonexistent/m.gguf",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/nonexistent/m.gguf"));
 }
 
 #[test]

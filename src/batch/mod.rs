@@ -257,6 +257,10 @@ pub fn run(
             total: todo,
             id: &item.id,
         });
+        if article.is_ok() {
+            // Loading the model is not about this article: a failure stops the run.
+            worker.load(progress)?;
+        }
         let started = Instant::now();
         let started_at = report::now_rfc3339();
         let result = article.and_then(|a| worker.process(&a, progress).map(|r| (a, r)));
@@ -366,12 +370,17 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// The task's output fields, `stats` and `timings` for one article. A panic inside
-    /// the model becomes this article's error rather than the end of the run.
-    fn process(&mut self, article: &ArticleIn, progress: &mut dyn Progress) -> Result<Value> {
+    fn load(&mut self, progress: &mut dyn Progress) -> Result<()> {
         if self.engine.is_none() {
             self.engine = Some(app::load_resolved(self.resolved, self.hubc, progress)?);
         }
+        Ok(())
+    }
+
+    /// The task's output fields, `stats` and `timings` for one article. A panic inside
+    /// the model becomes this article's error rather than the end of the run.
+    fn process(&mut self, article: &ArticleIn, progress: &mut dyn Progress) -> Result<Value> {
+        self.load(progress)?;
         let engine = self.engine.as_mut().expect("loaded above");
         let card = &self.resolved.card;
         let (cfg, model_cfg, interrupt) = (self.cfg, self.model_cfg, self.interrupt);

@@ -99,7 +99,23 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn temp(name: &str) -> PathBuf {
+/// A fresh directory, removed when the test is done with it.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp(name: &str) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "anuvad-hub-{name}-{}-{}",
@@ -108,7 +124,7 @@ fn temp(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn card(sha: Option<&str>) -> ModelCard {
@@ -401,9 +417,9 @@ fn models_pull_from_the_command_line_uses_hf_endpoint() {
     std::fs::write(home.join("models/tiny-hub.toml"), user_card).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
         .args(["models", "pull", "tiny-hub", "--progress", "plain"])
-        .env("ANUVAD_HOME", &home)
+        .env("ANUVAD_HOME", &*home)
         .env("HF_ENDPOINT", &hub.url)
-        .env("HF_HOME", &hf)
+        .env("HF_HOME", &*hf)
         .env_remove("HF_HUB_OFFLINE")
         .output()
         .unwrap();
@@ -417,8 +433,8 @@ fn models_pull_from_the_command_line_uses_hf_endpoint() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("downloading tiny-gemma3.gguf"));
     let list = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
         .args(["models", "list"])
-        .env("ANUVAD_HOME", &home)
-        .env("HF_HOME", &hf)
+        .env("ANUVAD_HOME", &*home)
+        .env("HF_HOME", &*hf)
         .output()
         .unwrap();
     let list = String::from_utf8(list.stdout).unwrap();

@@ -13,6 +13,7 @@ pub mod app;
 pub mod assemble;
 pub mod batch;
 pub mod card;
+pub mod checks;
 pub mod chunk;
 pub mod config;
 pub mod engine;

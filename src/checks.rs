@@ -1,0 +1,763 @@
+//! Mechanical checks on aligned Hindi ↔ English sentence pairs, for editors. Each flag
+//! has a short machine name and a message saying what to look at. A check is kept only
+//! if it is precise enough to be worth an editor's time: numbers are compared by value
+//! (Devanagari digits, Indian and Western grouping, fractions, percentages, lakh/crore
+//! vs million/billion, spelled-out small numbers), length is judged against the
+//! article's own ratio, repetition needs a long repeated phrase.
+
+use crate::assemble::Confidence;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// A number of the Hindi is missing from the English, or the English has a new one.
+    Numbers,
+    /// Devanagari left in the English.
+    Untranslated,
+    /// A Hindi sentence with no English.
+    Dropped,
+    /// An English sentence with no Hindi behind it.
+    Added,
+    /// English far shorter or longer than the article's usual ratio suggests.
+    Length,
+    /// A phrase repeated within a sentence or across neighbouring sentences.
+    Repetition,
+    /// The model found the English unlikely (mean token log-probability below the
+    /// card's threshold).
+    LowConfidence,
+}
+
+impl Check {
+    pub const ALL: [Check; 7] = [
+        Check::Numbers,
+        Check::Untranslated,
+        Check::Dropped,
+        Check::Added,
+        Check::Length,
+        Check::Repetition,
+        Check::LowConfidence,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Numbers => "numbers",
+            Check::Untranslated => "untranslated",
+            Check::Dropped => "dropped",
+            Check::Added => "added",
+            Check::Length => "length",
+            Check::Repetition => "repetition",
+            Check::LowConfidence => "low_confidence",
+        }
+    }
+
+    /// Parse a name as written on the command line (`low-confidence` or `low_confidence`).
+    pub fn parse(s: &str) -> Option<Check> {
+        let s = s.trim().replace('-', "_");
+        Check::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flag {
+    pub check: Check,
+    pub message: String,
+}
+
+/// One aligned unit: Hindi text (one or more sentences, or empty) and its English.
+#[derive(Debug, Clone)]
+pub struct Pair<'a> {
+    pub source: &'a str,
+    pub english: &'a str,
+    pub confidence: Option<Confidence>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Flag sentences whose mean token log-probability is below this.
+    pub min_mean_logprob: f32,
+}
+
+/// The flags of every pair, in order. Length and repetition look at the whole article
+/// (its usual length ratio; neighbouring sentences).
+pub fn check_all(pairs: &[Pair], settings: &Settings) -> Vec<Vec<Flag>> {
+    let ratio = typical_ratio(pairs);
+    let mut all = Vec::with_capacity(pairs.len());
+    for (i, p) in pairs.iter().enumerate() {
+        let mut flags = Vec::new();
+        let (src, en) = (p.source.trim(), p.english.trim());
+        if src.is_empty() && !en.is_empty() {
+            flags.push(Flag {
+                check: Check::Added,
+                message: "this English has no Hindi sentence behind it".into(),
+            });
+        }
+        if !src.is_empty() && en.is_empty() {
+            flags.push(Flag {
+                check: Check::Dropped,
+                message: "this Hindi sentence has no English".into(),
+            });
+        }
+        flags.extend(numbers(src, en));
+        flags.extend(untranslated(en));
+        if let Some(f) = length(src, en, ratio) {
+            flags.push(f);
+        }
+        // A repeat of the previous English is only suspect if the Hindi did not repeat.
+        let previous = i
+            .checked_sub(1)
+            .map(|j| &pairs[j])
+            .filter(|q| q.source.trim() != src)
+            .map(|q| q.english);
+        flags.extend(repetition(en, previous));
+        if let Some(c) = p.confidence
+            && !en.is_empty()
+            && c.mean_logprob < settings.min_mean_logprob
+        {
+            flags.push(Flag {
+                check: Check::LowConfidence,
+                message: format!(
+                    "the model is unsure of this English (mean token log-probability {:.2}, threshold {:.2})",
+                    c.mean_logprob, settings.min_mean_logprob
+                ),
+            });
+        }
+        all.push(flags);
+    }
+    all
+}
+
+// ---------------------------------------------------------------- untranslated
+
+fn is_devanagari(c: char) -> bool {
+    ('\u{0900}'..='\u{097F}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
+}
+
+pub fn untranslated(en: &str) -> Option<Flag> {
+    let words: Vec<&str> = en
+        .split_whitespace()
+        .filter(|w| w.chars().any(is_devanagari))
+        .collect();
+    (!words.is_empty()).then(|| Flag {
+        check: Check::Untranslated,
+        message: format!("Hindi left in the English: {}", words.join(" ")),
+    })
+}
+
+// ---------------------------------------------------------------------- length
+
+/// Sentences shorter than this (in characters, both sides) are too short for a length
+/// ratio to mean anything.
+const MIN_CHARS_FOR_RATIO: usize = 25;
+/// How far from the article's typical English/Hindi ratio a pair must be to be flagged.
+const RATIO_FACTOR: f32 = 2.5;
+
+fn chars(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// The median English/Hindi character ratio of the article's pairs (1.1 if too few).
+fn typical_ratio(pairs: &[Pair]) -> f32 {
+    let mut r: Vec<f32> = pairs
+        .iter()
+        .filter(|p| {
+            chars(p.source) >= MIN_CHARS_FOR_RATIO && chars(p.english) >= MIN_CHARS_FOR_RATIO
+        })
+        .map(|p| chars(p.english) as f32 / chars(p.source) as f32)
+        .collect();
+    if r.len() < 3 {
+        return 1.1;
+    }
+    r.sort_by(f32::total_cmp);
+    r[r.len() / 2]
+}
+
+fn length(src: &str, en: &str, typical: f32) -> Option<Flag> {
+    let (s, e) = (chars(src), chars(en));
+    if s < MIN_CHARS_FOR_RATIO || e == 0 {
+        return None;
+    }
+    let ratio = e as f32 / s as f32;
+    let (low, high) = (typical / RATIO_FACTOR, typical * RATIO_FACTOR);
+    let what = if ratio < low {
+        "much shorter"
+    } else if ratio > high && e >= MIN_CHARS_FOR_RATIO {
+        "much longer"
+    } else {
+        return None;
+    };
+    Some(Flag {
+        check: Check::Length,
+        message: format!(
+            "the English is {what} than the Hindi suggests ({e} vs {s} characters; this article's usual ratio is {typical:.2}); something may be missing or added"
+        ),
+    })
+}
+
+// ------------------------------------------------------------------ repetition
+
+const STOPWORDS: &[&str] = &[
+    "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "is", "was", "are", "were", "be",
+    "by", "at", "with", "that", "this", "it", "as", "from", "has", "have", "had", "he", "she",
+    "they", "his", "her", "their", "its", "said", "will", "would", "not",
+];
+
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect()
+}
+
+/// A phrase worth calling repeated: at least two words that are not function words.
+fn contentful(gram: &[String]) -> bool {
+    gram.iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()))
+        .count()
+        >= 2
+}
+
+/// The longest phrase of at least `min` words that occurs twice in `a` (or, with `b`,
+/// in both `a` and `b`).
+fn repeated_phrase(a: &[String], b: Option<&[String]>, min: usize) -> Option<String> {
+    let mut best: Option<&[String]> = None;
+    for n in (min..=a.len().min(12)).rev() {
+        for i in 0..=a.len() - n {
+            let gram = &a[i..i + n];
+            if !contentful(gram) {
+                continue;
+            }
+            let found = match b {
+                None => (i + n..=a.len().saturating_sub(n)).any(|j| &a[j..j + n] == gram),
+                Some(b) => b.len() >= n && (0..=b.len() - n).any(|j| &b[j..j + n] == gram),
+            };
+            if found {
+                best = Some(gram);
+                break;
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best.map(|g| g.join(" "))
+}
+
+pub fn repetition(en: &str, previous: Option<&str>) -> Option<Flag> {
+    let w = words(en);
+    if let Some(p) = repeated_phrase(&w, None, 3) {
+        return Some(Flag {
+            check: Check::Repetition,
+            message: format!("\"{p}\" is repeated within the sentence"),
+        });
+    }
+    let prev = words(previous?);
+    let p = repeated_phrase(&w, Some(&prev), 6)?;
+    Some(Flag {
+        check: Check::Repetition,
+        message: format!("\"{p}\" repeats the previous sentence"),
+    })
+}
+
+// --------------------------------------------------------------------- numbers
+
+/// A number found in text: what it was written as, and the values it may stand for
+/// (e.g. `1,250 करोड़` is 1250 and 1.25e10, so `Rs 12.5 billion` matches it).
+#[derive(Debug, Clone)]
+struct Number {
+    text: String,
+    values: Vec<f64>,
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn matches(n: &Number, pool: &[Number]) -> bool {
+    pool.iter().any(|m| {
+        n.values
+            .iter()
+            .any(|a| m.values.iter().any(|b| same(*a, *b)))
+    })
+}
+
+const HINDI_SCALES: &[(&str, f64)] = &[
+    ("हजार", 1e3),
+    ("हज़ार", 1e3),
+    ("लाख", 1e5),
+    ("करोड़", 1e7),
+    ("करोड़", 1e7),
+    ("अरब", 1e9),
+    ("खरब", 1e11),
+];
+
+const ENGLISH_SCALES: &[(&str, f64)] = &[
+    ("hundred", 1e2),
+    ("thousand", 1e3),
+    ("lakh", 1e5),
+    ("lakhs", 1e5),
+    ("crore", 1e7),
+    ("crores", 1e7),
+    ("million", 1e6),
+    ("mn", 1e6),
+    ("billion", 1e9),
+    ("bn", 1e9),
+    ("trillion", 1e12),
+];
+
+/// Hindi number words (cardinal and ordinal stems), which may stand behind an English
+/// digit but are not themselves required in the English (it may spell them out).
+const HINDI_WORDS: &[(&str, f64)] = &[
+    ("एक", 1.0),
+    ("दो", 2.0),
+    ("तीन", 3.0),
+    ("चार", 4.0),
+    ("पांच", 5.0),
+    ("पाँच", 5.0),
+    ("छह", 6.0),
+    ("छः", 6.0),
+    ("सात", 7.0),
+    ("आठ", 8.0),
+    ("नौ", 9.0),
+    ("दस", 10.0),
+    ("ग्यारह", 11.0),
+    ("बारह", 12.0),
+    ("तेरह", 13.0),
+    ("चौदह", 14.0),
+    ("पंद्रह", 15.0),
+    ("पन्द्रह", 15.0),
+    ("सोलह", 16.0),
+    ("सत्रह", 17.0),
+    ("अठारह", 18.0),
+    ("उन्नीस", 19.0),
+    ("बीस", 20.0),
+    ("पच्चीस", 25.0),
+    ("तीस", 30.0),
+    ("चालीस", 40.0),
+    ("पचास", 50.0),
+    ("साठ", 60.0),
+    ("सत्तर", 70.0),
+    ("अस्सी", 80.0),
+    ("नब्बे", 90.0),
+    ("सौ", 100.0),
+    ("हजार", 1e3),
+    ("हज़ार", 1e3),
+    ("लाख", 1e5),
+    ("करोड़", 1e7),
+    ("डेढ़", 1.5),
+    ("ढाई", 2.5),
+    ("आधा", 0.5),
+    ("आधे", 0.5),
+    ("दर्जन", 12.0),
+    ("पहला", 1.0),
+    ("पहले", 1.0),
+    ("पहली", 1.0),
+    ("दूसरा", 2.0),
+    ("दूसरे", 2.0),
+    ("दूसरी", 2.0),
+    ("तीसरा", 3.0),
+    ("तीसरे", 3.0),
+    ("तीसरी", 3.0),
+    ("चौथा", 4.0),
+    ("चौथे", 4.0),
+    ("चौथी", 4.0),
+    ("छठा", 6.0),
+    ("छठे", 6.0),
+    ("छठी", 6.0),
+];
+
+const ENGLISH_WORDS: &[(&str, f64)] = &[
+    ("zero", 0.0),
+    ("one", 1.0),
+    ("two", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("thirteen", 13.0),
+    ("fourteen", 14.0),
+    ("fifteen", 15.0),
+    ("sixteen", 16.0),
+    ("seventeen", 17.0),
+    ("eighteen", 18.0),
+    ("nineteen", 19.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("forty", 40.0),
+    ("fifty", 50.0),
+    ("sixty", 60.0),
+    ("seventy", 70.0),
+    ("eighty", 80.0),
+    ("ninety", 90.0),
+    ("hundred", 100.0),
+    ("thousand", 1e3),
+    ("million", 1e6),
+    ("billion", 1e9),
+    ("dozen", 12.0),
+    ("half", 0.5),
+    ("first", 1.0),
+    ("second", 2.0),
+    ("third", 3.0),
+    ("fourth", 4.0),
+    ("fifth", 5.0),
+    ("sixth", 6.0),
+    ("seventh", 7.0),
+    ("eighth", 8.0),
+    ("ninth", 9.0),
+    ("tenth", 10.0),
+];
+
+/// Devanagari digits as ASCII, everything else unchanged.
+fn ascii_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{0966}'..='\u{096F}' => char::from(b'0' + (c as u32 - 0x0966) as u8),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Numbers written with digits: `80,245`, `1,25,000`, `6.25`, `2 1/2`, `3/4`, `10:30`
+/// (taken as 10.30, so `10.30 am` matches), each with the scale word that follows it.
+fn digit_numbers(text: &str, scales: &[(&str, f64)]) -> Vec<Number> {
+    let text = ascii_digits(text);
+    let b: Vec<char> = text.chars().collect();
+    let mut out: Vec<Number> = Vec::new();
+    let mut i = 0;
+    // Where the previous number ended, to join `2` and `1/2` into `2 1/2`.
+    let mut last_end = usize::MAX;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i;
+        // Digits with grouping commas (a comma must be followed by a digit).
+        while j < b.len()
+            && (b[j].is_ascii_digit()
+                || (b[j] == ',' && j + 1 < b.len() && b[j + 1].is_ascii_digit()))
+        {
+            j += 1;
+        }
+        // Decimal part, or a time written with a colon.
+        if j + 1 < b.len() && (b[j] == '.' || b[j] == ':') && b[j + 1].is_ascii_digit() {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        let raw: String = b[start..j].iter().collect();
+        let mut value: f64 = raw
+            .replace(',', "")
+            .replace(':', ".")
+            .parse()
+            .unwrap_or(0.0);
+        let mut text_of: String = raw.clone();
+        // A fraction: `1/2`, possibly after a whole number (`2 1/2`).
+        if j + 1 < b.len() && b[j] == '/' && b[j + 1].is_ascii_digit() {
+            let mut k = j + 1;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            let den: f64 = b[j + 1..k]
+                .iter()
+                .collect::<String>()
+                .parse()
+                .unwrap_or(1.0);
+            if den != 0.0 {
+                value /= den;
+            }
+            text_of = b[start..k].iter().collect();
+            j = k;
+            if let Some(prev) = out.last_mut()
+                && last_end + 1 == start
+                && b[last_end] == ' '
+                && prev.text.chars().all(|c| c.is_ascii_digit())
+            {
+                prev.text = format!("{} {}", prev.text, text_of);
+                prev.values = vec![prev.values[0] + value];
+                last_end = j;
+                i = j;
+                continue;
+            }
+        }
+        let mut values = vec![value];
+        // A scale word right after: `1,250 करोड़`, `12.5 billion`.
+        let rest: String = b[j..].iter().take(16).collect();
+        let next = rest
+            .trim_start()
+            .split(|c: char| c.is_whitespace() || c.is_ascii_punctuation())
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        if let Some((_, s)) = scales.iter().find(|(w, _)| *w == next) {
+            values.push(value * s);
+        }
+        out.push(Number {
+            text: text_of,
+            values,
+        });
+        last_end = j;
+        i = j;
+    }
+    out
+}
+
+/// Spelled-out numbers (`छह`, `six`, `twenty-five`, `तीन लाख`), which may match digits
+/// on the other side.
+fn word_numbers(text: &str, table: &[(&str, f64)], scales: &[(&str, f64)]) -> Vec<Number> {
+    let tokens: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '-'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    let mut out = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        // twenty-five
+        let value = tok
+            .split('-')
+            .map(|p| table.iter().find(|(w, _)| *w == p).map(|(_, v)| *v))
+            .try_fold(0.0, |acc, v| v.map(|v| acc + v));
+        let Some(value) = value else { continue };
+        let mut values = vec![value];
+        if let Some(next) = tokens.get(i + 1)
+            && let Some((_, s)) = scales.iter().find(|(w, _)| w == next)
+        {
+            values.push(value * s);
+        }
+        out.push(Number {
+            text: tok.clone(),
+            values,
+        });
+    }
+    out
+}
+
+/// Numbers of the Hindi that are missing from the English, and numbers of the English
+/// (written with digits) that the Hindi does not have.
+pub fn numbers(src: &str, en: &str) -> Vec<Flag> {
+    let hi_digits = digit_numbers(src, HINDI_SCALES);
+    let en_digits = digit_numbers(en, ENGLISH_SCALES);
+    let mut hi_pool = hi_digits.clone();
+    hi_pool.extend(word_numbers(src, HINDI_WORDS, HINDI_SCALES));
+    let mut en_pool = en_digits.clone();
+    en_pool.extend(word_numbers(en, ENGLISH_WORDS, ENGLISH_SCALES));
+    let mut flags = Vec::new();
+    if en.trim().is_empty() {
+        return flags; // a dropped sentence is flagged as such, not number by number
+    }
+    let missing: Vec<&str> = hi_digits
+        .iter()
+        .filter(|n| !matches(n, &en_pool))
+        .map(|n| n.text.as_str())
+        .collect();
+    if !missing.is_empty() {
+        flags.push(Flag {
+            check: Check::Numbers,
+            message: format!(
+                "in the Hindi but not in the English: {}",
+                missing.join(", ")
+            ),
+        });
+    }
+    let added: Vec<&str> = en_digits
+        .iter()
+        .filter(|n| !matches(n, &hi_pool))
+        .map(|n| n.text.as_str())
+        .collect();
+    if !added.is_empty() && !src.trim().is_empty() {
+        flags.push(Flag {
+            check: Check::Numbers,
+            message: format!("in the English but not in the Hindi: {}", added.join(", ")),
+        });
+    }
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(f: &[Flag]) -> Vec<String> {
+        f.iter().map(|f| f.message.clone()).collect()
+    }
+
+    #[test]
+    fn numbers_that_survive_translation_are_not_flagged() {
+        for (hi, en) in [
+            (
+                "सेंसेक्स 412 अंक चढ़कर 80,245 पर बंद हुआ।",
+                "The Sensex rose 412 points to close at 80,245.",
+            ),
+            (
+                "इसे 1,250 करोड़ रुपये की लागत से बनाया गया।",
+                "It was built at a cost of Rs 12.5 billion.",
+            ),
+            (
+                "इसे 1,250 करोड़ रुपये की लागत से बनाया गया।",
+                "It cost Rs 1,250 crore.",
+            ),
+            ("महंगाई 6.21 प्रतिशत रही।", "Inflation was 6.21%."),
+            (
+                "२२ नवंबर को ३,१४० करोड़ रुपये मंजूर हुए।",
+                "On November 22, Rs 3,140 crore was approved.",
+            ),
+            ("भारत ने छह विकेट से जीत दर्ज की।", "India won by 6 wickets."),
+            ("भारत ने 6 विकेट से जीत दर्ज की।", "India won by six wickets."),
+            (
+                "परीक्षा सुबह 10:30 बजे शुरू होगी।",
+                "The exam will begin at 10.30 am.",
+            ),
+            ("कुल 2 1/2 घंटे लगे।", "It took 2.5 hours in all."),
+            ("31वें मिनट में गोल हुआ।", "The goal came in the 31st minute."),
+            (
+                "तीन लाख रुपये का इनाम मिला।",
+                "A reward of Rs 300,000 was given.",
+            ),
+            ("1,25,000 लोग आए।", "125,000 people came."),
+            (
+                "दूसरा टेस्ट 6 दिसंबर से होगा।",
+                "The 2nd Test will start on December 6.",
+            ),
+        ] {
+            assert_eq!(texts(&numbers(hi, en)), Vec::<String>::new(), "{hi} → {en}");
+        }
+    }
+
+    #[test]
+    fn a_changed_missing_or_invented_number_is_flagged() {
+        let f = numbers("सेंसेक्स 412 अंक चढ़ा।", "The Sensex rose 421 points.");
+        assert_eq!(
+            texts(&f),
+            [
+                "in the Hindi but not in the English: 412",
+                "in the English but not in the Hindi: 421"
+            ]
+        );
+        let f = numbers("२०२८ तक ३७ संयंत्र बनेंगे।", "By 2028 plants will be built.");
+        assert_eq!(texts(&f), ["in the Hindi but not in the English: 37"]);
+        let f = numbers("कुल 2 1/2 घंटे लगे।", "It took 3 hours.");
+        assert_eq!(
+            texts(&f),
+            [
+                "in the Hindi but not in the English: 2 1/2",
+                "in the English but not in the Hindi: 3"
+            ]
+        );
+        let f = numbers("बारिश हुई।", "It rained 5 mm.");
+        assert_eq!(texts(&f), ["in the English but not in the Hindi: 5"]);
+    }
+
+    #[test]
+    fn devanagari_left_in_the_english_is_named() {
+        let f = untranslated("The मौसम department said it would rain.").unwrap();
+        assert_eq!(f.message, "Hindi left in the English: मौसम");
+        assert!(untranslated("The weather department (IMD) said so.").is_none());
+    }
+
+    #[test]
+    fn repeated_phrases_are_flagged_but_normal_sentences_are_not() {
+        let f = repetition(
+            "Heavy rain lashed the city heavy rain lashed the city on Sunday.",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            f.message,
+            "\"heavy rain lashed the city\" is repeated within the sentence"
+        );
+        assert!(
+            repetition(
+                "The Reserve Bank kept the repo rate at 6.25 per cent.",
+                None
+            )
+            .is_none()
+        );
+        // Function words repeating is not a repeated phrase.
+        assert!(repetition("He said that it was in the city and in the state.", None).is_none());
+        let prev = "The weather department forecast heavy rain in Delhi for two days.";
+        let f = repetition(
+            "The weather department forecast heavy rain in Delhi for two days.",
+            Some(prev),
+        )
+        .unwrap();
+        assert!(
+            f.message.ends_with("repeats the previous sentence"),
+            "{}",
+            f.message
+        );
+        assert!(repetition("Schools will stay shut on Monday.", Some(prev)).is_none());
+    }
+
+    fn pair<'a>(source: &'a str, english: &'a str) -> Pair<'a> {
+        Pair {
+            source,
+            english,
+            confidence: None,
+        }
+    }
+
+    #[test]
+    fn dropped_added_and_length_outliers_are_flagged_against_the_article_ratio() {
+        let s = Settings {
+            min_mean_logprob: -3.0,
+        };
+        let long_hi = "मौसम विभाग ने अगले दो दिन भारी बारिश का अनुमान जताया है।";
+        let long_en = "The weather department has forecast heavy rain for the next two days.";
+        let pairs = [
+            pair(long_hi, long_en),
+            pair(long_hi, long_en),
+            pair(long_hi, long_en),
+            pair(long_hi, "Rain."),
+            pair(long_hi, ""),
+            pair("", "An English sentence nobody wrote in Hindi."),
+        ];
+        let flags = check_all(&pairs, &s);
+        assert!(flags[..3].iter().all(|f| f.is_empty()), "{flags:?}");
+        assert_eq!(flags[3][0].check, Check::Length);
+        assert!(flags[3][0].message.contains("much shorter"));
+        assert_eq!(
+            flags[4].iter().map(|f| f.check).collect::<Vec<_>>(),
+            [Check::Dropped]
+        );
+        assert_eq!(
+            flags[5].iter().map(|f| f.check).collect::<Vec<_>>(),
+            [Check::Added]
+        );
+    }
+
+    #[test]
+    fn low_confidence_uses_the_threshold() {
+        let s = Settings {
+            min_mean_logprob: -2.0,
+        };
+        let c = |m| {
+            Some(Confidence {
+                mean_logprob: m,
+                min_logprob: m - 1.0,
+            })
+        };
+        let mut p = pair("बारिश हुई।", "It rained.");
+        p.confidence = c(-2.5);
+        assert_eq!(
+            check_all(&[p.clone()], &s)[0][0].check,
+            Check::LowConfidence
+        );
+        p.confidence = c(-1.5);
+        assert!(check_all(&[p], &s)[0].is_empty());
+    }
+
+    #[test]
+    fn check_names_parse_from_the_command_line() {
+        assert_eq!(Check::parse("low-confidence"), Some(Check::LowConfidence));
+        assert_eq!(Check::parse("numbers"), Some(Check::Numbers));
+        assert_eq!(Check::parse("typos"), None);
+    }
+}

@@ -540,6 +540,20 @@ fn word_numbers(text: &str, table: &[(&str, f64)], scales: &[(&str, f64)]) -> Ve
     out
 }
 
+/// How many digit numbers of `src` and `en` find a partner on the other side, and how
+/// many do not: the aligner's evidence that two sentences belong together.
+pub fn number_agreement(src: &str, en: &str) -> (usize, usize) {
+    let hi = digit_numbers(src, HINDI_SCALES);
+    let en_n = digit_numbers(en, ENGLISH_SCALES);
+    let mut hi_pool = hi.clone();
+    hi_pool.extend(word_numbers(src, HINDI_WORDS, HINDI_SCALES));
+    let mut en_pool = en_n.clone();
+    en_pool.extend(word_numbers(en, ENGLISH_WORDS, ENGLISH_SCALES));
+    let shared = hi.iter().filter(|n| matches(n, &en_pool)).count();
+    let unshared = (hi.len() - shared) + en_n.iter().filter(|n| !matches(n, &hi_pool)).count();
+    (shared, unshared)
+}
+
 /// Numbers of the Hindi that are missing from the English, and numbers of the English
 /// (written with digits) that the Hindi does not have.
 pub fn numbers(src: &str, en: &str) -> Vec<Flag> {

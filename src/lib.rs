@@ -9,6 +9,7 @@
 //! `card` and `hub` find and describe models; `tokenizer` builds one from a GGUF;
 //! `progress` reports on stderr; `app` strings the stages together for each command.
 
+pub mod align;
 pub mod app;
 pub mod assemble;
 pub mod batch;

@@ -2,7 +2,7 @@
 //! `general.architecture`), and the generation loop with stop strings, the repetition
 //! guard and reuse of the shared prompt prefix.
 
-use super::sampling::{Rng, apply_repetition_penalty, is_looping, pick};
+use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_prob, pick};
 use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
 use crate::card::{ModelCard, TokenizerKind};
 use crate::error::{Error, Result};
@@ -54,6 +54,29 @@ impl Net {
             }
         };
         logits.flatten_all()?.to_vec1::<f32>()
+    }
+
+    /// Feed `tokens` at `pos` and return the logits after each of them (teacher
+    /// forcing). Gemma 3 does it in one pass; the others one token at a time.
+    fn step_all(
+        &mut self,
+        tokens: &[u32],
+        pos: usize,
+        device: &Device,
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        match self {
+            Net::Gemma3 { model, cache } => {
+                cache.truncate(pos);
+                let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
+                let logits = model.forward(&input, cache, gemma3::Logits::All)?;
+                logits.squeeze(0)?.to_vec2::<f32>()
+            }
+            _ => tokens
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| self.step(&[t], pos + k, device))
+                .collect(),
+        }
     }
 
     fn keeps_prefix(&self) -> bool {
@@ -205,6 +228,34 @@ impl DecoderEngine {
             .decode(ids, true)
             .map_err(|e| Error::Tokenizer(e.to_string()))
     }
+
+    /// Feed the prompt, reusing the prefix's KV entries when the same prefix is cached:
+    /// returns the logits after the last prompt token and how many tokens were reused.
+    fn prefill(
+        &mut self,
+        prefix: &str,
+        prefix_ids: &[u32],
+        body_ids: &[u32],
+    ) -> Result<(Vec<f32>, usize)> {
+        let reuse = self.net.keeps_prefix()
+            && self
+                .cached_prefix
+                .as_ref()
+                .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
+        if reuse {
+            let logits = self.net.step(body_ids, prefix_ids.len(), &self.device)?;
+            Ok((logits, prefix_ids.len()))
+        } else if self.net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
+            self.net.step(prefix_ids, 0, &self.device)?;
+            self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
+            let logits = self.net.step(body_ids, prefix_ids.len(), &self.device)?;
+            Ok((logits, 0))
+        } else {
+            self.cached_prefix = None;
+            let all: Vec<u32> = prefix_ids.iter().chain(body_ids).copied().collect();
+            Ok((self.net.step(&all, 0, &self.device)?, 0))
+        }
+    }
 }
 
 impl Engine for DecoderEngine {
@@ -214,6 +265,37 @@ impl Engine for DecoderEngine {
 
     fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self.encode(text)?.len())
+    }
+
+    fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>> {
+        let mut prefix_ids: Vec<u32> = Vec::new();
+        if self.specials.add_bos {
+            prefix_ids.extend(self.specials.bos);
+        }
+        prefix_ids.extend(self.encode(prefix)?);
+        let body_ids = self.encode(body)?;
+        let cont = self.encode(continuation)?;
+        if cont.is_empty() {
+            return Ok(Vec::new());
+        }
+        let start = prefix_ids.len() + body_ids.len();
+        if start + cont.len() + 1 > self.capacity {
+            return Err(Error::ContextTooSmall {
+                context: self.capacity,
+                needed: start + cont.len() + 1,
+            });
+        }
+        // The prompt as in generation (reusing a cached prefix), then the continuation
+        // fed whole: the logits before each of its tokens give that token's probability.
+        let (first, _) = self.prefill(prefix, &prefix_ids, &body_ids)?;
+        let mut out = vec![log_prob(&first, cont[0])];
+        if cont.len() > 1 {
+            let after = self
+                .net
+                .step_all(&cont[..cont.len() - 1], start, &self.device)?;
+            out.extend(after.iter().zip(&cont[1..]).map(|(l, &t)| log_prob(l, t)));
+        }
+        Ok(out)
     }
 
     fn generate(
@@ -239,25 +321,7 @@ impl Engine for DecoderEngine {
         // Prefill: the prefix only when it is not already in the cache, then the body,
         // each in one forward pass.
         let t0 = Instant::now();
-        let reuse = self.net.keeps_prefix()
-            && self
-                .cached_prefix
-                .as_ref()
-                .is_some_and(|(p, n)| p == req.prefix && *n == prefix_ids.len());
-        let mut cached_tokens = prefix_ids.len();
-        let mut logits = if reuse {
-            self.net.step(&body_ids, prefix_ids.len(), &self.device)?
-        } else if self.net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
-            self.net.step(&prefix_ids, 0, &self.device)?;
-            self.cached_prefix = Some((req.prefix.to_string(), prefix_ids.len()));
-            cached_tokens = 0;
-            self.net.step(&body_ids, prefix_ids.len(), &self.device)?
-        } else {
-            self.cached_prefix = None;
-            cached_tokens = 0;
-            let all: Vec<u32> = prefix_ids.iter().chain(&body_ids).copied().collect();
-            self.net.step(&all, 0, &self.device)?
-        };
+        let (mut logits, cached_tokens) = self.prefill(req.prefix, &prefix_ids, &body_ids)?;
         let prefill_seconds = t0.elapsed().as_secs_f64();
 
         let t1 = Instant::now();

@@ -71,6 +71,9 @@ pub trait Engine {
     fn info(&self) -> &ModelInfo;
     /// Number of tokens `text` takes (without BOS), for chunk budgets.
     fn count_tokens(&self, text: &str) -> Result<usize>;
+    /// Forced decoding: the natural-log probability of each token of `continuation`
+    /// given `prefix + body` (how likely the model finds a translation it did not make).
+    fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>>;
     /// Continue `prefix + body`. `on_token` is called after every generated token; an
     /// error from it (e.g. `Error::Interrupted`) ends the generation with that error.
     fn generate(

@@ -37,6 +37,16 @@ pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f
 }
 
 /// Returns (token, natural-log probability of that token under the unmodified softmax).
+/// Natural-log probability of `token` under `logits`.
+pub fn log_prob(logits: &[f32], token: u32) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    let lse = max as f64 + sum.ln();
+    logits
+        .get(token as usize)
+        .map_or(f32::NEG_INFINITY, |&l| (l as f64 - lse) as f32)
+}
+
 pub fn pick(logits: &[f32], s: &Sampling, rng: &mut Rng) -> (u32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();

@@ -1,14 +1,16 @@
 //! The commands, as the binary calls them: each takes a plain config, runs the pipeline
 //! stages in order and writes the result. main.rs only parses flags.
 
+use crate::assemble::Confidence;
 use crate::card::{self, ModelCard};
-use crate::config::{ModelConfig, OutputFormat, TaskConfig};
+use crate::config::{ModelConfig, OutputFormat, ReviewConfig, TaskConfig};
 use crate::engine::{DecoderEngine, Engine, ModelInfo};
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Options, Stats};
 use crate::hub::{self, DownloadProgress, HubConfig};
 use crate::progress::{Event, Progress};
-use crate::{input, output, segment, summarize, translate};
+use crate::review::{self, Review};
+use crate::{align, checks, input, output, segment, summarize, translate};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -134,9 +136,127 @@ pub fn translate(
         io,
         hubc,
         progress,
-        translate::translate,
+        |generator, doc| {
+            let mut t = translate::translate(generator, doc)?;
+            // Every sentence carries the checks' flags; the page is written on request.
+            let settings = checks::Settings {
+                min_mean_logprob: task
+                    .low_confidence
+                    .unwrap_or(generator.card.review.min_mean_logprob),
+            };
+            let review = Review::of_translation(&t, &settings);
+            review.annotate(&mut t);
+            if let Some(path) = &task.review_html {
+                let title = io
+                    .input
+                    .as_ref()
+                    .map_or("<stdin>".to_string(), |p| p.display().to_string());
+                write_file(path, &review::html::render(&review, &title))?;
+            }
+            Ok(t)
+        },
         |translation, info, stats| output::render_translation(translation, info, stats, io.format),
     )
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `anuvad review`: align a translation made elsewhere to its Hindi source, score each
+/// English sentence under the model by forced decoding (with the translation prompt),
+/// run the checks, and report. Returns the exit code: 9 when a check named in
+/// `--fail-on` fired.
+pub fn review(
+    cfg: &ModelConfig,
+    rc: &ReviewConfig,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<i32> {
+    let source = input::read(Some(&rc.source))?;
+    input::check(&source, false)?;
+    let english = input::read(Some(&rc.translation))?;
+    if english.text.trim().is_empty() {
+        return Err(Error::EmptyInput {
+            origin: english.origin,
+        });
+    }
+    let (doc, groups) = align::segment_and_align(&source.text, &english.text);
+    let (mut engine, card) = load_engine(cfg, hubc, progress)?;
+    let template = &card.prompts.translate;
+    progress.event(&Event::Begin {
+        task: "review",
+        total: groups.len(),
+    });
+    let mut confidence = Vec::with_capacity(groups.len());
+    for (i, g) in groups.iter().enumerate() {
+        let hindi: Vec<&str> = g
+            .source
+            .iter()
+            .map(|&(p, s)| doc.paragraphs[p].sentences[s].as_str())
+            .collect();
+        let en = g.english.join(" ");
+        confidence.push(if hindi.is_empty() || en.trim().is_empty() {
+            None
+        } else {
+            let body = template.render(&[("source", &hindi.join(" "))]);
+            // The answer follows the prompt as the model would write it: after a space
+            // when the prompt ends in a label ("English:"), directly after a newline.
+            let sep = if body.ends_with(char::is_whitespace) {
+                ""
+            } else {
+                " "
+            };
+            let lp = engine.score(&template.prefix, &body, &format!("{sep}{}", en.trim()))?;
+            Confidence::from_logprobs(&lp)
+        });
+        progress.event(&Event::ChunkDone {
+            done: i + 1,
+            total: groups.len(),
+            input_tokens: 0,
+            output_tokens: 0,
+        });
+    }
+    let settings = checks::Settings {
+        min_mean_logprob: rc
+            .low_confidence
+            .unwrap_or(card.review.min_mean_logprob_scored),
+    };
+    let review = Review::of_alignment(&doc, &groups, &confidence, &settings);
+    if let Some(path) = &rc.html {
+        write_file(
+            path,
+            &review::html::render(&review, &rc.translation.display().to_string()),
+        )?;
+    }
+    let out = if rc.json {
+        let mut v = review.json();
+        v["model"] = output::model_json(engine.info());
+        format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+    } else {
+        review.markdown()
+    };
+    write_output(
+        &Io {
+            input: None,
+            output: None,
+            format: OutputFormat::Text,
+        },
+        &out,
+    )?;
+    let fired = review.fired(&rc.fail_on);
+    if fired.is_empty() {
+        Ok(0)
+    } else {
+        let names: Vec<&str> = fired.iter().map(|c| c.name()).collect();
+        progress.event(&Event::Warning {
+            message: &format!("checks named in --fail-on fired: {}", names.join(", ")),
+        });
+        Ok(9)
+    }
 }
 
 pub fn summarize(

@@ -36,6 +36,8 @@ pub struct SentenceOut {
     pub source: String,
     pub translation: String,
     pub confidence: Option<Confidence>,
+    /// What the review checks found (filled in after assembly; see `review`).
+    pub flags: Vec<crate::checks::Flag>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +104,7 @@ pub fn assemble(doc: &Document, chunks: &[Chunk], outs: &[Vec<LineOut>]) -> Tran
                     source: src.clone(),
                     confidence: Confidence::from_logprobs(&out.logprobs),
                     translation: out.text,
+                    flags: Vec::new(),
                 })
                 .collect();
             let translation = sentences

@@ -31,7 +31,40 @@ pub struct ModelCard {
     pub generation: GenerationSettings,
     pub chunk: ChunkSettings,
     pub summary: SummarySettings,
+    /// Thresholds of the review checks.
+    #[serde(default)]
+    pub review: ReviewSettings,
     pub prompts: Prompts,
+}
+
+/// How sure the model must be of a sentence for the review not to flag it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// For its own translations: mean token log-probability below this is flagged.
+    #[serde(default = "default_min_generated")]
+    pub min_mean_logprob: f32,
+    /// For translations made elsewhere, scored by forced decoding (a model finds
+    /// another writer's words less likely than its own, so the bar is lower).
+    #[serde(default = "default_min_scored")]
+    pub min_mean_logprob_scored: f32,
+}
+
+fn default_min_generated() -> f32 {
+    -1.5
+}
+
+fn default_min_scored() -> f32 {
+    -3.5
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings {
+            min_mean_logprob: default_min_generated(),
+            min_mean_logprob_scored: default_min_scored(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,7 +5,6 @@
 //! vs million/billion, spelled-out small numbers), length is judged against the
 //! article's own ratio, repetition needs a long repeated phrase.
 
-use crate::assemble::Confidence;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -69,7 +68,8 @@ pub struct Flag {
 pub struct Pair<'a> {
     pub source: &'a str,
     pub english: &'a str,
-    pub confidence: Option<Confidence>,
+    /// Mean token log-probability of the English, when known.
+    pub mean_logprob: Option<f32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -110,15 +110,15 @@ pub fn check_all(pairs: &[Pair], settings: &Settings) -> Vec<Vec<Flag>> {
             .filter(|q| q.source.trim() != src)
             .map(|q| q.english);
         flags.extend(repetition(en, previous));
-        if let Some(c) = p.confidence
+        if let Some(mean) = p.mean_logprob
             && !en.is_empty()
-            && c.mean_logprob < settings.min_mean_logprob
+            && mean < settings.min_mean_logprob
         {
             flags.push(Flag {
                 check: Check::LowConfidence,
                 message: format!(
                     "the model is unsure of this English (mean token log-probability {:.2}, threshold {:.2})",
-                    c.mean_logprob, settings.min_mean_logprob
+                    mean, settings.min_mean_logprob
                 ),
             });
         }
@@ -714,7 +714,7 @@ mod tests {
         Pair {
             source,
             english,
-            confidence: None,
+            mean_logprob: None,
         }
     }
 
@@ -752,19 +752,13 @@ mod tests {
         let s = Settings {
             min_mean_logprob: -2.0,
         };
-        let c = |m| {
-            Some(Confidence {
-                mean_logprob: m,
-                min_logprob: m - 1.0,
-            })
-        };
         let mut p = pair("बारिश हुई।", "It rained.");
-        p.confidence = c(-2.5);
+        p.mean_logprob = Some(-2.5);
         assert_eq!(
             check_all(&[p.clone()], &s)[0][0].check,
             Check::LowConfidence
         );
-        p.confidence = c(-1.5);
+        p.mean_logprob = Some(-1.5);
         assert!(check_all(&[p], &s)[0].is_empty());
     }
 

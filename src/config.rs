@@ -69,6 +69,10 @@ pub struct TaskConfig {
     pub force: bool,
     pub summary_length: SummaryLength,
     pub bullets: bool,
+    /// translate: also write the side-by-side review page here.
+    pub review_html: Option<PathBuf>,
+    /// Overrides the card's low-confidence threshold (mean token log-probability).
+    pub low_confidence: Option<f32>,
 }
 
 impl Default for TaskConfig {
@@ -77,8 +81,23 @@ impl Default for TaskConfig {
             force: false,
             summary_length: SummaryLength::Medium,
             bullets: false,
+            review_html: None,
+            low_confidence: None,
         }
     }
+}
+
+/// `anuvad review`: check a translation made elsewhere against its Hindi source.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    pub source: PathBuf,
+    pub translation: PathBuf,
+    pub html: Option<PathBuf>,
+    /// JSON instead of Markdown on stdout.
+    pub json: bool,
+    /// Exit non-zero when any of these checks fires.
+    pub fail_on: Vec<crate::checks::Check>,
+    pub low_confidence: Option<f32>,
 }
 
 /// `ANUVAD_HOME`, else `$XDG_CACHE_HOME/anuvad`, else `~/.cache/anuvad`.

@@ -25,6 +25,7 @@ pub mod input;
 pub mod models;
 pub mod output;
 pub mod progress;
+pub mod review;
 pub mod segment;
 pub mod summarize;
 pub mod testing;

@@ -2,8 +2,10 @@
 //! library (`anuvad::app`). Errors become a message on stderr and a documented exit code.
 
 use anuvad::batch::{self, BatchConfig, BatchTask, Shard};
+use anuvad::checks::Check;
 use anuvad::config::{
-    self, ModelConfig, OutputFormat, ProgressMode, Sampling, SummaryLength, TaskConfig,
+    self, ModelConfig, OutputFormat, ProgressMode, ReviewConfig, Sampling, SummaryLength,
+    TaskConfig,
 };
 use anuvad::hub::HubConfig;
 use anuvad::progress::Reporter;
@@ -74,6 +76,34 @@ enum Command {
         /// Go on even when the input has no Devanagari.
         #[arg(long)]
         force: bool,
+        /// Also write a side-by-side review page (HTML) with confidence and flags.
+        #[arg(long, value_name = "OUT.html")]
+        review: Option<PathBuf>,
+        /// Flag sentences whose mean token log-probability is below this (default: the card's).
+        #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
+        low_confidence: Option<f32>,
+    },
+    /// Check a translation (made by anyone) against its Hindi source: align by sentence,
+    /// score each English sentence under the model, flag numbers, untranslated Hindi,
+    /// dropped or added sentences, length outliers, repetition and low confidence.
+    Review {
+        /// The Hindi source article.
+        source: PathBuf,
+        /// The English translation to check (one paragraph per line, like the source).
+        #[arg(long)]
+        translation: PathBuf,
+        /// Write the side-by-side review page here.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ReviewFormat::Markdown)]
+        format: ReviewFormat,
+        /// Exit with code 9 when any of these checks fires (comma-separated: numbers,
+        /// untranslated, dropped, added, length, repetition, low-confidence).
+        #[arg(long, value_delimiter = ',', value_name = "CHECKS")]
+        fail_on: Vec<String>,
+        /// Flag sentences whose mean token log-probability is below this (default: the card's).
+        #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
+        low_confidence: Option<f32>,
     },
     /// Summarize a Hindi article in English, however long it is.
     Summarize {
@@ -145,6 +175,12 @@ enum BatchCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReviewFormat {
+    Markdown,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -252,9 +288,13 @@ fn run(cli: Cli) -> Result<i32, Error> {
             output,
             format,
             force,
+            review,
+            low_confidence,
         } => {
             let task = TaskConfig {
                 force,
+                review_html: review,
+                low_confidence,
                 ..TaskConfig::default()
             };
             let io = app::Io {
@@ -276,6 +316,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 force,
                 bullets,
                 summary_length: length(length_arg),
+                ..TaskConfig::default()
             };
             let io = app::Io {
                 input,
@@ -283,6 +324,35 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 format: fmt(format),
             };
             app::summarize(&model, &task, &io, &hubc, &mut progress).map(|_| 0)
+        }
+        Command::Review {
+            source,
+            translation,
+            html,
+            format,
+            fail_on,
+            low_confidence,
+        } => {
+            let fail_on = fail_on
+                .iter()
+                .map(|name| {
+                    Check::parse(name).ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "--fail-on {name:?}: unknown check; known: {}",
+                            Check::ALL.map(|c| c.name()).join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let rc = ReviewConfig {
+                source,
+                translation,
+                html,
+                json: matches!(format, ReviewFormat::Json),
+                fail_on,
+                low_confidence,
+            };
+            app::review(&model, &rc, &hubc, &mut progress)
         }
         Command::Batch(b) => {
             let outcome = match b.command {
@@ -303,6 +373,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                             force: b.force,
                             summary_length: length(b.length),
                             bullets: b.bullets,
+                            ..TaskConfig::default()
                         },
                     };
                     let interrupt = interrupt_on_signals()?;

@@ -291,3 +291,65 @@ fn a_long_article_is_summarized_by_map_reduce_over_all_of_it() {
         .count();
     assert_eq!(done as u64, chunks);
 }
+
+#[test]
+fn translate_json_has_flags_on_every_sentence_and_review_writes_a_page() {
+    let home = Home::new("review-page");
+    let page = home.path("review.html");
+    let out = home.run(&[
+        "translate",
+        home.path("article.txt").to_str().unwrap(),
+        "--format",
+        "json",
+        "--progress",
+        "none",
+        "--review",
+        page.to_str().unwrap(),
+    ]);
+    let v = json(&out);
+    for p in v["paragraphs"].as_array().unwrap() {
+        for s in p["sentences"].as_array().unwrap() {
+            assert!(s["flags"].is_array(), "{s}");
+            assert!(s["confidence"]["mean_logprob"].is_number(), "{s}");
+        }
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    let sentences: usize = v["paragraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sentences"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(html.matches("<span class=\"src\">").count(), sentences);
+    // The random model's English is gibberish: the page must say so somewhere.
+    assert!(html.contains("class=\"row flagged\""));
+}
+
+#[test]
+fn review_reports_json_and_rejects_unknown_checks() {
+    let home = Home::new("review-cmd");
+    let en = home.path("en.txt");
+    std::fs::write(&en, "Rain in Delhi\n\nNew Delhi, March 13 (PTI). It rained heavily in Delhi on Wednesday. The weather office said it will rain for 2 more days.\nThe government asked people to stay home.\n\nPhoto: PTI\n").unwrap();
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = vec![
+            "review".into(),
+            home.path("article.txt").to_str().unwrap().to_string(),
+            "--translation".into(),
+            en.to_str().unwrap().to_string(),
+            "--progress".into(),
+            "none".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let a = args(&["--format", "json"]);
+    let out = home.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let v = json(&out);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 5, "{v}");
+    assert!(v["summary"]["flags_by_check"].is_object());
+    assert_eq!(v["model"]["id"], "tiny");
+    let a = args(&["--fail-on", "numbers,typos"]);
+    let out = home.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown check"), "{}", stderr(&out));
+}

@@ -10,6 +10,19 @@ scripts/fetch-model.sh
 # With the model fetched, tests that need it must not skip silently.
 export ANUVAD_REQUIRE_MODEL=1
 
+# Headless Chromium (and a Devanagari font) for the review-page render test. Installed
+# when missing and this machine can (root with apt); then the test must not skip.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing chromium and a Devanagari font (review page render test)"
+  if ! (apt-get install -y -qq chromium fonts-lohit-deva >/dev/null 2>&1 ||
+        (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium fonts-lohit-deva >/dev/null 2>&1)); then
+    echo "test: could not install chromium; the render test will be skipped" >&2
+  fi
+fi
+if command -v chromium >/dev/null 2>&1; then
+  export ANUVAD_REQUIRE_CHROMIUM=1
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -199,7 +199,9 @@ fn length(src: &str, en: &str, typical: f32) -> Option<Flag> {
 const STOPWORDS: &[&str] = &[
     "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "is", "was", "are", "were", "be",
     "by", "at", "with", "that", "this", "it", "as", "from", "has", "have", "had", "he", "she",
-    "they", "his", "her", "their", "its", "said", "will", "would", "not",
+    "they", "his", "her", "their", "its", "said", "will", "would", "not", "per", "cent", "percent",
+    "than", "also", "which", "who", "been", "into", "about", "after", "over", "under", "up",
+    "down", "out", "more", "most", "last", "next", "there", "all",
 ];
 
 fn words(s: &str) -> Vec<String> {
@@ -245,7 +247,8 @@ fn repeated_phrase(a: &[String], b: Option<&[String]>, min: usize) -> Option<Str
 
 pub fn repetition(en: &str, previous: Option<&str>) -> Option<Flag> {
     let w = words(en);
-    if let Some(p) = repeated_phrase(&w, None, 3) {
+    // Four words at least: shorter phrases ("per cent in") recur in good English.
+    if let Some(p) = repeated_phrase(&w, None, 4) {
         return Some(Flag {
             check: Check::Repetition,
             message: format!("\"{p}\" is repeated within the sentence"),
@@ -261,8 +264,9 @@ pub fn repetition(en: &str, previous: Option<&str>) -> Option<Flag> {
 
 // --------------------------------------------------------------------- numbers
 
-/// A number found in text: what it was written as, and the values it may stand for
-/// (e.g. `1,250 करोड़` is 1250 and 1.25e10, so `Rs 12.5 billion` matches it).
+/// A number found in text: what it was written as, and its value with any scale word
+/// that follows (`1,250 करोड़` is 1.25e10, so `Rs 12.5 billion` and `Rs 1,250 crore`
+/// match it and `1,250 million` does not).
 #[derive(Debug, Clone)]
 struct Number {
     text: String,
@@ -497,8 +501,10 @@ fn digit_numbers(text: &str, scales: &[(&str, f64)]) -> Vec<Number> {
             .next()
             .unwrap_or("")
             .to_lowercase();
-        if let Some((_, s)) = scales.iter().find(|(w, _)| *w == next) {
-            values.push(value * s);
+        if let Some((w, s)) = scales.iter().find(|(w, _)| *w == next) {
+            // The scale is part of the number: 2 लाख is 200,000, not 2.
+            values = vec![value * s];
+            text_of = format!("{text_of} {w}");
         }
         out.push(Number {
             text: text_of,
@@ -527,15 +533,15 @@ fn word_numbers(text: &str, table: &[(&str, f64)], scales: &[(&str, f64)]) -> Ve
             .try_fold(0.0, |acc, v| v.map(|v| acc + v));
         let Some(value) = value else { continue };
         let mut values = vec![value];
+        let mut text = tok.clone();
         if let Some(next) = tokens.get(i + 1)
-            && let Some((_, s)) = scales.iter().find(|(w, _)| w == next)
+            && let Some((w, s)) = scales.iter().find(|(w, _)| w == next)
         {
-            values.push(value * s);
+            // The scale is part of the number: तीन लाख is 300,000, not 3.
+            values = vec![value * s];
+            text = format!("{tok} {w}");
         }
-        out.push(Number {
-            text: tok.clone(),
-            values,
-        });
+        out.push(Number { text, values });
     }
     out
 }
@@ -665,6 +671,17 @@ mod tests {
                 "in the English but not in the Hindi: 3"
             ]
         );
+        let f = numbers(
+            "7 करोड़ किसानों को फायदा होगा।",
+            "It will benefit 7 million farmers.",
+        );
+        assert_eq!(
+            texts(&f),
+            [
+                "in the Hindi but not in the English: 7 करोड़",
+                "in the English but not in the Hindi: 7 million"
+            ]
+        );
         let f = numbers("बारिश हुई।", "It rained 5 mm.");
         assert_eq!(texts(&f), ["in the English but not in the Hindi: 5"]);
     }
@@ -696,6 +713,13 @@ mod tests {
         );
         // Function words repeating is not a repeated phrase.
         assert!(repetition("He said that it was in the city and in the state.", None).is_none());
+        assert!(
+            repetition(
+                "Prices rose 2 per cent in the first quarter and 3 per cent in the second.",
+                None
+            )
+            .is_none()
+        );
         let prev = "The weather department forecast heavy rain in Delhi for two days.";
         let f = repetition(
             "The weather department forecast heavy rain in Delhi for two days.",

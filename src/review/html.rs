@@ -46,7 +46,7 @@ main { padding: 8px 28px 40px; }
 .row { display: grid; grid-template-columns: 2.2em 1fr 1fr; gap: 0 18px; padding: 6px 6px; border-radius: 6px; outline: none; }
 .row:focus { box-shadow: 0 0 0 2px #0a84ff; }
 .num { color: var(--muted); font-size: 12px; text-align: right; padding-top: 3px; }
-.hi { font-family: "Noto Sans Devanagari", "Mangal", system-ui, sans-serif; font-size: 16px; }
+.hi { font-family: "Noto Sans Devanagari", "Nirmala UI", "Mangal", "Lohit Devanagari", "Kohinoor Devanagari", system-ui, sans-serif; font-size: 16px; }
 .en { border-radius: 4px; padding: 0 4px; }
 .heading .hi, .heading .en { font-weight: 650; font-size: 17px; }
 .caption .hi, .caption .en, .credit .hi, .credit .en { font-style: italic; color: var(--muted); }

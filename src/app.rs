@@ -144,8 +144,7 @@ pub fn translate(
                     .low_confidence
                     .unwrap_or(generator.card.review.min_mean_logprob),
             };
-            let review = Review::of_translation(&t, &settings);
-            review.annotate(&mut t);
+            let review = Review::flag(&mut t, &settings);
             if let Some(path) = &task.review_html {
                 let title = io
                     .input

@@ -182,6 +182,9 @@ fn good_articles_are_done_and_each_bad_one_is_reported_with_its_reason() {
     assert_eq!(f1["extra"]["tags"][0], "mausam");
     assert!(f1["title_translation"].is_string());
     assert_eq!(f1["paragraphs"].as_array().unwrap().len(), 4);
+    // The review checks ran: the random model's English misses the article's numbers.
+    let flags = f1["paragraphs"].to_string();
+    assert!(flags.contains("\"check\":\"numbers\""), "{flags}");
     assert_eq!(f1["source_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(f1["model"]["id"], "tiny");
     assert_eq!(recs["00.txt"]["status"], "done");

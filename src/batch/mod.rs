@@ -429,8 +429,13 @@ fn work(
     }
     if cfg.task.translates() {
         let mut g = Generator::new(engine, card, options, progress).with_interrupt(interrupt);
-        let t = translate::translate(&mut g, &doc)?;
+        let mut t = translate::translate(&mut g, &doc)?;
         stats.add(&g.finish());
+        // The same flags as `translate --format json` on every sentence.
+        let settings = crate::checks::Settings {
+            min_mean_logprob: card.review.min_mean_logprob,
+        };
+        crate::review::Review::flag(&mut t, &settings);
         merge_json(&mut parts, output::translation_json(&t));
     }
     if cfg.task.summarizes() {

@@ -102,6 +102,14 @@ impl Review {
         Review::checked(rows, settings)
     }
 
+    /// Check this tool's translation and put the flags on its sentences; the review is
+    /// returned for a page.
+    pub fn flag(t: &mut Translation, settings: &Settings) -> Review {
+        let review = Review::of_translation(t, settings);
+        review.annotate(t);
+        review
+    }
+
     /// Copy the flags back onto the sentences of the translation they were made from.
     pub fn annotate(&self, t: &mut Translation) {
         let mut rows = self.rows.iter();

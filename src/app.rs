@@ -3,7 +3,7 @@
 
 use crate::assemble::Confidence;
 use crate::card::{self, ModelCard};
-use crate::config::{ModelConfig, OutputFormat, ReviewConfig, TaskConfig};
+use crate::config::{EvalConfig, ModelConfig, OutputFormat, ReviewConfig, TaskConfig};
 use crate::engine::{DecoderEngine, Engine, ModelInfo};
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Options, Stats};
@@ -370,4 +370,88 @@ pub fn models_path(name: &str, home: &Path, hubc: &HubConfig) -> Result<PathBuf>
             "scripts/fetch-model.sh".to_string()
         },
     })
+}
+
+/// `anuvad eval`: run the pipeline over an evaluation set (`eval`) and report per
+/// article and overall. Returns the exit code: 7 when an article failed.
+pub fn eval(
+    cfg: &ModelConfig,
+    ec: &EvalConfig,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<i32> {
+    let mut articles = crate::eval::load(&ec.data)?;
+    if let Some(n) = ec.limit {
+        articles.truncate(n);
+    }
+    let (mut engine, card) = load_engine(cfg, hubc, progress)?;
+    let settings = checks::Settings {
+        min_mean_logprob: ec.low_confidence.unwrap_or(card.review.min_mean_logprob),
+    };
+    let options = Options {
+        max_new_tokens: cfg.max_new_tokens,
+        sampling: cfg.sampling,
+    };
+    let total = articles.len();
+    progress.event(&Event::BatchBegin { total, skipped: 0 });
+    let (mut rows, mut failures) = (Vec::new(), Vec::new());
+    for (i, a) in articles.iter().enumerate() {
+        progress.event(&Event::ArticleBegin {
+            index: i + 1,
+            total,
+            id: &a.id,
+        });
+        let mut generator = Generator::new(&mut engine, &card, options, progress);
+        let result = crate::eval::article(&mut generator, a, ec.task, &settings);
+        let (error, seconds, output_tokens) = match result {
+            Ok((row, _)) => {
+                let done = (None, row.seconds, row.output_tokens);
+                rows.push(row);
+                done
+            }
+            Err(e) => {
+                failures.push((a.id.clone(), e.to_string()));
+                (Some(e.to_string()), 0.0, 0)
+            }
+        };
+        progress.event(&Event::ArticleDone {
+            index: i + 1,
+            total,
+            id: &a.id,
+            error: error.as_deref(),
+            seconds,
+            output_tokens,
+        });
+    }
+    progress.event(&Event::BatchEnd);
+    let summary = crate::eval::summarize_rows(&rows, failures.len(), &articles);
+    let json = serde_json::json!({
+        "data": ec.data.display().to_string(),
+        "task": match ec.task { crate::eval::Task::Translate => "translate", crate::eval::Task::Summarize => "summarize" },
+        "model": output::model_json(engine.info()),
+        "summary": summary,
+        "articles": rows,
+        "failures": failures,
+    });
+    let json_text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
+    if let Some(path) = &ec.out {
+        write_file(path, &json_text)?;
+    }
+    let text = if ec.json {
+        json_text
+    } else {
+        crate::eval::table(&rows, &summary, &failures)
+    };
+    write_output(
+        &Io {
+            input: None,
+            output: None,
+            format: OutputFormat::Text,
+        },
+        &text,
+    )?;
+    Ok(if failures.is_empty() { 0 } else { 7 })
 }

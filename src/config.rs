@@ -113,3 +113,18 @@ pub fn default_home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("anuvad")
 }
+
+/// `anuvad eval`: measure the pipeline on an evaluation set.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// An evaluation-set directory or a FLORES-200 directory.
+    pub data: PathBuf,
+    pub task: crate::eval::Task,
+    /// Only the first N articles.
+    pub limit: Option<usize>,
+    /// JSON instead of a table on stdout.
+    pub json: bool,
+    /// Also write the JSON report here.
+    pub out: Option<PathBuf>,
+    pub low_confidence: Option<f32>,
+}

@@ -4,8 +4,8 @@
 use anuvad::batch::{self, BatchConfig, BatchTask, Shard};
 use anuvad::checks::Check;
 use anuvad::config::{
-    self, ModelConfig, OutputFormat, ProgressMode, ReviewConfig, Sampling, SummaryLength,
-    TaskConfig,
+    self, EvalConfig, ModelConfig, OutputFormat, ProgressMode, ReviewConfig, Sampling,
+    SummaryLength, TaskConfig,
 };
 use anuvad::hub::HubConfig;
 use anuvad::progress::Reporter;
@@ -105,6 +105,25 @@ enum Command {
         #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
         low_confidence: Option<f32>,
     },
+    /// Measure translation (chrF, BLEU, checks) or summary quality (fact coverage,
+    /// invented numbers) on an evaluation set or FLORES-200, with speed.
+    Eval {
+        /// Evaluation set directory (ID.hi.txt, ID.en.txt, ID.toml) or a FLORES-200
+        /// directory; default eval/news.
+        data: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = EvalTask::Translate)]
+        task: EvalTask,
+        /// Only the first N articles.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value_t = ReviewFormat::Markdown)]
+        format: ReviewFormat,
+        /// Also write the JSON report to this file.
+        #[arg(long, value_name = "REPORT.json")]
+        out: Option<PathBuf>,
+        #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
+        low_confidence: Option<f32>,
+    },
     /// Summarize a Hindi article in English, however long it is.
     Summarize {
         /// Article file, or - for stdin.
@@ -175,6 +194,12 @@ enum BatchCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EvalTask {
+    Translate,
+    Summarize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -353,6 +378,27 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 low_confidence,
             };
             app::review(&model, &rc, &hubc, &mut progress)
+        }
+        Command::Eval {
+            data,
+            task,
+            limit,
+            format,
+            out,
+            low_confidence,
+        } => {
+            let ec = EvalConfig {
+                data: data.unwrap_or_else(anuvad::eval::default_set),
+                task: match task {
+                    EvalTask::Translate => anuvad::eval::Task::Translate,
+                    EvalTask::Summarize => anuvad::eval::Task::Summarize,
+                },
+                limit,
+                json: matches!(format, ReviewFormat::Json),
+                out,
+                low_confidence,
+            };
+            app::eval(&model, &ec, &hubc, &mut progress)
         }
         Command::Batch(b) => {
             let outcome = match b.command {

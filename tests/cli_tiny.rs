@@ -353,3 +353,67 @@ fn review_reports_json_and_rejects_unknown_checks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown check"), "{}", stderr(&out));
 }
+
+#[test]
+fn eval_measures_a_small_set_with_references_facts_and_checks() {
+    let home = Home::new("eval");
+    let set = home.path("set");
+    std::fs::create_dir_all(&set).unwrap();
+    let reference = "Rain in Delhi\n\nNew Delhi, March 13 (PTI). There was heavy rain in Delhi on Wednesday. The weather department said it will rain for 2 more days.\nThe government asked people to stay at home.\n\nPhoto: PTI\n";
+    for id in ["a", "b"] {
+        std::fs::write(set.join(format!("{id}.hi.txt")), ARTICLE).unwrap();
+        std::fs::write(set.join(format!("{id}.en.txt")), reference).unwrap();
+        std::fs::write(
+            set.join(format!("{id}.toml")),
+            "topic = \"weather\"\nkeep = [\"Delhi\", \"13\"]\n[[facts]]\ntext = \"rain for 2 more days\"\nterms = [\"2\", \"rain\"]\n",
+        )
+        .unwrap();
+    }
+    let out = home.run(&[
+        "eval",
+        set.to_str().unwrap(),
+        "--format",
+        "json",
+        "--progress",
+        "none",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["articles"].as_array().unwrap().len(), 2);
+    let a = &v["articles"][0];
+    assert!(
+        a["chrf"]
+            .as_f64()
+            .is_some_and(|c| (0.0..=100.0).contains(&c)),
+        "{a}"
+    );
+    assert!(a["bleu"].is_number());
+    assert_eq!(a["kept"][1], 2);
+    assert_eq!(a["sentences_covered"][1], 5);
+    assert_eq!(a["paragraphs"], serde_json::json!([4, 4]));
+    assert!(a["flags"].is_object());
+    assert!(v["summary"]["chrf"].is_number());
+    assert_eq!(v["summary"]["articles"], 2);
+    assert_eq!(v["model"]["id"], "tiny");
+
+    let out = home.run(&[
+        "eval",
+        set.to_str().unwrap(),
+        "--task",
+        "summarize",
+        "--limit",
+        "1",
+        "--progress",
+        "none",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("| a | weather |"), "{table}");
+    assert!(table.contains("1 articles, 0 failed"), "{table}");
+
+    let out = home.run(&["eval", home.path("article.txt").to_str().unwrap()]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a file is not an evaluation set"
+    );
+}

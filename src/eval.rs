@@ -1,0 +1,433 @@
+//! `anuvad eval`: run the pipeline over an evaluation set and measure it. Per article
+//! and overall: chrF and BLEU against references (`metrics`, sacreBLEU definitions);
+//! the reference-free checks of the review page (`checks`) with sentence coverage and
+//! mean confidence; for summaries, coverage of the article's key facts, length, and
+//! numbers the summary invented; wall time and tokens/s.
+//!
+//! An evaluation set is a directory of articles: `ID.hi.txt` (the Hindi), optionally
+//! `ID.en.txt` (a reference translation, one paragraph per line like the Hindi) and
+//! `ID.toml` (`topic`, `[[facts]]` with `terms` that a summary must contain, `keep`:
+//! names and numbers a translation must keep). A FLORES-200 directory (with
+//! `devtest/hin_Deva.devtest` and `devtest/eng_Latn.devtest`) is read as one article
+//! per sentence.
+
+use crate::checks::{self, Check};
+use crate::config::SummaryLength;
+use crate::error::{Error, Result};
+use crate::generate::{Generator, Stats};
+use crate::review::Review;
+use crate::{input, metrics, output, segment, summarize, translate};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub facts: Vec<Fact>,
+    /// Names and numbers a faithful translation must contain.
+    #[serde(default)]
+    pub keep: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    pub text: String,
+    /// The fact counts as covered when every term appears (case-insensitive).
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub id: String,
+    pub hindi: String,
+    pub reference: Option<String>,
+    pub meta: Meta,
+}
+
+fn read(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    input::decode(bytes, &path.display().to_string())
+}
+
+/// The articles of an evaluation set (sorted by id), or of a FLORES-200 directory.
+pub fn load(dir: &Path) -> Result<Vec<Article>> {
+    let flores = dir.join("devtest/hin_Deva.devtest");
+    if flores.is_file() {
+        return load_flores(dir);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".hi.txt").map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    if ids.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{} has no evaluation articles (ID.hi.txt, with ID.en.txt and ID.toml) and is not a FLORES-200 directory (devtest/hin_Deva.devtest)",
+            dir.display()
+        )));
+    }
+    ids.into_iter()
+        .map(|id| {
+            let en = dir.join(format!("{id}.en.txt"));
+            let meta_path = dir.join(format!("{id}.toml"));
+            let meta = if meta_path.is_file() {
+                toml::from_str(&read(&meta_path)?).map_err(|e| {
+                    Error::Invalid(format!("{}: {}", meta_path.display(), e.message()))
+                })?
+            } else {
+                Meta::default()
+            };
+            Ok(Article {
+                hindi: read(&dir.join(format!("{id}.hi.txt")))?,
+                reference: en.is_file().then(|| read(&en)).transpose()?,
+                meta,
+                id,
+            })
+        })
+        .collect()
+}
+
+fn load_flores(dir: &Path) -> Result<Vec<Article>> {
+    let hi = read(&dir.join("devtest/hin_Deva.devtest"))?;
+    let en = read(&dir.join("devtest/eng_Latn.devtest"))?;
+    let (hi, en): (Vec<&str>, Vec<&str>) = (hi.lines().collect(), en.lines().collect());
+    if hi.len() != en.len() {
+        return Err(Error::Invalid(format!(
+            "{}: {} Hindi lines but {} English lines",
+            dir.display(),
+            hi.len(),
+            en.len()
+        )));
+    }
+    Ok(hi
+        .iter()
+        .zip(&en)
+        .enumerate()
+        .map(|(i, (h, e))| Article {
+            id: format!("flores-{:04}", i + 1),
+            hindi: h.to_string(),
+            reference: Some(e.to_string()),
+            meta: Meta::default(),
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Translate,
+    Summarize,
+}
+
+/// What was measured for one article.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub topic: String,
+    pub source_chars: usize,
+    /// Translation: chrF and BLEU against the reference, when there is one.
+    pub chrf: Option<f64>,
+    pub bleu: Option<f64>,
+    /// Translation: names/numbers of `keep` found in the English, of those listed.
+    pub kept: Option<(usize, usize)>,
+    /// Sentences with English, of all Hindi sentences.
+    pub sentences_covered: (usize, usize),
+    /// Paragraphs in the output, of the source's.
+    pub paragraphs: (usize, usize),
+    /// How many sentences each check flagged.
+    pub flags: BTreeMap<String, usize>,
+    pub mean_logprob: Option<f32>,
+    /// Summary: facts covered of those listed, length in words, invented numbers.
+    pub facts_covered: Option<(usize, usize)>,
+    pub summary_words: Option<usize>,
+    pub invented_numbers: Option<usize>,
+    pub seconds: f64,
+    pub output_tokens: usize,
+    /// The output, for inspection and for corpus-level metrics.
+    pub output: String,
+}
+
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Non-empty lines, the unit of line-aligned metrics.
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// Evaluate one article with `generator`'s model.
+pub fn article(
+    generator: &mut Generator,
+    a: &Article,
+    task: Task,
+    settings: &checks::Settings,
+) -> Result<(Row, Stats)> {
+    let doc = segment::segment(&segment::normalize(&a.hindi));
+    let sentences: usize = doc.paragraphs.iter().map(|p| p.sentences.len()).sum();
+    let mut row = Row {
+        id: a.id.clone(),
+        topic: a.meta.topic.clone(),
+        source_chars: a.hindi.chars().count(),
+        chrf: None,
+        bleu: None,
+        kept: None,
+        sentences_covered: (0, sentences),
+        paragraphs: (0, doc.paragraphs.len()),
+        flags: BTreeMap::new(),
+        mean_logprob: None,
+        facts_covered: None,
+        summary_words: None,
+        invented_numbers: None,
+        seconds: 0.0,
+        output_tokens: 0,
+        output: String::new(),
+    };
+    match task {
+        Task::Translate => {
+            let mut t = translate::translate(generator, &doc)?;
+            let review = Review::flag(&mut t, settings);
+            row.output = t.text();
+            row.paragraphs.0 = t.paragraphs.len();
+            row.sentences_covered.0 = review
+                .rows
+                .iter()
+                .filter(|r| !r.english.trim().is_empty())
+                .count();
+            for (check, n) in review.counts() {
+                row.flags.insert(check.name().to_string(), n);
+            }
+            row.mean_logprob = review.overall_confidence();
+            if let Some(reference) = &a.reference {
+                let (h, r) = (lines(&row.output), lines(reference));
+                if h.len() == r.len() {
+                    row.chrf = Some(metrics::chrf(&h, &r));
+                    row.bleu = Some(metrics::bleu(&h, &r));
+                } else {
+                    // Not line-aligned (should not happen: paragraphs are kept): score
+                    // the whole text as one segment rather than misalign lines.
+                    let (h, r) = (h.join(" "), r.join(" "));
+                    row.chrf = Some(metrics::chrf(&[&h], &[&r]));
+                    row.bleu = Some(metrics::bleu(&[&h], &[&r]));
+                }
+            }
+            if !a.meta.keep.is_empty() {
+                let found = a
+                    .meta
+                    .keep
+                    .iter()
+                    .filter(|k| contains_ci(&row.output, k))
+                    .count();
+                row.kept = Some((found, a.meta.keep.len()));
+            }
+        }
+        Task::Summarize => {
+            let s = summarize::summarize(generator, &doc, SummaryLength::Medium)?;
+            row.output = s.summary.clone();
+            row.summary_words = Some(s.summary.split_whitespace().count());
+            let covered = a
+                .meta
+                .facts
+                .iter()
+                .filter(|f| f.terms.iter().all(|t| contains_ci(&s.summary, t)))
+                .count();
+            row.facts_covered = Some((covered, a.meta.facts.len()));
+            // Numbers the summary has and the article does not: a faithfulness failure.
+            let invented = checks::numbers(&a.hindi, &s.summary)
+                .iter()
+                .filter(|f| f.message.starts_with("in the English but not in the Hindi"))
+                .map(|f| f.message.matches(',').count() + 1)
+                .sum();
+            row.invented_numbers = Some(invented);
+            row.sentences_covered.0 = sentences;
+            if let Some(c) = checks::untranslated(&s.summary) {
+                row.flags.insert(c.check.name().to_string(), 1);
+            }
+        }
+    }
+    let stats = std::mem::take(&mut generator.stats);
+    row.seconds = stats.decode_seconds + stats.prefill_seconds;
+    row.output_tokens = stats.output_tokens;
+    Ok((row, stats))
+}
+
+/// Totals over all articles.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub articles: usize,
+    pub failed: usize,
+    /// Corpus-level, over all reference lines of all articles.
+    pub chrf: Option<f64>,
+    pub bleu: Option<f64>,
+    pub kept: Option<(usize, usize)>,
+    pub facts_covered: Option<(usize, usize)>,
+    pub invented_numbers: Option<usize>,
+    pub sentences_covered: (usize, usize),
+    pub flags: BTreeMap<String, usize>,
+    pub mean_logprob: Option<f32>,
+    pub seconds: f64,
+    pub output_tokens: usize,
+    pub output_tokens_per_second: f64,
+}
+
+fn add(a: Option<(usize, usize)>, b: Option<(usize, usize)>) -> Option<(usize, usize)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some((x.0 + y.0, x.1 + y.1)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+pub fn summarize_rows(rows: &[Row], failed: usize, articles: &[Article]) -> Summary {
+    let mut hyps: Vec<String> = Vec::new();
+    let mut refs: Vec<String> = Vec::new();
+    for r in rows {
+        if let Some(a) = articles.iter().find(|a| a.id == r.id)
+            && let Some(reference) = &a.reference
+            && r.chrf.is_some()
+        {
+            let (h, rf) = (lines(&r.output), lines(reference));
+            if h.len() == rf.len() {
+                hyps.extend(h.iter().map(|s| s.to_string()));
+                refs.extend(rf.iter().map(|s| s.to_string()));
+            } else {
+                hyps.push(h.join(" "));
+                refs.push(rf.join(" "));
+            }
+        }
+    }
+    let h: Vec<&str> = hyps.iter().map(String::as_str).collect();
+    let rf: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let mut flags = BTreeMap::new();
+    for r in rows {
+        for (k, v) in &r.flags {
+            *flags.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    let seconds: f64 = rows.iter().map(|r| r.seconds).sum();
+    let output_tokens = rows.iter().map(|r| r.output_tokens).sum();
+    let confidences: Vec<f32> = rows.iter().filter_map(|r| r.mean_logprob).collect();
+    Summary {
+        articles: rows.len(),
+        failed,
+        chrf: (!h.is_empty()).then(|| metrics::chrf(&h, &rf)),
+        bleu: (!h.is_empty()).then(|| metrics::bleu(&h, &rf)),
+        kept: rows.iter().fold(None, |acc, r| add(acc, r.kept)),
+        facts_covered: rows.iter().fold(None, |acc, r| add(acc, r.facts_covered)),
+        invented_numbers: rows
+            .iter()
+            .filter_map(|r| r.invented_numbers)
+            .reduce(|a, b| a + b),
+        sentences_covered: rows.iter().fold((0, 0), |acc, r| {
+            (acc.0 + r.sentences_covered.0, acc.1 + r.sentences_covered.1)
+        }),
+        flags,
+        mean_logprob: (!confidences.is_empty())
+            .then(|| confidences.iter().sum::<f32>() / confidences.len() as f32),
+        seconds: output::round(seconds, 2),
+        output_tokens,
+        output_tokens_per_second: output::round(
+            if seconds > 0.0 {
+                output_tokens as f64 / seconds
+            } else {
+                0.0
+            },
+            1,
+        ),
+    }
+}
+
+fn frac(x: Option<(usize, usize)>) -> String {
+    x.map_or("–".into(), |(a, b)| format!("{a}/{b}"))
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or("–".into(), |v| format!("{v:.1}"))
+}
+
+/// A table for people: one line per article, then the totals.
+pub fn table(rows: &[Row], s: &Summary, failures: &[(String, String)]) -> String {
+    let mut out = String::from(
+        "| article | topic | chars | chrF | BLEU | kept | facts | sentences | flags | logprob | s |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n",
+    );
+    let flags = |f: &BTreeMap<String, usize>| {
+        if f.is_empty() {
+            "–".to_string()
+        } else {
+            f.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {:.1} |\n",
+            r.id,
+            r.topic,
+            r.source_chars,
+            num(r.chrf),
+            num(r.bleu),
+            frac(r.kept),
+            frac(r.facts_covered),
+            r.sentences_covered.0,
+            r.sentences_covered.1,
+            flags(&r.flags),
+            r.mean_logprob.map_or("–".into(), |v| format!("{v:.2}")),
+            r.seconds
+        ));
+    }
+    out.push_str(&format!(
+        "| **all** ({} articles, {} failed) | | | **{}** | **{}** | {} | {} | {}/{} | {} | {} | {:.1} |\n",
+        s.articles,
+        s.failed,
+        num(s.chrf),
+        num(s.bleu),
+        frac(s.kept),
+        frac(s.facts_covered),
+        s.sentences_covered.0,
+        s.sentences_covered.1,
+        flags(&s.flags),
+        s.mean_logprob.map_or("–".into(), |v| format!("{v:.2}")),
+        s.seconds
+    ));
+    out.push_str(&format!(
+        "\n{} output tokens in {:.1} s of generation: {:.1} tokens/s.{}\n",
+        s.output_tokens,
+        s.seconds,
+        s.output_tokens_per_second,
+        s.invented_numbers.map_or(String::new(), |n| format!(
+            " Numbers invented by summaries: {n}."
+        ))
+    ));
+    for (id, e) in failures {
+        out.push_str(&format!("\nFAILED {id}: {e}\n"));
+    }
+    out
+}
+
+/// Where the evaluation set lives when none is given.
+pub fn default_set() -> PathBuf {
+    PathBuf::from("eval/news")
+}
+
+/// Check names in the order the table shows them (for documentation).
+pub fn check_names() -> Vec<&'static str> {
+    Check::ALL.iter().map(|c| c.name()).collect()
+}

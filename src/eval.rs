@@ -431,3 +431,51 @@ pub fn default_set() -> PathBuf {
 pub fn check_names() -> Vec<&'static str> {
     Check::ALL.iter().map(|c| c.name()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("anuvad-eval-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_flores_directory_is_one_article_per_sentence() {
+        let d = temp("flores");
+        std::fs::create_dir_all(d.join("devtest")).unwrap();
+        std::fs::write(d.join("devtest/hin_Deva.devtest"), "पहला वाक्य।\nदूसरा वाक्य।\n").unwrap();
+        std::fs::write(d.join("devtest/eng_Latn.devtest"), "First sentence.\nSecond sentence.\n").unwrap();
+        let a = load(&d).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].id, "flores-0002");
+        assert_eq!(a[1].reference.as_deref(), Some("Second sentence."));
+        std::fs::write(d.join("devtest/eng_Latn.devtest"), "Only one.\n").unwrap();
+        assert!(load(&d).unwrap_err().to_string().contains("2 Hindi lines but 1 English lines"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_evaluation_set_reads_articles_references_and_facts() {
+        let d = temp("set");
+        std::fs::write(d.join("b.hi.txt"), "दूसरा।").unwrap();
+        std::fs::write(d.join("a.hi.txt"), "पहला।").unwrap();
+        std::fs::write(d.join("a.en.txt"), "First.").unwrap();
+        std::fs::write(
+            d.join("a.toml"),
+            "topic = \"sport\"\nkeep = [\"11\"]\n[[facts]]\ntext = \"x\"\nterms = [\"first\"]\n",
+        )
+        .unwrap();
+        let a = load(&d).unwrap();
+        assert_eq!(a.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(a[0].meta.topic, "sport");
+        assert_eq!(a[0].meta.facts[0].terms, ["first"]);
+        assert!(a[1].reference.is_none());
+        std::fs::write(d.join("b.toml"), "topc = \"typo\"\n").unwrap();
+        assert!(load(&d).unwrap_err().to_string().contains("b.toml"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -447,14 +447,27 @@ mod tests {
     fn a_flores_directory_is_one_article_per_sentence() {
         let d = temp("flores");
         std::fs::create_dir_all(d.join("devtest")).unwrap();
-        std::fs::write(d.join("devtest/hin_Deva.devtest"), "पहला वाक्य।\nदूसरा वाक्य।\n").unwrap();
-        std::fs::write(d.join("devtest/eng_Latn.devtest"), "First sentence.\nSecond sentence.\n").unwrap();
+        std::fs::write(
+            d.join("devtest/hin_Deva.devtest"),
+            "पहला वाक्य।\nदूसरा वाक्य।\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("devtest/eng_Latn.devtest"),
+            "First sentence.\nSecond sentence.\n",
+        )
+        .unwrap();
         let a = load(&d).unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(a[1].id, "flores-0002");
         assert_eq!(a[1].reference.as_deref(), Some("Second sentence."));
         std::fs::write(d.join("devtest/eng_Latn.devtest"), "Only one.\n").unwrap();
-        assert!(load(&d).unwrap_err().to_string().contains("2 Hindi lines but 1 English lines"));
+        assert!(
+            load(&d)
+                .unwrap_err()
+                .to_string()
+                .contains("2 Hindi lines but 1 English lines")
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -470,7 +483,10 @@ mod tests {
         )
         .unwrap();
         let a = load(&d).unwrap();
-        assert_eq!(a.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            a.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(a[0].meta.topic, "sport");
         assert_eq!(a[0].meta.facts[0].terms, ["first"]);
         assert!(a[1].reference.is_none());

@@ -255,6 +255,9 @@ pub fn article(
                 .map(|f| f.message.matches(',').count() + 1)
                 .sum();
             row.invented_numbers = Some(invented);
+            if invented > 0 {
+                row.flags.insert("invented_numbers".into(), invented);
+            }
             row.sentences_covered.0 = sentences;
             if let Some(c) = checks::untranslated(&s.summary) {
                 row.flags.insert(c.check.name().to_string(), 1);

@@ -13,10 +13,9 @@
 //! scaling). Embeddings are scaled by sqrt(hidden); the output head is tied to them.
 
 use super::{KvCache, Linear, Meta, RmsNorm, Rope, Weights, attention_mask};
-use candle_core::quantized::{QTensor, gguf_file};
+use candle_core::quantized::gguf_file;
 use candle_core::{Device, IndexOp, Result, Tensor};
 use std::io::{Read, Seek};
-use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,7 +109,9 @@ pub enum Logits {
 
 pub struct Model {
     cfg: Config,
-    embed: Arc<QTensor>,
+    /// Token embeddings when the GGUF has its own output head; usually the head is tied
+    /// to them and lookups read the head's rows (one copy in memory).
+    embed: Option<Linear>,
     head: Linear,
     layers: Vec<Layer>,
     norm: RmsNorm,
@@ -134,12 +135,12 @@ impl Model {
             reader,
             device,
         };
-        // Kept quantized: looked up row by row and used as the tied output head.
-        let embed = Arc::new(w.get("token_embd.weight")?);
-        let head = if w.has("output.weight") {
-            w.linear("output.weight")?
+        // Kept quantized: looked up row by row, and the output head unless the file has one.
+        let embed = w.linear("token_embd.weight")?;
+        let (embed, head) = if w.has("output.weight") {
+            (Some(embed), w.linear("output.weight")?)
         } else {
-            Linear::new(embed.clone())?
+            (None, embed)
         };
         let mut layers = Vec::with_capacity(cfg.layers);
         for i in 0..cfg.layers {
@@ -215,7 +216,11 @@ impl Model {
         let (b, seq) = tokens.dims2()?;
         let start = cache.len();
         let c = &self.cfg;
-        let mut x = self.embed.embedding(tokens)?;
+        let mut x = self
+            .embed
+            .as_ref()
+            .unwrap_or(&self.head)
+            .embedding(tokens)?;
         x = (x * (c.hidden as f64).sqrt())?;
 
         // Keys visible to this step: global layers see everything cached; sliding layers

@@ -73,44 +73,105 @@ pub fn q5_0_to_q8_0(t: &QTensor, device: &Device) -> Result<QTensor> {
     QTensor::new(storage, t.shape().clone())
 }
 
-/// A weight matrix. One-row products (decode steps) on Q8_0 weights go through our
-/// kernel (`kernels`), which candle's is several times slower than; everything else
-/// (prefill, other quantizations) through candle's `QMatMul`.
-pub struct Linear {
-    mm: candle_core::quantized::QMatMul,
-    q8: Option<Arc<QTensor>>,
+/// A weight matrix, multiplied by the fastest kernel this CPU has for it:
+/// - Q8_0 weights on AVX-512 VNNI are repacked at load (`kernels::PackedQ8`) and every
+///   product goes through that kernel, one row or many; the GGML copy is dropped;
+/// - otherwise one-row Q8_0 products (decode steps) use our AVX2 matrix-vector kernel and
+///   everything else candle's `QMatMul`.
+///
+/// Results for one input row never depend on how many rows come with it (a sequence in a
+/// decode batch gets the logits it would get alone): the packed kernel guarantees it, and
+/// candle's products, whose kernels differ between one row and several, are run row by
+/// row for the few rows of a decode batch.
+pub enum Linear {
+    Packed(kernels::PackedQ8),
+    Candle {
+        mm: candle_core::quantized::QMatMul,
+        q8: Option<Arc<QTensor>>,
+    },
 }
+
+/// Up to this many rows count as a decode batch (see `Linear`); more is a prefill.
+const DECODE_ROWS: usize = 16;
 
 impl Linear {
     pub fn new(t: Arc<QTensor>) -> Result<Self> {
-        let q8 = (t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2 && kernels::available())
-            .then(|| t.clone());
-        Ok(Linear {
+        let q8_0 = t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2;
+        if q8_0 && kernels::packed_available() {
+            let (rows, cols) = t.shape().dims2()?;
+            return Ok(Linear::Packed(kernels::PackedQ8::from_q8_0(
+                &t.data()?,
+                rows,
+                cols,
+            )));
+        }
+        let q8 = (q8_0 && kernels::available()).then(|| t.clone());
+        Ok(Linear::Candle {
             mm: candle_core::quantized::QMatMul::from_arc(t)?,
             q8,
         })
     }
 
+    /// x: (..., cols) → (..., rows).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if let Some(w) = &self.q8 {
-            let (rows, cols) = w.shape().dims2()?;
-            if x.elem_count() == cols && x.dtype() == DType::F32 {
+        let cols = x.dim(D::Minus1)?;
+        let n = x.elem_count() / cols.max(1);
+        match self {
+            Linear::Packed(w) if x.dtype() == DType::F32 => {
+                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; n * w.rows()];
+                w.matmul(&kernels::Q8Rows::quantize(&xs, cols), &mut out);
+                Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
+            }
+            Linear::Packed(_) => candle_core::bail!("packed weights take F32 inputs"),
+            Linear::Candle { q8: Some(w), .. } if n == 1 && x.dtype() == DType::F32 => {
+                let (rows, cols) = w.shape().dims2()?;
                 let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
                 let mut out = vec![0f32; rows];
-                kernels::gemv_q8_0(
-                    &w.data()?,
-                    rows,
-                    cols,
-                    &kernels::Q8Row::quantize(&xs),
-                    &mut out,
-                );
-                let mut dims = x.dims().to_vec();
-                *dims.last_mut().expect("rank >= 1") = rows;
-                return Tensor::from_vec(out, dims, x.device());
+                let q = kernels::Q8Row::quantize(&xs);
+                kernels::gemv_q8_0(&w.data()?, rows, cols, &q, &mut out);
+                Tensor::from_vec(out, out_dims(x, rows), x.device())
             }
+            Linear::Candle { .. } if n > 1 && n <= DECODE_ROWS => {
+                let rows: Vec<Tensor> = (0..n)
+                    .map(|i| self.forward(&x.reshape((n, cols))?.narrow(0, i, 1)?))
+                    .collect::<Result<_>>()?;
+                let out = Tensor::cat(&rows, 0)?;
+                let r = out.dim(1)?;
+                out.reshape(out_dims(x, r))
+            }
+            Linear::Candle { mm, .. } => candle_core::Module::forward(mm, x),
         }
-        candle_core::Module::forward(&self.mm, x)
     }
+
+    /// Rows `ids` of the matrix, dequantized: the embedding lookup of a tied head.
+    pub fn embedding(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            Linear::Packed(w) => {
+                let mut dims = ids.dims().to_vec();
+                dims.push(w.cols());
+                let ids: Vec<u32> = ids.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; ids.len() * w.cols()];
+                for (id, row) in ids.iter().zip(out.chunks_exact_mut(w.cols())) {
+                    if *id as usize >= w.rows() {
+                        candle_core::bail!(
+                            "token id {id} is outside the {}-row embedding",
+                            w.rows()
+                        )
+                    }
+                    w.row(*id as usize, row);
+                }
+                Tensor::from_vec(out, dims, &Device::Cpu)
+            }
+            Linear::Candle { mm, .. } => mm.embedding(ids),
+        }
+    }
+}
+
+fn out_dims(x: &Tensor, rows: usize) -> Vec<usize> {
+    let mut dims = x.dims().to_vec();
+    *dims.last_mut().expect("rank >= 1") = rows;
+    dims
 }
 
 /// Metadata lookups under an architecture prefix (`gemma3.block_count` …).

@@ -299,10 +299,7 @@ fn run_task<R>(
 ) -> Result<()> {
     let doc = read_document(io, task)?;
     let (mut engine, card) = load_engine(cfg, hubc, progress)?;
-    let options = Options {
-        max_new_tokens: cfg.max_new_tokens,
-        sampling: cfg.sampling,
-    };
+    let options = Options::from(cfg);
     let mut generator = Generator::new(&mut engine, &card, options, progress);
     let result = stage(&mut generator, &doc)?;
     let stats = generator.finish();
@@ -388,10 +385,7 @@ pub fn eval(
     let settings = checks::Settings {
         min_mean_logprob: ec.low_confidence.unwrap_or(card.review.min_mean_logprob),
     };
-    let options = Options {
-        max_new_tokens: cfg.max_new_tokens,
-        sampling: cfg.sampling,
-    };
+    let options = Options::from(cfg);
     let total = articles.len();
     progress.event(&Event::BatchBegin { total, skipped: 0 });
     let (mut rows, mut failures) = (Vec::new(), Vec::new());

@@ -180,6 +180,14 @@ pub struct ChunkSettings {
     pub max_sentences: usize,
     /// Token budget for the source text of one chunk (further capped by the context).
     pub max_source_tokens: usize,
+    /// Chunks decoded together, one pass over the weights per step for all of them
+    /// (1 = one at a time). The output is the same; only the speed changes.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+}
+
+fn default_batch() -> usize {
+    8
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

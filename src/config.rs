@@ -59,6 +59,8 @@ pub struct ModelConfig {
     pub threads: Option<usize>,
     /// Overrides the card's per-call cap on new tokens.
     pub max_new_tokens: Option<usize>,
+    /// Overrides the card's number of chunks decoded together.
+    pub batch: Option<usize>,
     pub sampling: Sampling,
 }
 

@@ -8,6 +8,7 @@ use crate::engine::{Engine, Finish, GenerateRequest, Generation};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -56,7 +57,18 @@ fn rate(n: usize, s: f64) -> f64 {
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub max_new_tokens: Option<usize>,
+    pub batch: Option<usize>,
     pub sampling: Sampling,
+}
+
+impl From<&crate::config::ModelConfig> for Options {
+    fn from(cfg: &crate::config::ModelConfig) -> Self {
+        Options {
+            max_new_tokens: cfg.max_new_tokens,
+            batch: cfg.batch,
+            sampling: cfg.sampling,
+        }
+    }
 }
 
 pub struct Generator<'a> {
@@ -69,6 +81,9 @@ pub struct Generator<'a> {
     /// token with `Error::Interrupted`.
     interrupt: Option<&'a AtomicBool>,
     started: Instant,
+    /// Answers generated ahead in a batch (`prefetch`), by prompt body and budget, taken
+    /// by `run` when it is asked for them.
+    ready: HashMap<(String, usize), Generation>,
 }
 
 impl<'a> Generator<'a> {
@@ -86,6 +101,7 @@ impl<'a> Generator<'a> {
             stats: Stats::default(),
             interrupt: None,
             started: Instant::now(),
+            ready: HashMap::new(),
         }
     }
 
@@ -132,6 +148,74 @@ impl<'a> Generator<'a> {
             .unwrap_or(self.card.generation.max_new_tokens)
     }
 
+    /// How many generations the engine runs together.
+    pub fn batch_size(&self) -> usize {
+        self.options.batch.unwrap_or(self.card.chunk.batch).max(1)
+    }
+
+    /// Generate the first answers for several calls of `template` together (one pass
+    /// over the weights per step serves all of them); `run` then takes them instead of
+    /// calling the engine. Retries (repetition penalty, splits) still run one by one.
+    pub fn prefetch(
+        &mut self,
+        template: &Template,
+        calls: &[(Vec<(&str, &str)>, usize)],
+    ) -> Result<()> {
+        if calls.len() < 2 {
+            return Ok(());
+        }
+        let bodies: Vec<String> = calls
+            .iter()
+            .map(|(vars, _)| template.render(vars))
+            .collect();
+        let reqs: Vec<GenerateRequest> = bodies
+            .iter()
+            .zip(calls)
+            .map(|(body, (_, budget))| self.request(template, body, *budget, 1.0))
+            .collect();
+        let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let width = self.batch_size();
+        let progress = &mut *self.progress;
+        let outs = self.engine.generate_batch(&reqs, width, &mut || {
+            progress.event(&Event::Token);
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            Ok(())
+        })?;
+        for ((body, (_, budget)), out) in bodies.into_iter().zip(calls).zip(outs) {
+            self.ready.insert((body, *budget), out);
+        }
+        Ok(())
+    }
+
+    fn request<'r>(
+        &self,
+        template: &'r Template,
+        body: &'r str,
+        budget: usize,
+        penalty: f32,
+    ) -> GenerateRequest<'r>
+    where
+        'a: 'r,
+    {
+        let g = &self.card.generation;
+        GenerateRequest {
+            prefix: &template.prefix,
+            body,
+            max_new_tokens: budget,
+            stop: &g.stop,
+            sampling: self.options.sampling,
+            repetition_penalty: penalty,
+            repeat_ngram: g.repeat_ngram,
+            repeat_limit: g.repeat_limit,
+            english_only: true,
+        }
+    }
+
     /// Generate from `template` with `vars`, at most `budget` new tokens.
     pub fn run(
         &mut self,
@@ -142,29 +226,29 @@ impl<'a> Generator<'a> {
     ) -> Result<Generation> {
         let g = &self.card.generation;
         let body = template.render(vars);
-        let req = GenerateRequest {
-            prefix: &template.prefix,
-            body: &body,
-            max_new_tokens: budget,
-            stop: &g.stop,
-            sampling: self.options.sampling,
-            repetition_penalty: penalty,
-            repeat_ngram: g.repeat_ngram,
-            repeat_limit: g.repeat_limit,
-            english_only: true,
+        let ready = if penalty == 1.0 {
+            self.ready.remove(&(body.clone(), budget))
+        } else {
+            None
         };
-        let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
-        if interrupted() {
-            return Err(Error::Interrupted);
-        }
-        let progress = &mut *self.progress;
-        let out = self.engine.generate(&req, &mut || {
-            progress.event(&Event::Token);
-            if interrupted() {
-                return Err(Error::Interrupted);
+        let out = match ready {
+            Some(out) => out,
+            None => {
+                let req = self.request(template, &body, budget, penalty);
+                let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
+                if interrupted() {
+                    return Err(Error::Interrupted);
+                }
+                let progress = &mut *self.progress;
+                self.engine.generate(&req, &mut || {
+                    progress.event(&Event::Token);
+                    if interrupted() {
+                        return Err(Error::Interrupted);
+                    }
+                    Ok(())
+                })?
             }
-            Ok(())
-        })?;
+        };
         self.stats.input_tokens += out.prompt_tokens;
         self.stats.cached_tokens += out.cached_tokens;
         self.stats.output_tokens += out.output_tokens;

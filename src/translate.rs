@@ -31,21 +31,49 @@ pub fn translate(generator: &mut Generator, doc: &Document) -> Result<Translatio
         total: chunks.len(),
     });
     let mut outs = Vec::with_capacity(chunks.len());
-    for (i, c) in chunks.iter().enumerate() {
-        let lines: Vec<&str> = c.text.lines().collect();
-        outs.push(translate_lines(generator, &lines, true)?);
-        generator.chunk_done(i + 1, chunks.len());
+    // Chunks are handed to the engine a few batches' worth at a time: enough for it to
+    // keep every slot busy, few enough that progress moves along.
+    let group_size = generator.batch_size() * 4;
+    for group in chunks.chunks(group_size) {
+        let sources: Vec<String> = group
+            .iter()
+            .map(|c| c.text.lines().collect::<Vec<_>>().join("\n"))
+            .collect();
+        prefetch(generator, &sources)?;
+        for c in group {
+            let lines: Vec<&str> = c.text.lines().collect();
+            outs.push(translate_lines(generator, &lines, true)?);
+            generator.chunk_done(outs.len(), chunks.len());
+        }
     }
     Ok(assemble(doc, &chunks, &outs))
 }
 
-/// English for sentences outside a document (the extractive summary), one at a time.
+/// English for sentences outside a document (the extractive summary).
 pub fn translate_sentences(generator: &mut Generator, sentences: &[&str]) -> Result<Vec<LineOut>> {
     let mut outs = Vec::with_capacity(sentences.len());
-    for s in sentences {
-        outs.extend(translate_lines(generator, &[s], true)?);
+    for group in sentences.chunks(generator.batch_size() * 4) {
+        let sources: Vec<String> = group.iter().map(|s| s.to_string()).collect();
+        prefetch(generator, &sources)?;
+        for s in group {
+            outs.extend(translate_lines(generator, &[s], true)?);
+        }
     }
     Ok(outs)
+}
+
+/// Translate `sources` together ahead of `translate_lines`, which asks for exactly these
+/// calls (same prompt, same budget) as its first attempt and finds them ready.
+fn prefetch(generator: &mut Generator, sources: &[String]) -> Result<()> {
+    let template = &generator.card.prompts.translate;
+    let calls: Vec<(Vec<(&str, &str)>, usize)> = sources
+        .iter()
+        .map(|s| {
+            let budget = generator.translation_budget(generator.count(s));
+            (vec![("source", s.as_str())], budget)
+        })
+        .collect();
+    generator.prefetch(template, &calls)
 }
 
 /// English for `lines` (one sentence or piece each), one `LineOut` per line.

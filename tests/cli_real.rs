@@ -109,12 +109,22 @@ fn a_long_article_keeps_every_paragraph_in_english_without_loops() {
 }
 
 #[test]
-fn translation_is_deterministic() {
+fn translation_is_deterministic_and_the_same_batched_or_one_at_a_time() {
     let Some(model) = common::real_model() else {
         return;
     };
     let a = anuvad(&model, &["translate", SAMPLE_ARTICLE, "--progress", "none"]);
-    let b = anuvad(&model, &["translate", SAMPLE_ARTICLE, "--progress", "none"]);
+    let b = anuvad(
+        &model,
+        &[
+            "translate",
+            SAMPLE_ARTICLE,
+            "--progress",
+            "none",
+            "--batch-size",
+            "1",
+        ],
+    );
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert_eq!(a.stdout, b.stdout);
     let text = String::from_utf8(a.stdout).unwrap();

@@ -86,6 +86,28 @@ fn the_same_input_gives_the_same_output() {
 }
 
 #[test]
+fn chunks_decoded_together_get_the_translation_they_get_one_at_a_time() {
+    let home = Home::new("batched");
+    let run = |batch: &str| {
+        let v = json(&home.run(&[
+            "translate",
+            &file(&home),
+            "--format",
+            "json",
+            "--progress",
+            "none",
+            "--batch-size",
+            batch,
+        ]));
+        (v["translation"].clone(), v["paragraphs"].clone())
+    };
+    let alone = run("1");
+    assert!(alone.0.as_str().is_some_and(|t| !t.is_empty()));
+    assert_eq!(run("2"), alone, "two at a time");
+    assert_eq!(run("8"), alone, "eight at a time");
+}
+
+#[test]
 fn stdin_works_like_a_file() {
     let home = Home::new("stdin");
     let from_file = home.run(&["translate", &file(&home), "--progress", "none"]);

@@ -410,10 +410,7 @@ fn work(
     interrupt: &AtomicBool,
 ) -> Result<Value> {
     let doc = segment::segment(&segment::normalize(&article.text));
-    let options = Options {
-        max_new_tokens: model_cfg.max_new_tokens,
-        sampling: model_cfg.sampling,
-    };
+    let options = Options::from(model_cfg);
     let mut parts = json!({});
     let mut stats = Stats::default();
     if let Some(title) = article
@@ -651,6 +648,7 @@ mod tests {
             home: PathBuf::new(),
             threads: None,
             max_new_tokens: None,
+            batch: None,
             sampling: Default::default(),
         };
         let mut cfg = BatchConfig {

@@ -86,20 +86,13 @@ impl Net {
 
 pub struct DecoderEngine {
     info: ModelInfo,
-    tokenizer: tokenizers::Tokenizer,
+    vocab: Vocab,
     specials: Specials,
-    /// Token ids that end a generation: EOS plus the card's end-of-turn tokens.
-    stop_ids: Vec<u32>,
     net: Net,
     device: Device,
     capacity: usize,
     /// The prefix whose KV entries are in the cache now, and its token count.
     cached_prefix: Option<(String, usize)>,
-    /// Tokens forbidden when `english_only` is asked for (see `GenerateRequest`).
-    non_english: Vec<u32>,
-    /// Tokens that are only whitespace with a newline: suppressed until the answer has
-    /// content, so a model that opens with a newline cannot end on an empty answer.
-    blank_lines: Vec<u32>,
 }
 
 impl DecoderEngine {
@@ -202,12 +195,14 @@ impl DecoderEngine {
         };
         let (non_english, blank_lines) = classify_vocab(&tokenizer);
         Ok(DecoderEngine {
-            non_english,
-            blank_lines,
             info,
-            tokenizer,
+            vocab: Vocab {
+                tokenizer,
+                stop_ids,
+                non_english,
+                blank_lines,
+            },
             specials,
-            stop_ids,
             net,
             device,
             capacity,
@@ -217,16 +212,11 @@ impl DecoderEngine {
 
     fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
+            .vocab
             .tokenizer
             .encode(text, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
-    }
-
-    fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.tokenizer
-            .decode(ids, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))
     }
 
     /// Feed the prompt, reusing the prefix's KV entries when the same prefix is cached:
@@ -303,80 +293,267 @@ impl Engine for DecoderEngine {
         req: &GenerateRequest,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Generation> {
-        let mut prefix_ids: Vec<u32> = Vec::new();
-        if self.specials.add_bos {
-            prefix_ids.extend(self.specials.bos);
+        let mut out = self.generate_batch(std::slice::from_ref(req), 1, on_token)?;
+        Ok(out.remove(0))
+    }
+
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        width: usize,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<Generation>> {
+        let mut prompts = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            let mut prefix_ids: Vec<u32> = Vec::new();
+            if self.specials.add_bos {
+                prefix_ids.extend(self.specials.bos);
+            }
+            prefix_ids.extend(self.encode(req.prefix)?);
+            let body_ids = self.encode(req.body)?;
+            let prompt_len = prefix_ids.len() + body_ids.len();
+            if prompt_len + 1 > self.capacity {
+                return Err(Error::ContextTooSmall {
+                    context: self.capacity,
+                    needed: prompt_len + 1,
+                });
+            }
+            prompts.push((prefix_ids, body_ids));
         }
-        prefix_ids.extend(self.encode(req.prefix)?);
-        let body_ids = self.encode(req.body)?;
+        // Decoded together: Gemma 3 requests that share their prefix (every chunk of a
+        // run does). Anything else goes one at a time.
+        let together = matches!(self.net, Net::Gemma3 { .. })
+            && prompts
+                .iter()
+                .all(|(p, b)| !p.is_empty() && !b.is_empty() && *p == prompts[0].0);
+        if !together {
+            return reqs
+                .iter()
+                .zip(&prompts)
+                .map(|(req, (p, b))| self.generate_one(req, p, b, on_token))
+                .collect();
+        }
+        self.generate_together(reqs, &prompts, width, on_token)
+    }
+}
+
+impl DecoderEngine {
+    /// One request through `Net::step` (architectures whose KV cache is internal, and
+    /// prompts with no shared prefix).
+    fn generate_one(
+        &mut self,
+        req: &GenerateRequest,
+        prefix_ids: &[u32],
+        body_ids: &[u32],
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Generation> {
         let prompt_len = prefix_ids.len() + body_ids.len();
-        if prompt_len + 1 > self.capacity {
-            return Err(Error::ContextTooSmall {
-                context: self.capacity,
-                needed: prompt_len + 1,
-            });
-        }
-        let max_new = req.max_new_tokens.min(self.capacity - prompt_len);
-
-        // Prefill: the prefix only when it is not already in the cache, then the body,
-        // each in one forward pass.
         let t0 = Instant::now();
-        let (mut logits, cached_tokens) = self.prefill(req.prefix, &prefix_ids, &body_ids)?;
-        let prefill_seconds = t0.elapsed().as_secs_f64();
-
+        let (mut logits, cached_tokens) = self.prefill(req.prefix, prefix_ids, body_ids)?;
+        let mut d = Decoding::new(req, prompt_len, self.capacity);
+        d.result.cached_tokens = cached_tokens;
+        d.result.prefill_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
-        let mut rng = Rng::new(req.sampling.seed);
-        let mut out: Vec<u32> = Vec::new();
-        let mut logprobs = Vec::new();
-        let mut text = String::new();
-        let mut finish = Finish::Length;
-        let g = &req;
-        let mut offsets = Vec::new();
-        while out.len() < max_new {
-            apply_repetition_penalty(&mut logits, &out, g.repetition_penalty);
-            if g.english_only {
-                forbid(&mut logits, &self.non_english);
-            }
-            if text.trim().is_empty() {
-                forbid(&mut logits, &self.blank_lines);
-            }
-            let (tok, lp) = pick(&logits, &g.sampling, &mut rng);
-            if self.stop_ids.contains(&tok) {
-                finish = Finish::Eos;
-                break;
-            }
-            out.push(tok);
-            logprobs.push(lp);
-            on_token()?;
-            text = self.decode(&out)?;
-            offsets.push(text.len());
-            if let Some(cut) = g.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
-                text.truncate(cut);
-                finish = Finish::Stop;
-                break;
-            }
-            if is_looping(&out, g.repeat_ngram, g.repeat_limit) {
-                finish = Finish::Repetition;
-                break;
-            }
-            if out.len() == max_new {
-                break;
-            }
-            logits = self
-                .net
-                .step(&[tok], prompt_len + out.len() - 1, &self.device)?;
+        while let Some(tok) = d.accept(&mut logits, &self.vocab, on_token)? {
+            let pos = prompt_len + d.result.output_tokens - 1;
+            logits = self.net.step(&[tok], pos, &self.device)?;
         }
-        Ok(Generation {
-            text,
-            finish,
-            prompt_tokens: prompt_len,
-            cached_tokens,
-            output_tokens: out.len(),
-            logprobs,
-            offsets,
-            prefill_seconds,
-            decode_seconds: t1.elapsed().as_secs_f64(),
-        })
+        d.result.decode_seconds = t1.elapsed().as_secs_f64();
+        Ok(d.result)
+    }
+
+    /// Requests with the same prefix, decoded together, at most `width` at a time: the
+    /// prefix's KV entries are computed once (or reused from the last call) and shared;
+    /// each body is prefilled into a cache of its own; every decode step runs all
+    /// sequences in flight through the model in one pass, so the weights are read once
+    /// per step for all of them; a finished sequence's slot goes to the next request at
+    /// once (continuous batching). Each sequence gets the tokens it would get alone.
+    fn generate_together(
+        &mut self,
+        reqs: &[GenerateRequest],
+        prompts: &[(Vec<u32>, Vec<u32>)],
+        width: usize,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<Generation>> {
+        let Net::Gemma3 { model, cache } = &mut self.net else {
+            unreachable!("generate_together is only called for Gemma 3")
+        };
+        let prefix_ids = &prompts[0].0;
+        let prefix = reqs[0].prefix;
+        let mut clock = Instant::now();
+        let reused = self
+            .cached_prefix
+            .as_ref()
+            .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
+        if !reused {
+            self.cached_prefix = None;
+            cache.truncate(0);
+            let input = Tensor::new(prefix_ids.as_slice(), &self.device)?.unsqueeze(0)?;
+            model.forward(&input, cache, gemma3::Logits::Last)?;
+            self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
+        }
+        cache.truncate(prefix_ids.len());
+        let shared: &KvCache = cache;
+
+        let mut results: Vec<Option<Generation>> = vec![None; reqs.len()];
+        // In flight: (request index, its decoding state, its cache, the token to feed).
+        let mut slots: Vec<(usize, Decoding, KvCache, u32)> = Vec::with_capacity(width);
+        let mut waiting = 0..reqs.len();
+        loop {
+            // Fill free slots: prefill the next bodies and take their first tokens.
+            while slots.len() < width.max(1) {
+                let Some(i) = waiting.next() else { break };
+                let (p, body) = &prompts[i];
+                let mut d = Decoding::new(&reqs[i], p.len() + body.len(), self.capacity);
+                d.result.cached_tokens = if i == 0 && !reused { 0 } else { p.len() };
+                let mut own = model.continuation_cache(shared, body.len() + d.max_new + 1)?;
+                let input = Tensor::new(body.as_slice(), &self.device)?.unsqueeze(0)?;
+                let logits = model.forward_seqs(
+                    &input,
+                    Some(shared),
+                    &mut [&mut own],
+                    gemma3::Logits::Last,
+                )?;
+                let mut logits = logits.flatten_all()?.to_vec1::<f32>()?;
+                // Timings are attributed so that the requests' totals add up to the wall
+                // time: the shared prefix to the first, each body to its own request.
+                let now = Instant::now();
+                d.result.prefill_seconds = now.duration_since(clock).as_secs_f64();
+                clock = now;
+                match d.accept(&mut logits, &self.vocab, on_token)? {
+                    Some(tok) => slots.push((i, d, own, tok)),
+                    None => results[i] = Some(d.result),
+                }
+            }
+            if slots.is_empty() {
+                break;
+            }
+            let tokens: Vec<u32> = slots.iter().map(|s| s.3).collect();
+            let input = Tensor::new(tokens.as_slice(), &self.device)?.unsqueeze(1)?;
+            let mut caches: Vec<&mut KvCache> = slots.iter_mut().map(|s| &mut s.2).collect();
+            let logits =
+                model.forward_seqs(&input, Some(shared), &mut caches, gemma3::Logits::Last)?;
+            let rows = logits.to_vec2::<f32>()?;
+            let now = Instant::now();
+            let step = now.duration_since(clock).as_secs_f64() / slots.len() as f64;
+            clock = now;
+            let mut still = Vec::with_capacity(slots.len());
+            for ((i, mut d, own, _), mut row) in slots.drain(..).zip(rows) {
+                d.result.decode_seconds += step;
+                match d.accept(&mut row, &self.vocab, on_token)? {
+                    Some(tok) => still.push((i, d, own, tok)),
+                    None => results[i] = Some(d.result),
+                }
+            }
+            slots = still;
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every request finishes"))
+            .collect())
+    }
+}
+
+/// What choosing tokens needs of the vocabulary.
+struct Vocab {
+    tokenizer: tokenizers::Tokenizer,
+    /// Token ids that end a generation: EOS plus the card's end-of-turn tokens.
+    stop_ids: Vec<u32>,
+    /// Tokens forbidden when `english_only` is asked for (see `GenerateRequest`).
+    non_english: Vec<u32>,
+    /// Tokens that are only whitespace with a newline: suppressed until the answer has
+    /// content, so a model that opens with a newline cannot end on an empty answer.
+    blank_lines: Vec<u32>,
+}
+
+impl Vocab {
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+}
+
+/// One sequence being generated: takes the logits after each step, picks the next token
+/// and decides when to stop (stop tokens and strings, the repetition guard, the budget).
+/// The same for a sequence alone and in a batch.
+struct Decoding<'r> {
+    req: &'r GenerateRequest<'r>,
+    rng: Rng,
+    max_new: usize,
+    out: Vec<u32>,
+    result: Generation,
+}
+
+impl<'r> Decoding<'r> {
+    fn new(req: &'r GenerateRequest<'r>, prompt_len: usize, capacity: usize) -> Self {
+        Decoding {
+            req,
+            rng: Rng::new(req.sampling.seed),
+            max_new: req.max_new_tokens.min(capacity.saturating_sub(prompt_len)),
+            out: Vec::new(),
+            result: Generation {
+                text: String::new(),
+                finish: Finish::Length,
+                prompt_tokens: prompt_len,
+                cached_tokens: 0,
+                output_tokens: 0,
+                logprobs: Vec::new(),
+                offsets: Vec::new(),
+                prefill_seconds: 0.0,
+                decode_seconds: 0.0,
+            },
+        }
+    }
+
+    /// Choose the next token from `logits`; the token to feed back to the model, or
+    /// None when the generation is finished.
+    fn accept(
+        &mut self,
+        logits: &mut [f32],
+        vocab: &Vocab,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Option<u32>> {
+        let g = self.req;
+        if self.out.len() >= self.max_new {
+            return Ok(None);
+        }
+        apply_repetition_penalty(logits, &self.out, g.repetition_penalty);
+        if g.english_only {
+            forbid(logits, &vocab.non_english);
+        }
+        if self.result.text.trim().is_empty() {
+            forbid(logits, &vocab.blank_lines);
+        }
+        let (tok, lp) = pick(logits, &g.sampling, &mut self.rng);
+        if vocab.stop_ids.contains(&tok) {
+            self.result.finish = Finish::Eos;
+            return Ok(None);
+        }
+        self.out.push(tok);
+        self.result.output_tokens = self.out.len();
+        self.result.logprobs.push(lp);
+        on_token()?;
+        self.result.text = vocab.decode(&self.out)?;
+        self.result.offsets.push(self.result.text.len());
+        if let Some(cut) = g
+            .stop
+            .iter()
+            .filter_map(|s| self.result.text.find(s.as_str()))
+            .min()
+        {
+            self.result.text.truncate(cut);
+            self.result.finish = Finish::Stop;
+            return Ok(None);
+        }
+        if is_looping(&self.out, g.repeat_ngram, g.repeat_limit) {
+            self.result.finish = Finish::Repetition;
+            return Ok(None);
+        }
+        if self.out.len() == self.max_new {
+            return Ok(None);
+        }
+        Ok(Some(tok))
     }
 }
 

@@ -81,6 +81,18 @@ pub trait Engine {
         req: &GenerateRequest,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Generation>;
+    /// Continue several prompts; the same results as `generate` on each in turn. Engines
+    /// that can decode up to `width` of them together (one pass over the weights per
+    /// step serving all) do.
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        width: usize,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<Generation>> {
+        let _ = width;
+        reqs.iter().map(|r| self.generate(r, on_token)).collect()
+    }
 }
 
 mod decoder;

@@ -211,10 +211,40 @@ impl Model {
         )
     }
 
-    /// Run `tokens` (batch, seq) at positions cache.len().. and return logits.
+    /// A cache for one sequence of up to `capacity` more positions after `shared` (the
+    /// prompt prefix), for `forward_seqs`.
+    pub fn continuation_cache(&self, shared: &KvCache, capacity: usize) -> Result<KvCache> {
+        KvCache::continuing(shared, capacity)
+    }
+
+    /// Run `tokens` (1, seq) at positions cache.position().. and return logits.
     pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, which: Logits) -> Result<Tensor> {
+        self.forward_seqs(tokens, None, &mut [cache], which)
+    }
+
+    /// Run several sequences at once: row i of `tokens` (batch, seq) continues
+    /// `caches[i]`, and every cache continues `shared` when given (the prompt prefix
+    /// they have in common). The weight products see all batch × seq rows together, so
+    /// one pass over the weights serves every sequence; attention runs per sequence over
+    /// its own positions. Each sequence gets the logits it would get alone.
+    pub fn forward_seqs(
+        &self,
+        tokens: &Tensor,
+        shared: Option<&KvCache>,
+        caches: &mut [&mut KvCache],
+        which: Logits,
+    ) -> Result<Tensor> {
         let (b, seq) = tokens.dims2()?;
-        let start = cache.len();
+        if caches.len() != b {
+            candle_core::bail!("{b} token rows for {} caches", caches.len())
+        }
+        let base = shared.map_or(0, |s| s.position());
+        if let Some(c) = caches.iter().find(|c| c.base() != base) {
+            candle_core::bail!(
+                "a cache continues position {} but the shared prefix ends at {base}",
+                c.base()
+            )
+        }
         let c = &self.cfg;
         let mut x = self
             .embed
@@ -223,62 +253,70 @@ impl Model {
             .embedding(tokens)?;
         x = (x * (c.hidden as f64).sqrt())?;
 
-        // Keys visible to this step: global layers see everything cached; sliding layers
-        // only the last `window` positions before the first new query.
-        let from_local = (start + 1).saturating_sub(c.sliding_window);
-        let need_mask = seq > 1;
-        let mask_global = need_mask
-            .then(|| attention_mask(start, seq, 0, None, &self.device))
-            .transpose()?;
-        let mask_local = need_mask
-            .then(|| attention_mask(start, seq, from_local, Some(c.sliding_window), &self.device))
-            .transpose()?;
+        // Per sequence: where it starts, and which keys its queries see. Global layers see
+        // everything before; sliding layers only the last `window` positions before the
+        // first new query (and the mask narrows that per query).
+        let starts: Vec<usize> = caches.iter().map(|c| c.position()).collect();
+        let from_local: Vec<usize> = starts
+            .iter()
+            .map(|s| (s + 1).saturating_sub(c.sliding_window))
+            .collect();
+        let masks: Vec<(Option<Tensor>, Option<Tensor>)> = starts
+            .iter()
+            .zip(&from_local)
+            .map(|(&start, &from)| -> Result<_> {
+                if seq == 1 {
+                    return Ok((None, None));
+                }
+                Ok((
+                    Some(attention_mask(start, seq, 0, None, &self.device)?),
+                    Some(attention_mask(
+                        start,
+                        seq,
+                        from,
+                        Some(c.sliding_window),
+                        &self.device,
+                    )?),
+                ))
+            })
+            .collect::<Result<_>>()?;
 
         let group = c.heads / c.kv_heads;
         let scale = 1.0 / (c.head_dim as f64).sqrt();
         for (li, layer) in self.layers.iter().enumerate() {
             let residual = x.clone();
             let h = layer.attn_norm.forward(&x)?;
-            let q = layer
-                .q
-                .forward(&h)?
-                .reshape((b, seq, c.heads, c.head_dim))?
-                .transpose(1, 2)?;
-            let k = layer
-                .k
-                .forward(&h)?
-                .reshape((b, seq, c.kv_heads, c.head_dim))?
-                .transpose(1, 2)?;
-            let v = layer
-                .v
-                .forward(&h)?
-                .reshape((b, seq, c.kv_heads, c.head_dim))?
-                .transpose(1, 2)?;
-            let q = layer.q_norm.forward(&q)?;
-            let k = layer.k_norm.forward(&k)?;
-            let (rope, from, mask) = if layer.sliding {
-                (&self.rope_local, from_local, &mask_local)
-            } else {
-                (&self.rope_global, 0, &mask_global)
+            let heads = |lin: &Linear, n: usize| -> Result<Tensor> {
+                lin.forward(&h)?
+                    .reshape((b, seq, n, c.head_dim))?
+                    .transpose(1, 2)
             };
-            let q = rope.apply(&q, start)?;
-            let k = rope.apply(&k, start)?;
-            let (k, v) = cache.append(li, &k, &v, from)?;
-            let keys = k.dim(2)?;
-
-            // Grouped-query attention without copying K/V per head: fold the query heads
-            // that share a KV head into the row dimension.
-            let q = (q * scale)?.reshape((b, c.kv_heads, group * seq, c.head_dim))?;
-            let mut att = q.matmul(&k.t()?)?; // (b, kv, group*seq, keys)
-            if let Some(mask) = mask {
-                let att4 = att.reshape((b, c.kv_heads, group, seq, keys))?;
-                att = att4
-                    .broadcast_add(mask)?
-                    .reshape((b, c.kv_heads, group * seq, keys))?;
+            let q = layer.q_norm.forward(&heads(&layer.q, c.heads)?)?;
+            let k = layer.k_norm.forward(&heads(&layer.k, c.kv_heads)?)?;
+            let v = heads(&layer.v, c.kv_heads)?;
+            let mut outs = Vec::with_capacity(b);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let (rope, from, mask) = if layer.sliding {
+                    (&self.rope_local, from_local[i], &masks[i].1)
+                } else {
+                    (&self.rope_global, 0, &masks[i].0)
+                };
+                let q = rope.apply(&q.narrow(0, i, 1)?, starts[i])?;
+                let k = rope.apply(&k.narrow(0, i, 1)?, starts[i])?;
+                let own = cache.append(li, &k, &v.narrow(0, i, 1)?, from)?;
+                let mut parts = Vec::with_capacity(2);
+                if let Some(s) = shared
+                    && let Some(kv) = s.visible(li, from)?
+                {
+                    parts.push(kv);
+                }
+                parts.push(own);
+                // Grouped-query attention without copying K/V per head: fold the query
+                // heads that share a KV head into the row dimension.
+                let q = (q * scale)?.reshape((1, c.kv_heads, group * seq, c.head_dim))?;
+                outs.push(attend(&q, &parts, mask.as_ref(), (c.kv_heads, group, seq))?);
             }
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
-            let out = att.matmul(&v.contiguous()?)?; // (b, kv, group*seq, hd)
-            let out = out
+            let out = Tensor::cat(&outs, 0)? // (b, kv, group*seq, hd)
                 .reshape((b, c.heads, seq, c.head_dim))?
                 .transpose(1, 2)?
                 .reshape((b, seq, c.heads * c.head_dim))?;
@@ -292,7 +330,9 @@ impl Model {
             let h = layer.post_ffn_norm.forward(&h)?;
             x = (h + residual)?;
         }
-        cache.advance(seq);
+        for cache in caches.iter_mut() {
+            cache.advance(seq);
+        }
 
         let x = match which {
             Logits::Last => x.i((.., seq - 1, ..))?,
@@ -301,4 +341,48 @@ impl Model {
         let x = self.norm.forward(&x)?;
         self.head.forward(&x)?.to_dtype(candle_core::DType::F32)
     }
+}
+
+/// Softmax attention of `q` (1, kv, group·seq, hd) over keys/values given in parts (the
+/// shared prefix, then the sequence's own), as if they were one run of positions.
+fn attend(
+    q: &Tensor,
+    parts: &[(Tensor, Tensor)],
+    mask: Option<&Tensor>,
+    (kv, group, seq): (usize, usize, usize),
+) -> Result<Tensor> {
+    let scores: Vec<Tensor> = parts
+        .iter()
+        .map(|(k, _)| q.matmul(&k.t()?))
+        .collect::<Result<_>>()?;
+    let mut att = if scores.len() == 1 {
+        scores[0].clone()
+    } else {
+        Tensor::cat(&scores, 3)?
+    };
+    let keys = att.dim(3)?;
+    if let Some(mask) = mask {
+        att = att
+            .reshape((1, kv, group, seq, keys))?
+            .broadcast_add(mask)?
+            .reshape((1, kv, group * seq, keys))?;
+    }
+    let att = candle_nn::ops::softmax_last_dim(&att)?;
+    let mut out: Option<Tensor> = None;
+    let mut offset = 0;
+    for (_, v) in parts {
+        let n = v.dim(2)?;
+        let a = if parts.len() == 1 {
+            att.clone()
+        } else {
+            att.narrow(3, offset, n)?.contiguous()?
+        };
+        let o = a.matmul(&v.contiguous()?)?;
+        out = Some(match out {
+            None => o,
+            Some(acc) => (acc + o)?,
+        });
+        offset += n;
+    }
+    out.ok_or_else(|| candle_core::Error::msg("attention over no keys"))
 }

@@ -280,12 +280,17 @@ impl Rope {
 /// Preallocated per-layer key/value buffers, written in place (no `Tensor::cat` per step).
 /// `truncate` rewinds to a shorter length, which is how a shared prompt prefix is reused:
 /// compute it once, then rewind to its end before each chunk.
+///
+/// A cache can also continue another one (`base` > 0): it holds positions base.. of one
+/// sequence whose first `base` positions live in a shared cache (the prompt prefix), so
+/// several chunks decoded together share one copy of the prefix's keys and values.
 #[derive(Debug, Clone)]
 pub struct KvCache {
     k: Vec<Tensor>,
     v: Vec<Tensor>,
     len: usize,
     capacity: usize,
+    base: usize,
 }
 
 impl KvCache {
@@ -303,15 +308,42 @@ impl KvCache {
             v: (0..layers).map(|_| mk()).collect::<Result<_>>()?,
             len: 0,
             capacity,
+            base: 0,
         })
     }
 
+    /// An empty cache of the same shape for `capacity` positions continuing `shared`.
+    pub fn continuing(shared: &KvCache, capacity: usize) -> Result<Self> {
+        let (batch, kv_heads, _, head_dim) = shared.k[0].dims4()?;
+        let mut c = KvCache::new(
+            shared.k.len(),
+            batch,
+            kv_heads,
+            head_dim,
+            capacity,
+            shared.k[0].device(),
+        )?;
+        c.base = shared.base + shared.len;
+        Ok(c)
+    }
+
+    /// Entries held here (not counting a shared prefix).
     pub fn len(&self) -> usize {
         self.len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Position of the next token: the shared prefix's length plus the entries held here.
+    pub fn position(&self) -> usize {
+        self.base + self.len
+    }
+
+    /// Positions before this cache's first entry, held by the cache it continues.
+    pub fn base(&self) -> usize {
+        self.base
     }
 
     pub fn capacity(&self) -> usize {
@@ -323,8 +355,9 @@ impl KvCache {
     }
 
     /// Store `k`, `v` (batch, kv_heads, seq, head_dim) of `layer` at the current length and
-    /// return views of keys/values from `from` to the new end. The length itself advances
-    /// in `advance`, once per forward pass, after every layer has written.
+    /// return views of the keys/values held here from position `from` (absolute) to the
+    /// new end. The length itself advances in `advance`, once per forward pass, after
+    /// every layer has written.
     pub fn append(
         &mut self,
         layer: usize,
@@ -344,10 +377,25 @@ impl KvCache {
         self.k[layer].slice_set(&k.contiguous()?, 2, self.len)?;
         self.v[layer].slice_set(&v.contiguous()?, 2, self.len)?;
         let end = self.len + seq;
+        let from = from.saturating_sub(self.base).min(end);
         Ok((
             self.k[layer].narrow(2, from, end - from)?,
             self.v[layer].narrow(2, from, end - from)?,
         ))
+    }
+
+    /// Keys/values of `layer` held here from position `from` (absolute) to the end, or
+    /// None when none of them are visible.
+    pub fn visible(&self, layer: usize, from: usize) -> Result<Option<(Tensor, Tensor)>> {
+        let from = from.saturating_sub(self.base);
+        if from >= self.len {
+            return Ok(None);
+        }
+        let n = self.len - from;
+        Ok(Some((
+            self.k[layer].narrow(2, from, n)?,
+            self.v[layer].narrow(2, from, n)?,
+        )))
     }
 
     pub fn advance(&mut self, seq: usize) {

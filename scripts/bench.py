@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Side-by-side speed of anuvad's engine and llama.cpp on the same GGUF, same token ids,
-same thread count, greedy decoding: prefill and decode tokens/s for several prompt
-lengths, median of several repetitions, and the ratio anuvad / llama.cpp measured in the
-same run. Called by scripts/bench.sh.
+same thread count, greedy decoding, measured in the same run, ratio anuvad / llama.cpp:
+- prefill and decode tokens/s for several prompt lengths (median of several repetitions),
+  plus anuvad decoding 8 sequences together;
+- a whole article: anuvad's translation stage (chunks decoded together) against
+  llama.cpp replaying the very same model calls one after another (prefix reused), as
+  output tokens/s; anuvad's peak RSS for that article;
+- optionally a second model (--model2, e.g. a random Gemma 3 1B-shaped GGUF).
+Called by scripts/bench.sh; the last line is `ratio decode=… prefill=… article=… rss_mb=…`.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
@@ -13,6 +18,9 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--reps", type=int, default=3)
 ap.add_argument("--prompts", default="100,500,1500")
 ap.add_argument("--decode", type=int, default=64)
+ap.add_argument("--article", help="a Hindi article to translate end to end")
+ap.add_argument("--article-bin", help="path to the article_speed example binary")
+ap.add_argument("--model2", help="a second GGUF for prefill/decode rows (one repetition)")
 args = ap.parse_args()
 lengths = [int(x) for x in args.prompts.split(",")]
 
@@ -29,20 +37,20 @@ def run(cmd, env=None):
     return out, usage.ru_maxrss / 1024  # Linux reports KB
 
 
-def ours(n):
+def ours(n, model=None, batch=1):
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
-    out, rss = run([args.ours, args.model, str(n), str(args.decode)], env=env)
+    out, rss = run([args.ours, model or args.model, str(n), str(args.decode), str(batch)], env=env)
     # "load 0.35s prefill 500 tok 186.8 tok/s decode 64 tok 27.8 tok/s"
     w = out.split()
     return float(w[w.index("prefill") + 3]), float(w[w.index("decode") + 3]), rss
 
 
-def llama(n):
+def llama(n, model=None):
     # A fresh process per measurement, like ours, so neither side keeps warm state.
     code = f"""
 import time, numpy as np
 from llama_cpp import Llama
-llm = Llama(model_path={args.model!r}, n_ctx={n + args.decode + 16}, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
+llm = Llama(model_path={(model or args.model)!r}, n_ctx={n + args.decode + 16}, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
 ids = [2] + [1000 + (i * 7919) % 200000 for i in range(1, {n})]
 t = time.time(); llm.eval(ids); p = time.time() - t
 t = time.time()
@@ -56,21 +64,88 @@ print({n} / p, {args.decode} / d)
     return float(out[-2]), float(out[-1]), rss
 
 
-rows = []
-for n in lengths:
-    a = [ours(n) for _ in range(args.reps)]
-    b = [llama(n) for _ in range(args.reps)]
-    med = lambda xs, i: statistics.median(x[i] for x in xs)
-    rows.append((n, med(a, 0), med(b, 0), med(a, 1), med(b, 1), max(x[2] for x in a), max(x[2] for x in b)))
+def table(model, lengths, reps):
+    rows = []
+    for n in lengths:
+        a = [ours(n, model) for _ in range(reps)]
+        b = [llama(n, model) for _ in range(reps)]
+        c = [ours(n, model, batch=8) for _ in range(reps)]
+        med = lambda xs, i: statistics.median(x[i] for x in xs)
+        rows.append((n, med(a, 0), med(b, 0), med(a, 1), med(b, 1), med(c, 1), max(x[2] for x in a), max(x[2] for x in b)))
+    print(f"\nModel: {os.path.basename(model)}, {args.threads} threads, {reps} repetition(s), median\n")
+    print("| prompt tokens | prefill anuvad | prefill llama.cpp | ratio | decode anuvad | decode llama.cpp | ratio | decode anuvad, 8 sequences together | ratio | peak RSS anuvad | peak RSS llama.cpp (Python process) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, pa, pb, da, db, dc, ra, rb in rows:
+        print(f"| {n} | {pa:.1f} | {pb:.1f} | {pa / pb:.2f} | {da:.1f} | {db:.1f} | {da / db:.2f} | {dc:.1f} | {dc / db:.2f} | {ra:.0f} MB | {rb:.0f} MB |")
+    return rows
 
-print("| prompt tokens | prefill anuvad | prefill llama.cpp | ratio | decode anuvad | decode llama.cpp | ratio | peak RSS anuvad | peak RSS llama.cpp (Python process) |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-for n, pa, pb, da, db, ra, rb in rows:
-    print(f"| {n} | {pa:.1f} | {pb:.1f} | {pa / pb:.2f} | {da:.1f} | {db:.1f} | {da / db:.2f} | {ra:.0f} MB | {rb:.0f} MB |")
+
+rows = table(args.model, lengths, args.reps)
 pr = statistics.median(r[1] / r[2] for r in rows)
 dr = statistics.median(r[3] / r[4] for r in rows)
-rss = max(r[5] for r in rows)
-print(json.dumps({"prefill_ratio": round(pr, 3), "decode_ratio": round(dr, 3), "rss_mb": round(rss)}))
-# rss_mb: anuvad's peak RSS on the longest prompt (model file 253 MB); the article ratio
-# (batched chunks vs llama.cpp chunk by chunk) is not measured yet.
-print(f"ratio decode={dr:.2f} prefill={pr:.2f} article=NA rss_mb={rss:.0f}")
+summary = {"prefill_ratio": round(pr, 3), "decode_ratio": round(dr, 3)}
+
+
+def article():
+    env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
+    out, rss = run([args.article_bin, args.article], env=env)
+    v = json.loads(out)
+    calls_file = "/tmp/anuvad-bench-calls.json"
+    with open(calls_file, "w") as f:
+        json.dump(v["calls"], f)
+    # llama.cpp gets the same calls one after another, as a chat runtime would run them:
+    # the shared prefix evaluated once and kept, each body and answer after it.
+    code = f"""
+import json, time, numpy as np
+from llama_cpp import Llama
+calls = json.load(open({calls_file!r}))
+llm = Llama(model_path={args.model!r}, n_ctx=4096, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
+prefix = llm.tokenize(calls[0]["prefix"].encode(), add_bos=True, special=True)
+stop_ids = {{llm.token_eos(), 106}}  # <eos>, <end_of_turn>
+t = time.time()
+llm.eval(prefix)
+n_out = 0
+for c in calls:
+    assert c["prefix"] == calls[0]["prefix"]
+    llm.n_tokens = len(prefix)
+    llm.eval(llm.tokenize(c["body"].encode(), add_bos=False, special=True))
+    toks = []
+    while len(toks) < c["max_new_tokens"]:
+        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        if tok in stop_ids:
+            break
+        toks.append(tok)
+        text = llm.detokenize(toks).decode("utf-8", "ignore")
+        if any(s in text for s in c["stop"]) or len(toks) == c["max_new_tokens"]:
+            break
+        llm.eval([tok])
+    n_out += len(toks)
+print(json.dumps({{"seconds": time.time() - t, "output_tokens": n_out}}))
+"""
+    out2, _ = run([sys.executable, "-c", code])
+    w = json.loads(out2.split("\n")[-2] if out2.endswith("\n") else out2)
+    ra = v["output_tokens"] / v["seconds"]
+    rb = w["output_tokens"] / w["seconds"]
+    print(f"\nWhole article: {args.article}, {v['chunks']} chunks, {len(v['calls'])} model calls\n")
+    print("| | output tokens | seconds | output tokens/s | peak RSS |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| anuvad, {v['batch']} chunks decoded together | {v['output_tokens']} | {v['seconds']:.1f} | {ra:.1f} | {rss:.0f} MB |")
+    print(f"| llama.cpp, the same calls one after another | {w['output_tokens']} | {w['seconds']:.1f} | {rb:.1f} | |")
+    print(f"| **ratio** | | | **{ra / rb:.2f}** | |")
+    return ra / rb, rss
+
+
+art, rss = (article() if args.article else (None, None))
+if art is not None:
+    summary.update(article_ratio=round(art, 3), rss_mb=round(rss))
+if args.model2:
+    rows2 = table(args.model2, [100, 500], 1)
+    summary["model2"] = {
+        "prefill_ratio": round(statistics.median(r[1] / r[2] for r in rows2), 3),
+        "decode_ratio": round(statistics.median(r[3] / r[4] for r in rows2), 3),
+        "decode8_ratio": round(statistics.median(r[5] / r[4] for r in rows2), 3),
+    }
+print()
+print(json.dumps(summary))
+fmt = lambda x, f: "NA" if x is None else format(x, f)
+print(f"ratio decode={dr:.2f} prefill={pr:.2f} article={fmt(art, '.2f')} rss_mb={fmt(rss, '.0f')}")

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # anuvad's engine vs llama.cpp (llama-cpp-python, compiled from source) on the default
-# model: prefill and decode tokens/s and their ratio, measured in the same run.
-#   scripts/bench.sh [--quick]     (--quick: one repetition, prompts of 100 and 500 tokens)
+# model: prefill and decode tokens/s, a whole article end to end, peak RSS, and their
+# ratios, measured in the same run. Ends with one line:
+#   ratio decode=X prefill=Y article=Z rss_mb=N
+#   scripts/bench.sh [--quick]   (--quick: one repetition, prompts of 100 and 500 tokens,
+#                                 default model only; under 5 minutes once llama.cpp is built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-model.sh >/dev/null
 home="${ANUVAD_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/anuvad}"
 model="$home/models/gemma-3-270m-q4_k_m.gguf"
+threads="${THREADS:-2}"
 
 if ! python3 -c "import llama_cpp, numpy" 2>/dev/null; then
   echo "bench: installing llama-cpp-python (compiles llama.cpp, several minutes)" >&2
@@ -14,9 +18,16 @@ if ! python3 -c "import llama_cpp, numpy" 2>/dev/null; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
     python3 -m pip install --quiet llama-cpp-python numpy
 fi
-cargo build --release --quiet --example model_speed
+cargo build --release --quiet --example model_speed --example article_speed --example write_tiny_model
+article=tests/fixtures/articles/long.hi.txt
+common=(--ours target/release/examples/model_speed --threads "$threads"
+        --article "$article" --article-bin target/release/examples/article_speed)
 if [ "${1:-}" = "--quick" ]; then
-  python3 scripts/bench.py "$model" --ours target/release/examples/model_speed --reps 1 --prompts 100,500
+  python3 scripts/bench.py "$model" "${common[@]}" --reps 1 --prompts 100,500
 else
-  python3 scripts/bench.py "$model" --ours target/release/examples/model_speed --reps 3 --prompts 100,500,1500
+  # A random-weight model with Gemma 3 1B's real shape and Q4_K_M-like types: speed does
+  # not depend on the weights' values.
+  big="$home/bench/models/gemma-3-1b-random.gguf"
+  [ -f "$big" ] || target/release/examples/write_tiny_model "$home/bench" --gemma3-1b >/dev/null
+  python3 scripts/bench.py "$model" "${common[@]}" --reps 3 --prompts 100,500,1500 --model2 "$big"
 fi

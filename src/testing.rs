@@ -23,6 +23,12 @@ pub struct TinyModel {
     pub sliding_window: usize,
     pub context: usize,
     pub seed: u64,
+    /// Vocabulary size: the tiny vocabulary padded with unused control tokens (a real
+    /// model's 262,144-row embedding and output head cost real time). 0 = unpadded.
+    pub vocab: usize,
+    /// Weight types as llama.cpp's Q4_K_M gives Gemma 3 270M (Q5_0 where rows are not a
+    /// multiple of 256, Q4_K/Q6_K where they are, Q8_0 embeddings); otherwise all Q8_0.
+    pub like_q4_k_m: bool,
 }
 
 impl TinyModel {
@@ -38,6 +44,26 @@ impl TinyModel {
             sliding_window: 16,
             context: 4096,
             seed: 7,
+            vocab: 0,
+            like_q4_k_m: false,
+        }
+    }
+
+    /// Gemma 3 1B's real shape (google/gemma-3-1b-it config), for benchmarks.
+    pub fn gemma3_1b() -> Self {
+        TinyModel {
+            arch: "gemma3".into(),
+            hidden: 1152,
+            layers: 26,
+            heads: 4,
+            kv_heads: 1,
+            head_dim: 256,
+            ffn: 6912,
+            sliding_window: 512,
+            context: 32768,
+            seed: 7,
+            vocab: 262_144,
+            like_q4_k_m: true,
         }
     }
 }
@@ -130,17 +156,56 @@ impl Rng {
     }
 }
 
+/// The type llama.cpp's Q4_K_M mix gives a tensor of Gemma 3 (as in the 270M file).
+fn q4_k_m_type(name: &str, cols: usize) -> GgmlDType {
+    let layer: usize = name
+        .split('.')
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let k_ok = cols.is_multiple_of(256);
+    let kind = name.rsplit('.').nth(1).unwrap_or("");
+    match kind {
+        "token_embd" => GgmlDType::Q8_0,
+        "attn_v" if layer % 2 == 0 => GgmlDType::Q8_0,
+        "attn_output" if k_ok => GgmlDType::Q4K,
+        "ffn_down" if k_ok && layer % 2 == 0 => GgmlDType::Q6K,
+        "ffn_down" if k_ok => GgmlDType::Q4K,
+        _ => GgmlDType::Q5_0,
+    }
+}
+
 /// Write a random GGUF of `cfg.arch` with the tiny vocabulary to `path`.
 pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
     let arch = cfg.arch.as_str();
     let dev = Device::Cpu;
-    let (tokens, scores, types) = tiny_vocab();
+    let (mut tokens, mut scores, mut types) = tiny_vocab();
+    if cfg.vocab > 0 {
+        // llama.cpp refuses a vocabulary with a piece twice (the tiny one lists "।" in
+        // its words and again among the Devanagari letters): rename repeats.
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in tokens.iter_mut().enumerate() {
+            if !seen.insert(t.clone()) {
+                *t = format!("<repeat{i}>");
+            }
+        }
+    }
+    for i in tokens.len()..cfg.vocab {
+        tokens.push(format!("<unused{i}>"));
+        scores.push(0.0);
+        types.push(3);
+    }
     let vocab = tokens.len();
     let mut rng = Rng(cfg.seed.max(1));
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let mut matrix = |name: String, rows: usize, cols: usize, rng: &mut Rng| -> Result<()> {
         let t = Tensor::from_vec(rng.normal_vec(rows * cols, 0.05), (rows, cols), &dev)?;
-        tensors.push((name, QTensor::quantize(&t, GgmlDType::Q8_0)?));
+        let dtype = if cfg.like_q4_k_m {
+            q4_k_m_type(&name, cols)
+        } else {
+            GgmlDType::Q8_0
+        };
+        tensors.push((name, QTensor::quantize(&t, dtype)?));
         Ok(())
     };
     matrix("token_embd.weight".into(), vocab, cfg.hidden, &mut rng)?;

@@ -167,9 +167,9 @@ fn q4_k_m_type(name: &str, cols: usize) -> GgmlDType {
     let kind = name.rsplit('.').nth(1).unwrap_or("");
     match kind {
         "token_embd" => GgmlDType::Q8_0,
-        "attn_v" if layer % 2 == 0 => GgmlDType::Q8_0,
+        "attn_v" if layer.is_multiple_of(2) => GgmlDType::Q8_0,
         "attn_output" if k_ok => GgmlDType::Q4K,
-        "ffn_down" if k_ok && layer % 2 == 0 => GgmlDType::Q6K,
+        "ffn_down" if k_ok && layer.is_multiple_of(2) => GgmlDType::Q6K,
         "ffn_down" if k_ok => GgmlDType::Q4K,
         _ => GgmlDType::Q5_0,
     }

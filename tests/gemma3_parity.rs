@@ -76,7 +76,7 @@ fn gemma3_matches_llama_cpp() {
         let greedy_margin = vec_f64(&case["greedy_margin"]);
 
         // Prompt positions, fed llama.cpp's tokens.
-        let mut cache = model.new_cache(1).unwrap();
+        let mut cache = model.new_cache();
         let mut top1 = Vec::new();
         for piece in ids.chunks(100) {
             top1.extend(run(&model, &mut cache, piece, Logits::All));

@@ -167,7 +167,7 @@ impl DecoderEngine {
             "gemma3" => {
                 let model = gemma3::Model::load(&content, &mut reader, &device, capacity)
                     .map_err(|e| corrupt(e.to_string()))?;
-                let cache = model.new_cache(1)?;
+                let cache = model.new_cache();
                 Net::Gemma3 { model, cache }
             }
             "llama" => Net::Llama(
@@ -406,7 +406,7 @@ impl DecoderEngine {
                 let (p, body) = &prompts[i];
                 let mut d = Decoding::new(&reqs[i], p.len() + body.len(), self.capacity);
                 d.result.cached_tokens = if i == 0 && !reused { 0 } else { p.len() };
-                let mut own = model.continuation_cache(shared, body.len() + d.max_new + 1)?;
+                let mut own = model.continuation_cache(shared, body.len() + d.max_new + 1);
                 let input = Tensor::new(body.as_slice(), &self.device)?.unsqueeze(0)?;
                 let logits = model.forward_seqs(
                     &input,

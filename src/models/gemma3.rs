@@ -200,20 +200,18 @@ impl Model {
     }
 
     /// A KV cache for `batch` sequences of up to the positions this model was loaded for.
-    pub fn new_cache(&self, batch: usize) -> Result<KvCache> {
+    pub fn new_cache(&self) -> KvCache {
         KvCache::new(
             self.cfg.layers,
-            batch,
             self.cfg.kv_heads,
             self.cfg.head_dim,
             self.rope_local.positions(),
-            &self.device,
         )
     }
 
     /// A cache for one sequence of up to `capacity` more positions after `shared` (the
     /// prompt prefix), for `forward_seqs`.
-    pub fn continuation_cache(&self, shared: &KvCache, capacity: usize) -> Result<KvCache> {
+    pub fn continuation_cache(&self, shared: &KvCache, capacity: usize) -> KvCache {
         KvCache::continuing(shared, capacity)
     }
 
@@ -281,8 +279,6 @@ impl Model {
             })
             .collect::<Result<_>>()?;
 
-        let group = c.heads / c.kv_heads;
-        let scale = 1.0 / (c.head_dim as f64).sqrt();
         for (li, layer) in self.layers.iter().enumerate() {
             let residual = x.clone();
             let h = layer.attn_norm.forward(&x)?;
@@ -294,32 +290,25 @@ impl Model {
             let q = layer.q_norm.forward(&heads(&layer.q, c.heads)?)?;
             let k = layer.k_norm.forward(&heads(&layer.k, c.kv_heads)?)?;
             let v = heads(&layer.v, c.kv_heads)?;
-            let mut outs = Vec::with_capacity(b);
-            for (i, cache) in caches.iter_mut().enumerate() {
-                let (rope, from, mask) = if layer.sliding {
-                    (&self.rope_local, from_local[i], &masks[i].1)
+            let out = if seq == 1 {
+                let (cos_sin, from) = if layer.sliding {
+                    (&self.rope_local, &from_local)
                 } else {
-                    (&self.rope_global, 0, &masks[i].0)
+                    (&self.rope_global, &vec![0; b])
                 };
-                let q = rope.apply(&q.narrow(0, i, 1)?, starts[i])?;
-                let k = rope.apply(&k.narrow(0, i, 1)?, starts[i])?;
-                let own = cache.append(li, &k, &v.narrow(0, i, 1)?, from)?;
-                let mut parts = Vec::with_capacity(2);
-                if let Some(s) = shared
-                    && let Some(kv) = s.visible(li, from)?
-                {
-                    parts.push(kv);
-                }
-                parts.push(own);
-                // Grouped-query attention without copying K/V per head: fold the query
-                // heads that share a KV head into the row dimension.
-                let q = (q * scale)?.reshape((1, c.kv_heads, group * seq, c.head_dim))?;
-                outs.push(attend(&q, &parts, mask.as_ref(), (c.kv_heads, group, seq))?);
-            }
-            let out = Tensor::cat(&outs, 0)? // (b, kv, group*seq, hd)
-                .reshape((b, c.heads, seq, c.head_dim))?
-                .transpose(1, 2)?
-                .reshape((b, seq, c.heads * c.head_dim))?;
+                self.decode_attention(li, cos_sin, from, (&q, &k, &v), shared, caches)?
+            } else {
+                self.prefill_attention(
+                    li,
+                    layer.sliding,
+                    (&q, &k, &v),
+                    shared,
+                    caches,
+                    &starts,
+                    &from_local,
+                    &masks,
+                )?
+            };
             let h = layer.o.forward(&out)?;
             let h = layer.post_attn_norm.forward(&h)?;
             x = (h + residual)?;
@@ -340,6 +329,112 @@ impl Model {
         };
         let x = self.norm.forward(&x)?;
         self.head.forward(&x)?.to_dtype(candle_core::DType::F32)
+    }
+
+    /// Attention for one new token per sequence, straight on the caches' buffers and
+    /// spread over the worker pool by (sequence, KV head). Returns (b, 1, heads·hd).
+    fn decode_attention(
+        &self,
+        li: usize,
+        rope: &super::Rope,
+        from: &[usize],
+        (q, k, v): (&Tensor, &Tensor, &Tensor),
+        shared: Option<&KvCache>,
+        caches: &mut [&mut KvCache],
+    ) -> Result<Tensor> {
+        let c = &self.cfg;
+        let (b, hd, kvh) = (caches.len(), c.head_dim, c.kv_heads);
+        let group = c.heads / kvh;
+        let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        let mut qs: Vec<f32> = q.flatten_all()?.to_vec1()?;
+        let mut ks: Vec<f32> = k.flatten_all()?.to_vec1()?;
+        let vs: Vec<f32> = v.flatten_all()?.to_vec1()?;
+        for (i, cache) in caches.iter_mut().enumerate() {
+            let pos = cache.position();
+            for head in qs[i * c.heads * hd..(i + 1) * c.heads * hd].chunks_exact_mut(hd) {
+                rope.rotate(head, pos)?;
+                head.iter_mut().for_each(|x| *x *= scale);
+            }
+            let kv = i * kvh * hd..(i + 1) * kvh * hd;
+            for head in ks[kv.clone()].chunks_exact_mut(hd) {
+                rope.rotate(head, pos)?;
+            }
+            cache.write_one(li, &ks[kv.clone()], &vs[kv])?;
+        }
+        let views: Vec<&KvCache> = caches.iter().map(|c| &**c).collect();
+        let mut out = vec![0f32; b * c.heads * hd];
+        let out_ptr = super::kernels::OutPtr(out.as_mut_ptr());
+        candle_core::utils::barrier_pool().execute_chunked(b * kvh, |range| {
+            let mut scores = Vec::new();
+            for item in range {
+                let (i, g) = (item / kvh, item % kvh);
+                let own = views[i];
+                let mut parts = Vec::with_capacity(2);
+                if let Some(s) = shared
+                    && from[i] < s.position()
+                {
+                    parts.push(s.rows(li, g, from[i].saturating_sub(s.base()), s.len()));
+                }
+                // The entry just written counts: the length advances after every layer.
+                parts.push(own.rows(li, g, from[i].saturating_sub(own.base()), own.len() + 1));
+                for r in 0..group {
+                    let at = (i * c.heads + g * group + r) * hd;
+                    // SAFETY: each (sequence, head) output row is written by exactly one
+                    // item, and `out` outlives the pool call.
+                    let o = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(at), hd) };
+                    super::kernels::attend_one(&qs[at..at + hd], &parts, o, &mut scores);
+                }
+            }
+        });
+        Tensor::from_vec(out, (b, 1, c.heads * hd), &self.device)
+    }
+
+    /// Attention for several new tokens of each sequence (prompts), with tensor ops.
+    #[allow(clippy::too_many_arguments)]
+    fn prefill_attention(
+        &self,
+        li: usize,
+        sliding: bool,
+        (q, k, v): (&Tensor, &Tensor, &Tensor),
+        shared: Option<&KvCache>,
+        caches: &mut [&mut KvCache],
+        starts: &[usize],
+        from_local: &[usize],
+        masks: &[(Option<Tensor>, Option<Tensor>)],
+    ) -> Result<Tensor> {
+        let c = &self.cfg;
+        let (b, seq) = (caches.len(), q.dim(2)?);
+        let group = c.heads / c.kv_heads;
+        let scale = 1.0 / (c.head_dim as f64).sqrt();
+        let layer_sliding = sliding;
+        {
+            let mut outs = Vec::with_capacity(b);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let (rope, from, mask) = if layer_sliding {
+                    (&self.rope_local, from_local[i], &masks[i].1)
+                } else {
+                    (&self.rope_global, 0, &masks[i].0)
+                };
+                let q = rope.apply(&q.narrow(0, i, 1)?, starts[i])?;
+                let k = rope.apply(&k.narrow(0, i, 1)?, starts[i])?;
+                let own = cache.append(li, &k, &v.narrow(0, i, 1)?, from)?;
+                let mut parts = Vec::with_capacity(2);
+                if let Some(s) = shared
+                    && let Some(kv) = s.visible(li, from)?
+                {
+                    parts.push(kv);
+                }
+                parts.push(own);
+                // Grouped-query attention without copying K/V per head: fold the query
+                // heads that share a KV head into the row dimension.
+                let q = (q * scale)?.reshape((1, c.kv_heads, group * seq, c.head_dim))?;
+                outs.push(attend(&q, &parts, mask.as_ref(), (c.kv_heads, group, seq))?);
+            }
+            Tensor::cat(&outs, 0)? // (b, kv, group*seq, hd)
+                .reshape((b, c.heads, seq, c.head_dim))?
+                .transpose(1, 2)?
+                .reshape((b, seq, c.heads * c.head_dim))
+        }
     }
 }
 

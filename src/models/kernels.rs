@@ -85,13 +85,13 @@ pub fn gemv_q8_0(w: &[u8], rows: usize, cols: usize, x: &Q8Row, out: &mut [f32])
 }
 
 #[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: only used to write disjoint rows from the pool's threads (see gemv_q8_0).
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }
@@ -384,6 +384,101 @@ mod avx512 {
             for (i, a) in acc.iter().enumerate() {
                 let dst = out.get().add((m0 + i) * w.rows + r0);
                 _mm512_mask_storeu_ps(dst, mask, *a);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Attention for decode steps: one query vector against the keys and values of one
+// sequence, read straight from its KV cache (shared prefix, then its own entries).
+// Tensor operations per sequence, layer and step cost more than the arithmetic here.
+
+/// out = softmax(q · Kᵀ) · V over the rows of `parts` in order; `scores` is scratch.
+/// q is already scaled.
+pub fn attend_one(q: &[f32], parts: &[(&[f32], &[f32])], out: &mut [f32], scores: &mut Vec<f32>) {
+    let hd = q.len();
+    scores.clear();
+    for (k, _) in parts {
+        scores.extend(k.chunks_exact(hd).map(|row| dot(q, row)));
+    }
+    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    out.fill(0.0);
+    let mut j = 0;
+    for (_, v) in parts {
+        for row in v.chunks_exact(hd) {
+            axpy(scores[j] / sum, row, out);
+            j += 1;
+        }
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if a.len().is_multiple_of(16) && is_x86_feature_detected!("avx512f") {
+        // SAFETY: feature checked; lengths are equal multiples of 16.
+        return unsafe { avx512_vec::dot(a, b) };
+    }
+    // Eight partial sums, like the vector path, so the compiler can vectorise.
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if x.len().is_multiple_of(16) && is_x86_feature_detected!("avx512f") {
+        // SAFETY: feature checked; lengths are equal multiples of 16.
+        return unsafe { avx512_vec::axpy(alpha, x, y) };
+    }
+    for (o, v) in y.iter_mut().zip(x) {
+        *o += alpha * v;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512_vec {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        unsafe {
+            let mut acc = _mm512_setzero_ps();
+            for i in (0..a.len()).step_by(16) {
+                let x = _mm512_loadu_ps(a.as_ptr().add(i));
+                let y = _mm512_loadu_ps(b.as_ptr().add(i));
+                acc = _mm512_fmadd_ps(x, y, acc);
+            }
+            _mm512_reduce_add_ps(acc)
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        assert_eq!(x.len(), y.len());
+        unsafe {
+            let a = _mm512_set1_ps(alpha);
+            for i in (0..x.len()).step_by(16) {
+                let xv = _mm512_loadu_ps(x.as_ptr().add(i));
+                let yv = _mm512_loadu_ps(y.as_ptr().add(i));
+                _mm512_storeu_ps(y.as_mut_ptr().add(i), _mm512_fmadd_ps(a, xv, yv));
             }
         }
     }

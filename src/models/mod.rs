@@ -80,9 +80,9 @@ pub fn q5_0_to_q8_0(t: &QTensor, device: &Device) -> Result<QTensor> {
 ///   everything else candle's `QMatMul`.
 ///
 /// Results for one input row never depend on how many rows come with it (a sequence in a
-/// decode batch gets the logits it would get alone): the packed kernel guarantees it, and
-/// candle's products, whose kernels differ between one row and several, are run row by
-/// row for the few rows of a decode batch.
+/// decode batch gets the logits it would get alone): the packed kernel and candle's Q4_K
+/// kernels guarantee it; candle's Q6_K takes another kernel for one row than for several,
+/// so a single row is run as two (tested below).
 pub enum Linear {
     Packed(kernels::PackedQ8),
     Candle {
@@ -90,9 +90,6 @@ pub enum Linear {
         q8: Option<Arc<QTensor>>,
     },
 }
-
-/// Up to this many rows count as a decode batch (see `Linear`); more is a prefill.
-const DECODE_ROWS: usize = 16;
 
 impl Linear {
     pub fn new(t: Arc<QTensor>) -> Result<Self> {
@@ -124,21 +121,23 @@ impl Linear {
                 Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
             }
             Linear::Packed(_) => candle_core::bail!("packed weights take F32 inputs"),
-            Linear::Candle { q8: Some(w), .. } if n == 1 && x.dtype() == DType::F32 => {
+            // Without AVX-512: our matrix-vector kernel, row by row for decode batches
+            // (candle's several-row kernel would give other roundings than one row).
+            Linear::Candle { q8: Some(w), .. } if n <= 64 && x.dtype() == DType::F32 => {
                 let (rows, cols) = w.shape().dims2()?;
                 let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; rows];
-                let q = kernels::Q8Row::quantize(&xs);
-                kernels::gemv_q8_0(&w.data()?, rows, cols, &q, &mut out);
+                let data = w.data()?;
+                let mut out = vec![0f32; n * rows];
+                for (xr, o) in xs.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
+                    kernels::gemv_q8_0(&data, rows, cols, &kernels::Q8Row::quantize(xr), o);
+                }
                 Tensor::from_vec(out, out_dims(x, rows), x.device())
             }
-            Linear::Candle { .. } if n > 1 && n <= DECODE_ROWS => {
-                let rows: Vec<Tensor> = (0..n)
-                    .map(|i| self.forward(&x.reshape((n, cols))?.narrow(0, i, 1)?))
-                    .collect::<Result<_>>()?;
-                let out = Tensor::cat(&rows, 0)?;
-                let r = out.dim(1)?;
-                out.reshape(out_dims(x, r))
+            Linear::Candle { mm, .. } if n == 1 && one_row_differs(mm) => {
+                let row = x.reshape((1, cols))?;
+                let two = candle_core::Module::forward(mm, &Tensor::cat(&[&row, &row], 0)?)?;
+                let rows = two.dim(1)?;
+                two.narrow(0, 0, 1)?.reshape(out_dims(x, rows))
             }
             Linear::Candle { mm, .. } => candle_core::Module::forward(mm, x),
         }
@@ -166,6 +165,10 @@ impl Linear {
             Linear::Candle { mm, .. } => mm.embedding(ids),
         }
     }
+}
+
+fn one_row_differs(mm: &candle_core::quantized::QMatMul) -> bool {
+    matches!(mm, candle_core::quantized::QMatMul::QTensor(t) if t.dtype() == GgmlDType::Q6K)
 }
 
 fn out_dims(x: &Tensor, rows: usize) -> Vec<usize> {
@@ -226,6 +229,9 @@ impl RmsNorm {
 pub struct Rope {
     cos: Tensor,
     sin: Tensor,
+    /// The same tables as plain rows (positions × head_dim/2), for decode steps.
+    cos_rows: Vec<f32>,
+    sin_rows: Vec<f32>,
 }
 
 impl Rope {
@@ -252,9 +258,31 @@ impl Rope {
             }
         }
         Ok(Rope {
-            cos: Tensor::from_vec(cos, (positions, half), dev)?,
-            sin: Tensor::from_vec(sin, (positions, half), dev)?,
+            cos: Tensor::from_vec(cos.clone(), (positions, half), dev)?,
+            sin: Tensor::from_vec(sin.clone(), (positions, half), dev)?,
+            cos_rows: cos,
+            sin_rows: sin,
         })
+    }
+
+    /// Rotate one head vector `x` (head_dim) in place for position `pos`, exactly as
+    /// `apply` (candle's `rope`) does.
+    pub fn rotate(&self, x: &mut [f32], pos: usize) -> Result<()> {
+        let half = x.len() / 2;
+        if pos >= self.positions() {
+            candle_core::bail!(
+                "position {pos} is past the {} positions prepared for this run",
+                self.positions()
+            )
+        }
+        let cos = &self.cos_rows[pos * half..(pos + 1) * half];
+        let sin = &self.sin_rows[pos * half..(pos + 1) * half];
+        for i in 0..half {
+            let (a, b) = (x[i], x[i + half]);
+            x[i] = a * cos[i] - b * sin[i];
+            x[i + half] = a * sin[i] + b * cos[i];
+        }
+        Ok(())
     }
 
     pub fn positions(&self) -> usize {
@@ -277,54 +305,47 @@ impl Rope {
     }
 }
 
-/// Preallocated per-layer key/value buffers, written in place (no `Tensor::cat` per step).
+/// Preallocated per-layer key/value buffers for one sequence, written in place.
 /// `truncate` rewinds to a shorter length, which is how a shared prompt prefix is reused:
 /// compute it once, then rewind to its end before each chunk.
 ///
 /// A cache can also continue another one (`base` > 0): it holds positions base.. of one
 /// sequence whose first `base` positions live in a shared cache (the prompt prefix), so
 /// several chunks decoded together share one copy of the prefix's keys and values.
+///
+/// Plain buffers rather than tensors: decode steps read and write them directly
+/// (`kernels::attend_one`), without a tensor operation per sequence and layer.
 #[derive(Debug, Clone)]
 pub struct KvCache {
-    k: Vec<Tensor>,
-    v: Vec<Tensor>,
+    /// Per layer: kv_heads × capacity × head_dim.
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    kv_heads: usize,
+    head_dim: usize,
     len: usize,
     capacity: usize,
     base: usize,
 }
 
 impl KvCache {
-    pub fn new(
-        layers: usize,
-        batch: usize,
-        kv_heads: usize,
-        head_dim: usize,
-        capacity: usize,
-        dev: &Device,
-    ) -> Result<Self> {
-        let mk = || Tensor::zeros((batch, kv_heads, capacity, head_dim), DType::F32, dev);
-        Ok(KvCache {
-            k: (0..layers).map(|_| mk()).collect::<Result<_>>()?,
-            v: (0..layers).map(|_| mk()).collect::<Result<_>>()?,
+    pub fn new(layers: usize, kv_heads: usize, head_dim: usize, capacity: usize) -> Self {
+        let mk = || vec![0f32; kv_heads * capacity * head_dim];
+        KvCache {
+            k: (0..layers).map(|_| mk()).collect(),
+            v: (0..layers).map(|_| mk()).collect(),
+            kv_heads,
+            head_dim,
             len: 0,
             capacity,
             base: 0,
-        })
+        }
     }
 
     /// An empty cache of the same shape for `capacity` positions continuing `shared`.
-    pub fn continuing(shared: &KvCache, capacity: usize) -> Result<Self> {
-        let (batch, kv_heads, _, head_dim) = shared.k[0].dims4()?;
-        let mut c = KvCache::new(
-            shared.k.len(),
-            batch,
-            kv_heads,
-            head_dim,
-            capacity,
-            shared.k[0].device(),
-        )?;
+    pub fn continuing(shared: &KvCache, capacity: usize) -> Self {
+        let mut c = KvCache::new(shared.k.len(), shared.kv_heads, shared.head_dim, capacity);
         c.base = shared.base + shared.len;
-        Ok(c)
+        c
     }
 
     /// Entries held here (not counting a shared prefix).
@@ -354,18 +375,7 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
-    /// Store `k`, `v` (batch, kv_heads, seq, head_dim) of `layer` at the current length and
-    /// return views of the keys/values held here from position `from` (absolute) to the
-    /// new end. The length itself advances in `advance`, once per forward pass, after
-    /// every layer has written.
-    pub fn append(
-        &mut self,
-        layer: usize,
-        k: &Tensor,
-        v: &Tensor,
-        from: usize,
-    ) -> Result<(Tensor, Tensor)> {
-        let seq = k.dim(2)?;
+    fn check_room(&self, seq: usize) -> Result<()> {
         if self.len + seq > self.capacity {
             candle_core::bail!(
                 "KV cache full: {} + {} tokens exceed the {} reserved for this run",
@@ -374,13 +384,35 @@ impl KvCache {
                 self.capacity
             )
         }
-        self.k[layer].slice_set(&k.contiguous()?, 2, self.len)?;
-        self.v[layer].slice_set(&v.contiguous()?, 2, self.len)?;
+        Ok(())
+    }
+
+    /// Store `k`, `v` (1, kv_heads, seq, head_dim) of `layer` at the current length and
+    /// return the keys/values held here from position `from` (absolute) to the new end,
+    /// as (1, kv_heads, n, head_dim) tensors. The length itself advances in `advance`,
+    /// once per forward pass, after every layer has written.
+    pub fn append(
+        &mut self,
+        layer: usize,
+        k: &Tensor,
+        v: &Tensor,
+        from: usize,
+    ) -> Result<(Tensor, Tensor)> {
+        let seq = k.dim(2)?;
+        self.check_room(seq)?;
+        let (hd, cap) = (self.head_dim, self.capacity);
+        for (buf, t) in [(&mut self.k[layer], k), (&mut self.v[layer], v)] {
+            let data: Vec<f32> = t.flatten_all()?.to_vec1()?;
+            for (h, rows) in data.chunks_exact(seq * hd).enumerate() {
+                let at = (h * cap + self.len) * hd;
+                buf[at..at + seq * hd].copy_from_slice(rows);
+            }
+        }
         let end = self.len + seq;
         let from = from.saturating_sub(self.base).min(end);
         Ok((
-            self.k[layer].narrow(2, from, end - from)?,
-            self.v[layer].narrow(2, from, end - from)?,
+            self.range(&self.k[layer], from, end)?,
+            self.range(&self.v[layer], from, end)?,
         ))
     }
 
@@ -391,11 +423,44 @@ impl KvCache {
         if from >= self.len {
             return Ok(None);
         }
-        let n = self.len - from;
         Ok(Some((
-            self.k[layer].narrow(2, from, n)?,
-            self.v[layer].narrow(2, from, n)?,
+            self.range(&self.k[layer], from, self.len)?,
+            self.range(&self.v[layer], from, self.len)?,
         )))
+    }
+
+    fn range(&self, buf: &[f32], from: usize, to: usize) -> Result<Tensor> {
+        let (hd, n) = (self.head_dim, to - from);
+        let mut out = Vec::with_capacity(self.kv_heads * n * hd);
+        for h in 0..self.kv_heads {
+            let at = (h * self.capacity + from) * hd;
+            out.extend_from_slice(&buf[at..at + n * hd]);
+        }
+        Tensor::from_vec(out, (1, self.kv_heads, n, hd), &Device::Cpu)
+    }
+
+    /// Decode steps: store one position's keys and values (kv_heads × head_dim each) at
+    /// the current length.
+    pub fn write_one(&mut self, layer: usize, k: &[f32], v: &[f32]) -> Result<()> {
+        self.check_room(1)?;
+        let (hd, cap) = (self.head_dim, self.capacity);
+        for h in 0..self.kv_heads {
+            let at = (h * cap + self.len) * hd;
+            self.k[layer][at..at + hd].copy_from_slice(&k[h * hd..(h + 1) * hd]);
+            self.v[layer][at..at + hd].copy_from_slice(&v[h * hd..(h + 1) * hd]);
+        }
+        Ok(())
+    }
+
+    /// Keys and values of KV head `h` of `layer` for local entries `from..to`, as
+    /// (to - from) × head_dim row-major slices.
+    pub fn rows(&self, layer: usize, h: usize, from: usize, to: usize) -> (&[f32], &[f32]) {
+        let hd = self.head_dim;
+        let at = h * self.capacity * hd;
+        (
+            &self.k[layer][at + from * hd..at + to * hd],
+            &self.v[layer][at + from * hd..at + to * hd],
+        )
     }
 
     pub fn advance(&mut self, seq: usize) {
@@ -461,6 +526,36 @@ mod tests {
         };
         let (a, b) = (dequantized(&q5), dequantized(&q8));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_row_gets_the_same_product_alone_or_with_others() {
+        let dev = Device::Cpu;
+        for (dtype, rows, cols) in [
+            (GgmlDType::Q8_0, 96, 640),
+            (GgmlDType::Q4K, 64, 1024),
+            (GgmlDType::Q6K, 64, 2048),
+        ] {
+            let w: Vec<f32> = (0..rows * cols)
+                .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)
+                .collect();
+            let t = Tensor::from_vec(w, (rows, cols), &dev).unwrap();
+            let lin = Linear::new(Arc::new(QTensor::quantize(&t, dtype).unwrap())).unwrap();
+            let m = 9;
+            let x: Vec<f32> = (0..m * cols)
+                .map(|i| ((i * 31 % 97) as f32 - 48.0) / 10.0)
+                .collect();
+            let x = Tensor::from_vec(x, (m, cols), &dev).unwrap();
+            let together: Vec<Vec<f32>> = lin.forward(&x).unwrap().to_vec2().unwrap();
+            for (i, want) in together.iter().enumerate() {
+                let alone: Vec<Vec<f32>> = lin
+                    .forward(&x.narrow(0, i, 1).unwrap())
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
+                assert_eq!(&alone[0], want, "{dtype:?}: row {i} alone differs");
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, IndexOp, Result, Tensor};
 use std::io::{Read, Seek};
 
+/// Longest run of prompt tokens computed in one pass (see `Model::forward`).
+const PROMPT_PIECE: usize = 512;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub vocab: usize,
@@ -215,9 +218,25 @@ impl Model {
         KvCache::continuing(shared, capacity)
     }
 
-    /// Run `tokens` (1, seq) at positions cache.position().. and return logits.
+    /// Run `tokens` (1, seq) at positions cache.position().. and return logits. Long
+    /// prompts go through in pieces of `PROMPT_PIECE` tokens: attention scores of a whole
+    /// 1,500-token prompt at once would take 150 MB per layer and run slower.
     pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache, which: Logits) -> Result<Tensor> {
-        self.forward_seqs(tokens, None, &mut [cache], which)
+        let seq = tokens.dim(1)?;
+        if seq <= PROMPT_PIECE {
+            return self.forward_seqs(tokens, None, &mut [cache], which);
+        }
+        let mut outs = Vec::new();
+        for start in (0..seq).step_by(PROMPT_PIECE) {
+            let n = PROMPT_PIECE.min(seq - start);
+            let piece = tokens.narrow(1, start, n)?;
+            outs.push(self.forward_seqs(&piece, None, &mut [cache], which)?);
+        }
+        match which {
+            // Earlier pieces only had to fill the cache.
+            Logits::Last => Ok(outs.pop().expect("at least one piece")),
+            Logits::All => Tensor::cat(&outs, 1),
+        }
     }
 
     /// Run several sequences at once: row i of `tokens` (batch, seq) continues

@@ -4,8 +4,8 @@ same thread count, greedy decoding, measured in the same run, ratio anuvad / lla
 - prefill and decode tokens/s for several prompt lengths (median of several repetitions),
   plus anuvad decoding 8 sequences together;
 - a whole article: anuvad's translation stage (chunks decoded together) against
-  llama.cpp replaying the very same model calls one after another (prefix reused), as
-  output tokens/s; anuvad's peak RSS for that article;
+  llama.cpp replaying the very same model calls one after another (prefix reused, the
+  same number of greedy tokens per call), as output tokens/s; anuvad's peak RSS for it;
 - optionally a second model (--model2, e.g. a random Gemma 3 1B-shaped GGUF).
 Called by scripts/bench.sh; the last line is `ratio decode=… prefill=… article=… rss_mb=…`.
 """
@@ -101,7 +101,6 @@ from llama_cpp import Llama
 calls = json.load(open({calls_file!r}))
 llm = Llama(model_path={args.model!r}, n_ctx=4096, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
 prefix = llm.tokenize(calls[0]["prefix"].encode(), add_bos=True, special=True)
-stop_ids = {{llm.token_eos(), 106}}  # <eos>, <end_of_turn>
 t = time.time()
 llm.eval(prefix)
 n_out = 0
@@ -109,17 +108,13 @@ for c in calls:
     assert c["prefix"] == calls[0]["prefix"]
     llm.n_tokens = len(prefix)
     llm.eval(llm.tokenize(c["body"].encode(), add_bos=False, special=True))
-    toks = []
-    while len(toks) < c["max_new_tokens"]:
+    # Exactly as many tokens as anuvad generated for this call: the same work on both
+    # sides (llama.cpp lacks anuvad's English-only mask and would stop elsewhere).
+    for i in range(c["output_tokens"]):
         tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        if tok in stop_ids:
-            break
-        toks.append(tok)
-        text = llm.detokenize(toks).decode("utf-8", "ignore")
-        if any(s in text for s in c["stop"]) or len(toks) == c["max_new_tokens"]:
-            break
-        llm.eval([tok])
-    n_out += len(toks)
+        n_out += 1
+        if i + 1 < c["output_tokens"]:
+            llm.eval([tok])
 print(json.dumps({{"seconds": time.time() - t, "output_tokens": n_out}}))
 """
     out2, _ = run([sys.executable, "-c", code])
@@ -130,7 +125,7 @@ print(json.dumps({{"seconds": time.time() - t, "output_tokens": n_out}}))
     print("| | output tokens | seconds | output tokens/s | peak RSS |")
     print("|---|---:|---:|---:|---:|")
     print(f"| anuvad, {v['batch']} chunks decoded together | {v['output_tokens']} | {v['seconds']:.1f} | {ra:.1f} | {rss:.0f} MB |")
-    print(f"| llama.cpp, the same calls one after another | {w['output_tokens']} | {w['seconds']:.1f} | {rb:.1f} | |")
+    print(f"| llama.cpp, the same calls one after another, as many tokens each | {w['output_tokens']} | {w['seconds']:.1f} | {rb:.1f} | |")
     print(f"| **ratio** | | | **{ra / rb:.2f}** | |")
     return ra / rb, rss
 

@@ -2,7 +2,7 @@
 //! `general.architecture`), and the generation loop with stop strings, the repetition
 //! guard and reuse of the shared prompt prefix.
 
-use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_prob, pick};
+use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_prob, log_sum_exp, pick};
 use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
 use crate::card::{ModelCard, TokenizerKind};
 use crate::error::{Error, Result};
@@ -433,14 +433,18 @@ impl DecoderEngine {
             let mut caches: Vec<&mut KvCache> = slots.iter_mut().map(|s| &mut s.2).collect();
             let logits =
                 model.forward_seqs(&input, Some(shared), &mut caches, gemma3::Logits::Last)?;
-            let rows = logits.to_vec2::<f32>()?;
+            let mut rows = logits.to_vec2::<f32>()?;
+            for ((_, d, _, _), row) in slots.iter().zip(rows.iter_mut()) {
+                d.prepare(row, &self.vocab);
+            }
+            let lses = log_sum_exps(&rows);
             let now = Instant::now();
             let step = now.duration_since(clock).as_secs_f64() / slots.len() as f64;
             clock = now;
             let mut still = Vec::with_capacity(slots.len());
-            for ((i, mut d, own, _), mut row) in slots.drain(..).zip(rows) {
+            for (((i, mut d, own, _), row), lse) in slots.drain(..).zip(rows).zip(lses) {
                 d.result.decode_seconds += step;
-                match d.accept(&mut row, &self.vocab, on_token)? {
+                match d.accept_prepared(&row, lse, &self.vocab, on_token)? {
                     Some(tok) => still.push((i, d, own, tok)),
                     None => results[i] = Some(d.result),
                 }
@@ -514,10 +518,15 @@ impl<'r> Decoding<'r> {
         vocab: &Vocab,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Option<u32>> {
+        self.prepare(logits, vocab);
+        let lse = log_sum_exp(logits);
+        self.accept_prepared(logits, lse, vocab, on_token)
+    }
+
+    /// Apply the request's penalty and masks to `logits` (the first half of `accept`,
+    /// split so a batch can compute its normalisers in parallel in between).
+    fn prepare(&self, logits: &mut [f32], vocab: &Vocab) {
         let g = self.req;
-        if self.out.len() >= self.max_new {
-            return Ok(None);
-        }
         apply_repetition_penalty(logits, &self.out, g.repetition_penalty);
         if g.english_only {
             forbid(logits, &vocab.non_english);
@@ -525,7 +534,21 @@ impl<'r> Decoding<'r> {
         if self.result.text.trim().is_empty() {
             forbid(logits, &vocab.blank_lines);
         }
-        let (tok, lp) = pick(logits, &g.sampling, &mut self.rng);
+    }
+
+    /// The second half of `accept`: `lse` is `log_sum_exp` of the prepared logits.
+    fn accept_prepared(
+        &mut self,
+        logits: &[f32],
+        lse: f64,
+        vocab: &Vocab,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Option<u32>> {
+        let g = self.req;
+        if self.out.len() >= self.max_new {
+            return Ok(None);
+        }
+        let (tok, lp) = pick(logits, lse, &g.sampling, &mut self.rng);
         if vocab.stop_ids.contains(&tok) {
             self.result.finish = Finish::Eos;
             return Ok(None);
@@ -555,6 +578,19 @@ impl<'r> Decoding<'r> {
         }
         Ok(Some(tok))
     }
+}
+
+/// `log_sum_exp` of every row, rows spread over the worker pool.
+fn log_sum_exps(rows: &[Vec<f32>]) -> Vec<f64> {
+    let out: Vec<std::sync::Mutex<f64>> = rows.iter().map(|_| std::sync::Mutex::new(0.0)).collect();
+    candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
+        for i in range {
+            *out[i].lock().unwrap_or_else(|e| e.into_inner()) = log_sum_exp(&rows[i]);
+        }
+    });
+    out.into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
 fn forbid(logits: &mut [f32], ids: &[u32]) {

@@ -36,21 +36,26 @@ pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f
     }
 }
 
-/// Returns (token, natural-log probability of that token under the unmodified softmax).
+/// log Σ exp(logits): the softmax's normaliser. Terms are exponentiated in f32 (the
+/// logits' own precision) and summed in f64; over a 262,144-token vocabulary this runs
+/// once per generated token, so its speed shows.
+pub fn log_sum_exp(logits: &[f32]) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| (l - max).exp() as f64).sum();
+    max as f64 + sum.ln()
+}
+
 /// Natural-log probability of `token` under `logits`.
 pub fn log_prob(logits: &[f32], token: u32) -> f32 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
-    let lse = max as f64 + sum.ln();
+    let lse = log_sum_exp(logits);
     logits
         .get(token as usize)
         .map_or(f32::NEG_INFINITY, |&l| (l as f64 - lse) as f32)
 }
 
-pub fn pick(logits: &[f32], s: &Sampling, rng: &mut Rng) -> (u32, f32) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
-    let lse = max as f64 + sum.ln();
+/// Returns (token, natural-log probability of that token); `lse` is
+/// `log_sum_exp(logits)`.
+pub fn pick(logits: &[f32], lse: f64, s: &Sampling, rng: &mut Rng) -> (u32, f32) {
     let token = if s.temperature <= 0.0 {
         argmax(logits)
     } else {
@@ -120,7 +125,12 @@ mod tests {
     #[test]
     fn greedy_picks_the_first_maximum_and_reports_its_log_probability() {
         let logits = [0.0, 2.0, 2.0, -1.0];
-        let (t, lp) = pick(&logits, &Sampling::default(), &mut Rng::new(1));
+        let (t, lp) = pick(
+            &logits,
+            log_sum_exp(&logits),
+            &Sampling::default(),
+            &mut Rng::new(1),
+        );
         assert_eq!(t, 1);
         let expected = 2.0 - (1.0f64 + 2.0 * 2f64.exp() + (-1f64).exp()).ln();
         assert!((lp as f64 - expected).abs() < 1e-5);
@@ -137,7 +147,7 @@ mod tests {
         let run = || {
             let mut rng = Rng::new(s.seed);
             (0..20)
-                .map(|_| pick(&logits, &s, &mut rng).0)
+                .map(|_| pick(&logits, log_sum_exp(&logits), &s, &mut rng).0)
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());

@@ -11,29 +11,43 @@
 const QK: usize = 32;
 const BLOCK: usize = 34; // f16 scale + 32 signed bytes
 
-/// Activations quantized like ggml's Q8_0: per 32 values, scale = max|x|/127 and
-/// round-half-away-from-zero of x/scale.
-pub struct Q8Row {
+/// Activation rows quantized like ggml's Q8_0: per 32 values, scale = max|x|/127 and
+/// round-half-away-from-zero of x/scale; plus the sum of each block's quants, for the
+/// packed kernel's +128 correction.
+pub struct Q8Rows {
+    rows: usize,
+    blocks: usize,
     scales: Vec<f32>,
+    sums: Vec<i32>,
     qs: Vec<i8>,
 }
 
-impl Q8Row {
-    pub fn quantize(x: &[f32]) -> Q8Row {
-        let blocks = x.len() / QK;
-        let mut scales = Vec::with_capacity(blocks);
-        let mut qs = vec![0i8; blocks * QK];
-        for (b, chunk) in x.chunks_exact(QK).enumerate() {
+impl Q8Rows {
+    /// `x` holds `rows` rows of `cols` values (a multiple of 32).
+    pub fn quantize(x: &[f32], cols: usize) -> Q8Rows {
+        let rows = x.len() / cols;
+        let blocks = cols / QK;
+        let mut q = Q8Rows {
+            rows,
+            blocks,
+            scales: Vec::with_capacity(rows * blocks),
+            sums: Vec::with_capacity(rows * blocks),
+            qs: vec![0i8; rows * cols],
+        };
+        for (chunk, qs) in x.chunks_exact(QK).zip(q.qs.chunks_exact_mut(QK)) {
             let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 127.0;
             let id = if d != 0.0 { 1.0 / d } else { 0.0 };
             // The scale is stored as f16 in ggml; round it the same way so dot products match.
-            scales.push(half::f16::from_f32(d).to_f32());
-            for (q, v) in qs[b * QK..(b + 1) * QK].iter_mut().zip(chunk) {
-                *q = (v * id).round() as i8;
+            q.scales.push(half::f16::from_f32(d).to_f32());
+            let mut sum = 0i32;
+            for (o, v) in qs.iter_mut().zip(chunk) {
+                *o = (v * id).round() as i8;
+                sum += *o as i32;
             }
+            q.sums.push(sum);
         }
-        Q8Row { scales, qs }
+        q
     }
 }
 
@@ -51,9 +65,10 @@ pub fn available() -> bool {
     }
 }
 
-/// out[r] = Σ_c w[r, c] · x[c] for Q8_0 weights `w` (rows × cols, row-major blocks).
-/// Callers check `available()` first.
-pub fn gemv_q8_0(w: &[u8], rows: usize, cols: usize, x: &Q8Row, out: &mut [f32]) {
+/// out[r] = Σ_c w[r, c] · x[c] for Q8_0 weights `w` (rows × cols, row-major blocks) and
+/// one activation row `x`. Callers check `available()` first.
+pub fn gemv_q8_0(w: &[u8], rows: usize, cols: usize, x: &Q8Rows, out: &mut [f32]) {
+    assert_eq!(x.rows, 1, "gemv_q8_0 takes one activation row");
     let row_bytes = cols / QK * BLOCK;
     assert_eq!(
         w.len(),
@@ -98,18 +113,18 @@ impl OutPtr {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BLOCK, Q8Row, QK};
+    use super::{BLOCK, Q8Rows, QK};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn rows(w: &[u8], row_bytes: usize, x: &Q8Row, out: &mut [f32]) {
+    pub unsafe fn rows(w: &[u8], row_bytes: usize, x: &Q8Rows, out: &mut [f32]) {
         // SAFETY: the caller checked the CPU features; every pointer below stays inside
         // `w` (rows × row_bytes) and `x.qs` (blocks × 32), whose sizes were asserted.
         unsafe { rows_inner(w, row_bytes, x, out) }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn rows_inner(w: &[u8], row_bytes: usize, x: &Q8Row, out: &mut [f32]) {
+    unsafe fn rows_inner(w: &[u8], row_bytes: usize, x: &Q8Rows, out: &mut [f32]) {
         unsafe {
             let blocks = row_bytes / BLOCK;
             let ones = _mm256_set1_epi16(1);
@@ -181,44 +196,6 @@ mod avx2 {
 const TILE: usize = 16;
 /// Bytes per 32-value block of a 16-row tile: 16 f16 scales, then 8 groups × 16 rows × 4.
 const TILE_BLOCK: usize = TILE * 2 + TILE * QK;
-
-/// Activation rows quantized like ggml's Q8_0 (see `Q8Row`), plus the sum of each block's
-/// quants for the +128 correction.
-pub struct Q8Rows {
-    rows: usize,
-    blocks: usize,
-    scales: Vec<f32>,
-    sums: Vec<i32>,
-    qs: Vec<i8>,
-}
-
-impl Q8Rows {
-    /// `x` holds `rows` rows of `cols` values (a multiple of 32).
-    pub fn quantize(x: &[f32], cols: usize) -> Q8Rows {
-        let rows = x.len() / cols;
-        let blocks = cols / QK;
-        let mut q = Q8Rows {
-            rows,
-            blocks,
-            scales: Vec::with_capacity(rows * blocks),
-            sums: Vec::with_capacity(rows * blocks),
-            qs: vec![0i8; rows * cols],
-        };
-        for (chunk, qs) in x.chunks_exact(QK).zip(q.qs.chunks_exact_mut(QK)) {
-            let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let d = amax / 127.0;
-            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-            q.scales.push(half::f16::from_f32(d).to_f32());
-            let mut sum = 0i32;
-            for (o, v) in qs.iter_mut().zip(chunk) {
-                *o = (v * id).round() as i8;
-                sum += *o as i32;
-            }
-            q.sums.push(sum);
-        }
-        q
-    }
-}
 
 /// A Q8_0 weight matrix repacked for `vpdpbusd` (see above).
 pub struct PackedQ8 {
@@ -524,7 +501,7 @@ mod tests {
             &qw.data().unwrap(),
             rows,
             cols,
-            &Q8Row::quantize(&x),
+            &Q8Rows::quantize(&x, cols),
             &mut got,
         );
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {

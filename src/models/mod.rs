@@ -129,7 +129,7 @@ impl Linear {
                 let data = w.data()?;
                 let mut out = vec![0f32; n * rows];
                 for (xr, o) in xs.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
-                    kernels::gemv_q8_0(&data, rows, cols, &kernels::Q8Row::quantize(xr), o);
+                    kernels::gemv_q8_0(&data, rows, cols, &kernels::Q8Rows::quantize(xr, cols), o);
                 }
                 Tensor::from_vec(out, out_dims(x, rows), x.device())
             }

@@ -202,7 +202,7 @@ impl Model {
         &self.cfg
     }
 
-    /// A KV cache for `batch` sequences of up to the positions this model was loaded for.
+    /// A KV cache for one sequence of up to the positions this model was loaded for.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(
             self.cfg.layers,
@@ -310,12 +310,7 @@ impl Model {
             let k = layer.k_norm.forward(&heads(&layer.k, c.kv_heads)?)?;
             let v = heads(&layer.v, c.kv_heads)?;
             let out = if seq == 1 {
-                let (cos_sin, from) = if layer.sliding {
-                    (&self.rope_local, &from_local)
-                } else {
-                    (&self.rope_global, &vec![0; b])
-                };
-                self.decode_attention(li, cos_sin, from, (&q, &k, &v), shared, caches)?
+                self.decode_attention(li, layer.sliding, &from_local, (&q, &k, &v), shared, caches)?
             } else {
                 self.prefill_attention(
                     li,
@@ -355,8 +350,8 @@ impl Model {
     fn decode_attention(
         &self,
         li: usize,
-        rope: &super::Rope,
-        from: &[usize],
+        sliding: bool,
+        from_local: &[usize],
         (q, k, v): (&Tensor, &Tensor, &Tensor),
         shared: Option<&KvCache>,
         caches: &mut [&mut KvCache],
@@ -365,6 +360,12 @@ impl Model {
         let (b, hd, kvh) = (caches.len(), c.head_dim, c.kv_heads);
         let group = c.heads / kvh;
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        let rope = if sliding {
+            &self.rope_local
+        } else {
+            &self.rope_global
+        };
+        let from = |i: usize| if sliding { from_local[i] } else { 0 };
         let mut qs: Vec<f32> = q.flatten_all()?.to_vec1()?;
         let mut ks: Vec<f32> = k.flatten_all()?.to_vec1()?;
         let vs: Vec<f32> = v.flatten_all()?.to_vec1()?;
@@ -390,12 +391,12 @@ impl Model {
                 let own = views[i];
                 let mut parts = Vec::with_capacity(2);
                 if let Some(s) = shared
-                    && from[i] < s.position()
+                    && from(i) < s.position()
                 {
-                    parts.push(s.rows(li, g, from[i].saturating_sub(s.base()), s.len()));
+                    parts.push(s.rows(li, g, from(i).saturating_sub(s.base()), s.len()));
                 }
                 // The entry just written counts: the length advances after every layer.
-                parts.push(own.rows(li, g, from[i].saturating_sub(own.base()), own.len() + 1));
+                parts.push(own.rows(li, g, from(i).saturating_sub(own.base()), own.len() + 1));
                 for r in 0..group {
                     let at = (i * c.heads + g * group + r) * hd;
                     // SAFETY: each (sequence, head) output row is written by exactly one
@@ -425,35 +426,32 @@ impl Model {
         let (b, seq) = (caches.len(), q.dim(2)?);
         let group = c.heads / c.kv_heads;
         let scale = 1.0 / (c.head_dim as f64).sqrt();
-        let layer_sliding = sliding;
-        {
-            let mut outs = Vec::with_capacity(b);
-            for (i, cache) in caches.iter_mut().enumerate() {
-                let (rope, from, mask) = if layer_sliding {
-                    (&self.rope_local, from_local[i], &masks[i].1)
-                } else {
-                    (&self.rope_global, 0, &masks[i].0)
-                };
-                let q = rope.apply(&q.narrow(0, i, 1)?, starts[i])?;
-                let k = rope.apply(&k.narrow(0, i, 1)?, starts[i])?;
-                let own = cache.append(li, &k, &v.narrow(0, i, 1)?, from)?;
-                let mut parts = Vec::with_capacity(2);
-                if let Some(s) = shared
-                    && let Some(kv) = s.visible(li, from)?
-                {
-                    parts.push(kv);
-                }
-                parts.push(own);
-                // Grouped-query attention without copying K/V per head: fold the query
-                // heads that share a KV head into the row dimension.
-                let q = (q * scale)?.reshape((1, c.kv_heads, group * seq, c.head_dim))?;
-                outs.push(attend(&q, &parts, mask.as_ref(), (c.kv_heads, group, seq))?);
+        let mut outs = Vec::with_capacity(b);
+        for (i, cache) in caches.iter_mut().enumerate() {
+            let (rope, from, mask) = if sliding {
+                (&self.rope_local, from_local[i], &masks[i].1)
+            } else {
+                (&self.rope_global, 0, &masks[i].0)
+            };
+            let q = rope.apply(&q.narrow(0, i, 1)?, starts[i])?;
+            let k = rope.apply(&k.narrow(0, i, 1)?, starts[i])?;
+            let own = cache.append(li, &k, &v.narrow(0, i, 1)?, from)?;
+            let mut parts = Vec::with_capacity(2);
+            if let Some(s) = shared
+                && let Some(kv) = s.visible(li, from)?
+            {
+                parts.push(kv);
             }
-            Tensor::cat(&outs, 0)? // (b, kv, group*seq, hd)
-                .reshape((b, c.heads, seq, c.head_dim))?
-                .transpose(1, 2)?
-                .reshape((b, seq, c.heads * c.head_dim))
+            parts.push(own);
+            // Grouped-query attention without copying K/V per head: fold the query
+            // heads that share a KV head into the row dimension.
+            let q = (q * scale)?.reshape((1, c.kv_heads, group * seq, c.head_dim))?;
+            outs.push(attend(&q, &parts, mask.as_ref(), (c.kv_heads, group, seq))?);
         }
+        Tensor::cat(&outs, 0)? // (b, kv, group*seq, hd)
+            .reshape((b, c.heads, seq, c.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, seq, c.heads * c.head_dim))
     }
 }
 

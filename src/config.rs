@@ -62,6 +62,31 @@ pub struct ModelConfig {
     /// Overrides the card's number of chunks decoded together.
     pub batch: Option<usize>,
     pub sampling: Sampling,
+    /// The model that writes summaries when it is not `model` (a card id or path).
+    /// Without it, a translation-only model (Marian) hands summaries to the default card.
+    pub summary_model: Option<String>,
+    /// Overrides the card's beam width (engines that search: Marian).
+    pub beams: Option<usize>,
+    /// Overrides the card's precision (Marian: f32 or int8).
+    pub precision: Option<crate::models::marian::Precision>,
+}
+
+impl ModelConfig {
+    /// A config for `model` with everything else at defaults (tools, examples, tests).
+    pub fn for_model(model: Option<String>, home: PathBuf) -> Self {
+        ModelConfig {
+            model,
+            card: None,
+            home,
+            threads: None,
+            max_new_tokens: None,
+            batch: None,
+            sampling: Sampling::default(),
+            summary_model: None,
+            beams: None,
+            precision: None,
+        }
+    }
 }
 
 /// What the translate and summarize commands need besides the model.

@@ -102,16 +102,30 @@ fn hub_repo(card: &ModelCard, repo: &str) -> Repo {
     )
 }
 
-/// Where the card's file is on this machine, if anywhere.
+/// Where the card's file is on this machine, if anywhere. A model of several files
+/// (`source.files`) counts only when all of them are there, in its own folder
+/// (`$ANUVAD_HOME/models/<id>/`) or in the hub cache's snapshot.
 pub fn local_path(card: &ModelCard, home: &Path, hub: &HubConfig) -> Option<PathBuf> {
-    let ours = home.join("models").join(&card.source.file);
-    if ours.is_file() {
+    let complete = |main: &Path| {
+        let dir = main.parent().unwrap_or(Path::new("."));
+        card.source.files.iter().all(|f| dir.join(f).is_file())
+    };
+    let ours = if card.source.files.is_empty() {
+        home.join("models").join(&card.source.file)
+    } else {
+        home.join("models").join(&card.id).join(&card.source.file)
+    };
+    if ours.is_file() && complete(&ours) {
         return Some(ours);
     }
     let repo = card.source.hub_repo.as_ref()?;
-    hub.cache()
-        .repo(hub_repo(card, repo))
-        .get(&card.source.file)
+    let cache = hub.cache().repo(hub_repo(card, repo));
+    let main = cache.get(&card.source.file)?;
+    card.source
+        .files
+        .iter()
+        .all(|f| cache.get(f).is_some())
+        .then_some(main)
 }
 
 /// `--model` value → a local, checked GGUF file and the card that describes it.
@@ -133,10 +147,11 @@ pub fn resolve(
                 known: known(cards),
             })
     };
-    let is_path =
-        model.is_some_and(|m| m.ends_with(".gguf") || m.contains('/') || Path::new(m).is_file());
+    let is_path = model.is_some_and(|m| {
+        m.ends_with(".gguf") || m.contains('/') || Path::new(m).is_file() || Path::new(m).is_dir()
+    });
     let (path, card) = if is_path {
-        let path = PathBuf::from(model.unwrap_or_default());
+        let path = weights_in(PathBuf::from(model.unwrap_or_default()));
         if !path.is_file() {
             return Err(Error::ModelMissing {
                 fix: "check the path, or pass a card id from `anuvad models list`".into(),
@@ -149,6 +164,7 @@ pub fn resolve(
             .unwrap_or_default();
         let card = match card_override {
             Some(id) => by_id(id)?,
+            None if !file.ends_with(".gguf") => marian_card(&path, cards)?,
             None => match cards.iter().find(|c| c.source.file == file) {
                 Some(c) => c.clone(),
                 None => card_for_architecture(&path, cards)?,
@@ -169,7 +185,9 @@ pub fn resolve(
         (path, card)
     };
     let fix = fix_for(&card);
-    check_gguf(&path, &fix)?;
+    if !card.is_marian() {
+        check_gguf(&path, &fix)?;
+    }
     if let Some(size) = card.source.size {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if len != size && card.source.file == file_name(&path) {
@@ -182,6 +200,55 @@ pub fn resolve(
     }
     let sha256 = file_sha256(&path, home)?;
     Ok(Resolved { path, card, sha256 })
+}
+
+/// A Marian model's folder stands for its weights: model.safetensors, else the
+/// PyTorch pytorch_model.bin.
+fn weights_in(path: PathBuf) -> PathBuf {
+    if !path.is_dir() {
+        return path;
+    }
+    let safetensors = path.join("model.safetensors");
+    if safetensors.is_file() {
+        safetensors
+    } else {
+        path.join("pytorch_model.bin")
+    }
+}
+
+/// For a Marian folder or weights file: the first Marian card (its prompts and
+/// settings fit every OPUS-MT model).
+fn marian_card(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> {
+    cards
+        .iter()
+        .find(|c| c.is_marian())
+        .cloned()
+        .ok_or_else(|| Error::UnsupportedArchitecture {
+            arch: "marian".into(),
+            path: path.to_path_buf(),
+            supported: crate::engine::SUPPORTED_ARCHITECTURES.join(", "),
+        })
+}
+
+/// Whether `model` (a card id or path, None = the default card) names a Marian model.
+pub fn names_marian(model: Option<&str>, card: Option<&str>, cards: &[ModelCard]) -> bool {
+    let by_id = |id: &str| cards.iter().find(|c| c.id == id);
+    if let Some(c) = card.and_then(by_id) {
+        return c.is_marian();
+    }
+    match model {
+        Some(m) => match by_id(m) {
+            Some(c) => c.is_marian(),
+            None => {
+                let p = Path::new(m);
+                p.is_dir() || m.ends_with(".safetensors") || m.ends_with(".bin")
+            }
+        },
+        None => cards
+            .iter()
+            .find(|c| c.default)
+            .is_some_and(|c| c.is_marian()),
+    }
 }
 
 fn file_name(p: &Path) -> String {
@@ -238,6 +305,9 @@ pub fn pull(
         });
     };
     let path = fetch(repo, &card.source.file, card, hub, progress)?;
+    for extra in &card.source.files {
+        fetch(repo, extra, card, hub, progress)?;
+    }
     if let Some(want) = &card.source.sha256 {
         let got = file_sha256(&path, home)?;
         if &got != want {

@@ -8,6 +8,7 @@ use anuvad::config::{
     SummaryLength, TaskConfig,
 };
 use anuvad::hub::HubConfig;
+use anuvad::models::marian::Precision;
 use anuvad::progress::Reporter;
 use anuvad::{Error, app};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,9 +31,20 @@ struct Cli {
 
 #[derive(Args)]
 struct Global {
-    /// Model card id (see `anuvad models list`) or path to a .gguf file.
+    /// Model card id (see `anuvad models list`), a path to a .gguf file, or a Marian
+    /// model's folder or weights file (e.g. --model opus-mt-hi-en).
     #[arg(long, global = true, env = "ANUVAD_MODEL")]
     model: Option<String>,
+    /// Model for summaries when --model is a translation-only model such as opus-mt-hi-en
+    /// (default then: the default card).
+    #[arg(long, global = true, env = "ANUVAD_SUMMARY_MODEL")]
+    summary_model: Option<String>,
+    /// Beam search width for translation models (default: the card's, 1 = greedy).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=16))]
+    beams: Option<u64>,
+    /// Precision of a Marian model's matrix products: f32 (exact) or int8 (faster).
+    #[arg(long, global = true, value_enum)]
+    precision: Option<PrecisionArg>,
     /// With --model PATH.gguf: which card's prompts and settings to use.
     #[arg(long, global = true)]
     card: Option<String>,
@@ -229,6 +241,12 @@ enum ModelsCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    F32,
+    Int8,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Text,
     Json,
@@ -298,6 +316,12 @@ fn run(cli: Cli) -> Result<i32, Error> {
             top_p: g.top_p,
             seed: g.seed,
         },
+        summary_model: g.summary_model,
+        beams: g.beams.map(|n| n as usize),
+        precision: g.precision.map(|p| match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Int8 => Precision::Int8,
+        }),
     };
     let progress_mode = match g.progress {
         ProgressArg::Auto => ProgressMode::Auto,

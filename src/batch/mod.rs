@@ -16,7 +16,7 @@ pub mod store;
 use crate::app;
 use crate::card::ModelCard;
 use crate::config::{ModelConfig, TaskConfig};
-use crate::engine::DecoderEngine;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::generate::{Generator, Options, Stats};
 use crate::hub::{HubConfig, Resolved};
@@ -160,7 +160,17 @@ pub fn run(
         });
     }
     let resolved = app::resolve_model(model_cfg, hubc, progress)?;
-    let options = task_options(cfg, model_cfg);
+    // Summaries may come from another model than translations (`--summary-model`).
+    let summary_cfg = if cfg.task.summarizes() {
+        app::summary_config(model_cfg)?
+    } else {
+        None
+    };
+    let mut options = task_options(cfg, model_cfg);
+    if let Some(s) = &summary_cfg {
+        let r = app::resolve_model(s, hubc, progress)?;
+        options["summary_model"] = json!({"sha256": r.sha256, "card_sha256": card_hash(&r.card)});
+    }
     let card_sha256 = card_hash(&resolved.card);
 
     // First pass: which articles are done already (cheap: hashing and small reads).
@@ -224,6 +234,8 @@ pub fn run(
         hubc,
         resolved: &resolved,
         engine: None,
+        summary_cfg: summary_cfg.as_ref(),
+        summary: None,
         interrupt,
     };
     let mut records: Vec<Option<Value>> = vec![None; items.len()];
@@ -365,14 +377,26 @@ struct Worker<'a> {
     model_cfg: &'a ModelConfig,
     hubc: &'a HubConfig,
     resolved: &'a Resolved,
-    engine: Option<DecoderEngine>,
+    engine: Option<Box<dyn Engine>>,
+    /// The summary model, when it is not the translation model: its config, and the
+    /// model once loaded.
+    summary_cfg: Option<&'a ModelConfig>,
+    summary: Option<(Box<dyn Engine>, ModelCard)>,
     interrupt: &'a AtomicBool,
 }
 
 impl Worker<'_> {
     fn load(&mut self, progress: &mut dyn Progress) -> Result<()> {
         if self.engine.is_none() {
-            self.engine = Some(app::load_resolved(self.resolved, self.hubc, progress)?);
+            self.engine = Some(app::load_resolved(
+                self.resolved,
+                self.model_cfg,
+                self.hubc,
+                progress,
+            )?);
+        }
+        if let (Some(c), None) = (self.summary_cfg, &self.summary) {
+            self.summary = Some(app::load_engine(c, self.hubc, progress)?);
         }
         Ok(())
     }
@@ -383,9 +407,17 @@ impl Worker<'_> {
         self.load(progress)?;
         let engine = self.engine.as_mut().expect("loaded above");
         let card = &self.resolved.card;
+        let summary: Option<(&mut dyn Engine, &ModelCard)> = match &mut self.summary {
+            Some((e, c)) => Some((e.as_mut(), c)),
+            None => None,
+        };
         let (cfg, model_cfg, interrupt) = (self.cfg, self.model_cfg, self.interrupt);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            work(cfg, model_cfg, engine, card, article, progress, interrupt)
+            let models = Models {
+                translate: (engine.as_mut(), card),
+                summarize: summary,
+            };
+            work(cfg, model_cfg, models, article, progress, interrupt)
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -400,17 +432,24 @@ impl Worker<'_> {
     }
 }
 
+/// The engines an article goes through: one translates; summaries come from the
+/// second when there is one.
+struct Models<'e> {
+    translate: (&'e mut dyn Engine, &'e ModelCard),
+    summarize: Option<(&'e mut dyn Engine, &'e ModelCard)>,
+}
+
 fn work(
     cfg: &BatchConfig,
     model_cfg: &ModelConfig,
-    engine: &mut DecoderEngine,
-    card: &ModelCard,
+    models: Models,
     article: &ArticleIn,
     progress: &mut dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<Value> {
     let doc = segment::segment(&segment::normalize(&article.text));
     let options = Options::from(model_cfg);
+    let (engine, card) = models.translate;
     let mut parts = json!({});
     let mut stats = Stats::default();
     if let Some(title) = article
@@ -436,6 +475,7 @@ fn work(
         merge_json(&mut parts, output::translation_json(&t));
     }
     if cfg.task.summarizes() {
+        let (engine, card) = models.summarize.unwrap_or((engine, card));
         let mut g = Generator::new(engine, card, options, progress).with_interrupt(interrupt);
         let length = cfg.options.summary_length;
         let s = summarize::summarize(&mut g, &doc, length)?;
@@ -487,6 +527,10 @@ fn source_fields(a: &ArticleIn, sha: &str) -> Value {
 fn task_options(cfg: &BatchConfig, m: &ModelConfig) -> Value {
     let mut v = json!({"task": cfg.task.name(), "force": cfg.options.force,
         "max_new_tokens": m.max_new_tokens, "temperature": m.sampling.temperature});
+    if m.beams.is_some() || m.precision.is_some() {
+        v["beams"] = json!(m.beams);
+        v["precision"] = json!(m.precision);
+    }
     if m.sampling.temperature > 0.0 {
         v["top_p"] = json!(m.sampling.top_p);
         v["seed"] = json!(m.sampling.seed);
@@ -502,8 +546,11 @@ fn task_options(cfg: &BatchConfig, m: &ModelConfig) -> Value {
 /// context, tokenizer), hashed: editing a prompt redoes the articles, editing the
 /// description does not.
 fn card_hash(c: &ModelCard) -> String {
-    let v = json!({"tokenizer": c.tokenizer, "context": c.context, "generation": c.generation,
+    let mut v = json!({"tokenizer": c.tokenizer, "context": c.context, "generation": c.generation,
         "chunk": c.chunk, "summary": c.summary, "prompts": c.prompts});
+    if c.is_marian() {
+        v["precision"] = json!(c.precision);
+    }
     hex(&Sha256::digest(v.to_string().as_bytes()))
 }
 
@@ -642,15 +689,7 @@ mod tests {
 
     #[test]
     fn summary_options_do_not_change_the_work_key_of_a_translation() {
-        let m = ModelConfig {
-            model: None,
-            card: None,
-            home: PathBuf::new(),
-            threads: None,
-            max_new_tokens: None,
-            batch: None,
-            sampling: Default::default(),
-        };
+        let m = ModelConfig::for_model(None, PathBuf::new());
         let mut cfg = BatchConfig {
             inputs: vec![],
             out: PathBuf::new(),

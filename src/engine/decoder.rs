@@ -140,7 +140,7 @@ impl DecoderEngine {
                     card.id
                 )));
             }
-            (TokenizerKind::Gguf, _) => tok,
+            (TokenizerKind::Gguf | TokenizerKind::Marian, _) => tok,
         };
         let mut stop_ids: Vec<u32> = specials
             .eos

@@ -96,6 +96,7 @@ pub trait Engine {
 }
 
 mod decoder;
+pub mod marian;
 mod sampling;
 
 pub use decoder::{DecoderEngine, SUPPORTED_ARCHITECTURES};

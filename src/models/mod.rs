@@ -4,6 +4,7 @@
 
 pub mod gemma3;
 pub mod kernels;
+pub mod marian;
 
 use candle_core::quantized::{GgmlDType, QStorage, QTensor, gguf_file};
 use candle_core::{D, DType, Device, Result, Tensor};

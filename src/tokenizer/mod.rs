@@ -32,6 +32,8 @@ use tokenizers::{
     Tokenizer,
 };
 
+pub mod marian;
+
 const NORMAL: i32 = 1;
 const CONTROL: i32 = 3;
 const USER_DEFINED: i32 = 4;

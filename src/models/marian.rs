@@ -1,0 +1,497 @@
+//! Marian (OPUS-MT): a post-norm transformer encoder-decoder, as `transformers`'
+//! `MarianMTModel` runs it, read from a hub repository's `model.safetensors` or
+//! `pytorch_model.bin` with its `config.json`.
+//!
+//! The layer layout and configuration follow candle-transformers' `marian` model; what
+//! this file adds is what batches need: a padding mask on the encoder's self-attention
+//! and the decoder's cross-attention (upstream translates one sentence at a time and
+//! has none), cross-attention keys and values computed once per sentence rather than per
+//! step, decoder state that can be reordered or thinned row by row (beam search, and
+//! dropping finished sentences from a batch), and an int8 mode whose matrix products run
+//! on the packed Q8_0 kernel (`kernels::PackedQ8`).
+
+use super::Linear as QLinear;
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_nn::LayerNorm;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The fields of a Marian `config.json` the model uses.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Config {
+    pub vocab_size: usize,
+    #[serde(default)]
+    pub decoder_vocab_size: Option<usize>,
+    pub max_position_embeddings: usize,
+    pub d_model: usize,
+    pub encoder_layers: usize,
+    pub decoder_layers: usize,
+    pub encoder_attention_heads: usize,
+    pub decoder_attention_heads: usize,
+    #[serde(default = "default_activation")]
+    pub activation_function: String,
+    #[serde(default = "default_true")]
+    pub scale_embedding: bool,
+    pub pad_token_id: u32,
+    pub eos_token_id: u32,
+    pub decoder_start_token_id: u32,
+    #[serde(default = "default_true")]
+    pub share_encoder_decoder_embeddings: bool,
+    #[serde(default = "default_true")]
+    pub tie_word_embeddings: bool,
+}
+
+fn default_activation() -> String {
+    "swish".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> std::result::Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+
+    pub fn target_vocab(&self) -> usize {
+        self.decoder_vocab_size.unwrap_or(self.vocab_size)
+    }
+}
+
+/// How the matrix products run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The checkpoint's values in f32: the reference.
+    #[default]
+    F32,
+    /// Weights quantized at load to 8 bits per value in blocks of 32 (Q8_0), activations
+    /// to 8 bits per row block: about 4× less weight memory to read per step.
+    Int8,
+}
+
+/// A checkpoint's tensors by name.
+pub struct Checkpoint(HashMap<String, Tensor>);
+
+impl Checkpoint {
+    /// Read `model.safetensors` or a PyTorch `pytorch_model.bin` (zip of pickles).
+    pub fn read(path: &Path) -> Result<Checkpoint> {
+        let is_bin = path
+            .extension()
+            .is_some_and(|e| e == "bin" || e == "pt" || e == "pth");
+        let map: HashMap<String, Tensor> = if is_bin {
+            candle_core::pickle::read_all(path)?.into_iter().collect()
+        } else {
+            candle_core::safetensors::load(path, &Device::Cpu)?
+        };
+        Ok(Checkpoint(map))
+    }
+
+    fn get(&self, name: &str) -> Result<Tensor> {
+        match self.0.get(name) {
+            Some(t) => t.to_dtype(DType::F32),
+            None => candle_core::bail!("tensor `{name}` is missing from the checkpoint"),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// A dense layer `x·Wᵀ + b`.
+struct Dense {
+    w: Weight,
+    b: Tensor,
+}
+
+enum Weight {
+    /// (out, in) transposed view: candle's matmul reads it without a copy.
+    F32(Tensor),
+    Int8(QLinear),
+}
+
+impl Dense {
+    fn load(ck: &Checkpoint, name: &str, precision: Precision) -> Result<Dense> {
+        let w = ck.get(&format!("{name}.weight"))?;
+        let b = ck.get(&format!("{name}.bias"))?;
+        Ok(Dense {
+            w: weight(w, precision)?,
+            b,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = match &self.w {
+            Weight::F32(wt) => {
+                let (dims, cols) = (x.dims().to_vec(), x.dim(D::Minus1)?);
+                let rows = x.elem_count() / cols;
+                let y = x.reshape((rows, cols))?.matmul(wt)?;
+                let mut out = dims;
+                *out.last_mut().expect("rank >= 1") = wt.dim(1)?;
+                y.reshape(out)?
+            }
+            Weight::Int8(q) => q.forward(&x.contiguous()?)?,
+        };
+        y.broadcast_add(&self.b)
+    }
+}
+
+fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
+    match precision {
+        Precision::F32 => Ok(Weight::F32(w.t()?)),
+        Precision::Int8 if w.dim(1)? % 32 == 0 => Ok(Weight::Int8(QLinear::new(Arc::new(
+            QTensor::quantize(&w, GgmlDType::Q8_0)?,
+        ))?)),
+        // Q8_0 needs rows of whole 32-value blocks.
+        Precision::Int8 => Ok(Weight::F32(w.t()?)),
+    }
+}
+
+struct Attention {
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    out: Dense,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(ck: &Checkpoint, name: &str, heads: usize, d: usize, p: Precision) -> Result<Self> {
+        Ok(Attention {
+            q: Dense::load(ck, &format!("{name}.q_proj"), p)?,
+            k: Dense::load(ck, &format!("{name}.k_proj"), p)?,
+            v: Dense::load(ck, &format!("{name}.v_proj"), p)?,
+            out: Dense::load(ck, &format!("{name}.out_proj"), p)?,
+            heads,
+            head_dim: d / heads,
+        })
+    }
+
+    /// (B, T, D) → (B, H, T, Dh).
+    fn split(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        x.reshape((b, t, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    fn keys_values(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        Ok((
+            self.split(&self.k.forward(x)?)?,
+            self.split(&self.v.forward(x)?)?,
+        ))
+    }
+
+    /// Queries from `x` attend to `k`/`v` (B, H, S, Dh); `mask` is added to the scores
+    /// (broadcast to (B, H, T, S)).
+    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        let scale = (self.head_dim as f64).powf(-0.5);
+        let q = self.split(&(self.q.forward(x)? * scale)?)?;
+        let mut scores = q.matmul(&k.transpose(2, 3)?)?;
+        if let Some(m) = mask {
+            scores = scores.broadcast_add(m)?;
+        }
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let y = probs.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
+        self.out.forward(&y)
+    }
+}
+
+struct FeedForward {
+    fc1: Dense,
+    fc2: Dense,
+    activation: Activation,
+}
+
+#[derive(Clone, Copy)]
+enum Activation {
+    Silu,
+    Relu,
+    Gelu,
+}
+
+impl FeedForward {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.fc1.forward(x)?;
+        let h = match self.activation {
+            Activation::Silu => h.silu()?,
+            Activation::Relu => h.relu()?,
+            Activation::Gelu => h.gelu_erf()?,
+        };
+        self.fc2.forward(&h)
+    }
+}
+
+fn layer_norm(ck: &Checkpoint, name: &str) -> Result<LayerNorm> {
+    Ok(LayerNorm::new(
+        ck.get(&format!("{name}.weight"))?,
+        ck.get(&format!("{name}.bias"))?,
+        1e-5,
+    ))
+}
+
+struct EncoderLayer {
+    attn: Attention,
+    attn_norm: LayerNorm,
+    ffn: FeedForward,
+    ffn_norm: LayerNorm,
+}
+
+struct DecoderLayer {
+    self_attn: Attention,
+    self_norm: LayerNorm,
+    cross_attn: Attention,
+    cross_norm: LayerNorm,
+    ffn: FeedForward,
+    ffn_norm: LayerNorm,
+}
+
+fn feed_forward(ck: &Checkpoint, name: &str, act: Activation, p: Precision) -> Result<FeedForward> {
+    Ok(FeedForward {
+        fc1: Dense::load(ck, &format!("{name}.fc1"), p)?,
+        fc2: Dense::load(ck, &format!("{name}.fc2"), p)?,
+        activation: act,
+    })
+}
+
+/// The encoder's output for a batch of sources, and their padding.
+pub struct Encoded {
+    /// (B, S, D).
+    pub hidden: Tensor,
+    /// (B, 1, 1, S): 0 for a real token, -inf for padding.
+    pub mask: Tensor,
+}
+
+/// Per-row decoder state: self-attention keys/values so far, and each layer's
+/// cross-attention keys/values of the row's source (computed once).
+pub struct DecoderState {
+    self_kv: Vec<Option<(Tensor, Tensor)>>,
+    cross_kv: Vec<(Tensor, Tensor)>,
+    cross_mask: Tensor,
+    /// Decoder positions already fed.
+    pub position: usize,
+}
+
+impl DecoderState {
+    /// Keep rows `rows` (in this order, repeats allowed): beam reordering, or a batch
+    /// without its finished sentences.
+    pub fn select(&self, rows: &[u32]) -> Result<DecoderState> {
+        let idx = Tensor::new(rows, &Device::Cpu)?;
+        let pick = |t: &Tensor| t.index_select(&idx, 0);
+        Ok(DecoderState {
+            self_kv: self
+                .self_kv
+                .iter()
+                .map(|kv| match kv {
+                    Some((k, v)) => Ok(Some((pick(k)?, pick(v)?))),
+                    None => Ok(None),
+                })
+                .collect::<Result<_>>()?,
+            cross_kv: self
+                .cross_kv
+                .iter()
+                .map(|(k, v)| Ok((pick(k)?, pick(v)?)))
+                .collect::<Result<_>>()?,
+            cross_mask: pick(&self.cross_mask)?,
+            position: self.position,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.cross_mask.dim(0).unwrap_or(0)
+    }
+}
+
+pub struct Model {
+    pub config: Config,
+    src_embed: Tensor,
+    tgt_embed: Tensor,
+    positions: Tensor,
+    embed_scale: f64,
+    encoder: Vec<EncoderLayer>,
+    decoder: Vec<DecoderLayer>,
+    /// Output projection (the tied target embedding) plus `final_logits_bias`.
+    lm_head: Dense,
+}
+
+impl Model {
+    pub fn load(config: Config, ck: &Checkpoint, precision: Precision) -> Result<Model> {
+        let act = match config.activation_function.as_str() {
+            "swish" | "silu" => Activation::Silu,
+            "relu" => Activation::Relu,
+            "gelu" => Activation::Gelu,
+            other => candle_core::bail!(
+                "activation `{other}` in config.json is not supported (swish, silu, relu, gelu)"
+            ),
+        };
+        let d = config.d_model;
+        let shared = if ck.has("model.shared.weight") {
+            Some(ck.get("model.shared.weight")?)
+        } else {
+            None
+        };
+        let embed = |side: &str| match (&shared, config.share_encoder_decoder_embeddings) {
+            (Some(s), true) => Ok(s.clone()),
+            _ => ck.get(&format!("model.{side}.embed_tokens.weight")),
+        };
+        let src_embed = embed("encoder")?;
+        let tgt_embed = embed("decoder")?;
+        let head = if ck.has("lm_head.weight") && !config.tie_word_embeddings {
+            ck.get("lm_head.weight")?
+        } else {
+            tgt_embed.clone()
+        };
+        let final_logits_bias = if ck.has("final_logits_bias") {
+            ck.get("final_logits_bias")?.flatten_all()?
+        } else {
+            Tensor::zeros(head.dim(0)?, DType::F32, &Device::Cpu)?
+        };
+        let mut encoder = Vec::with_capacity(config.encoder_layers);
+        for i in 0..config.encoder_layers {
+            let n = format!("model.encoder.layers.{i}");
+            encoder.push(EncoderLayer {
+                attn: Attention::load(
+                    ck,
+                    &format!("{n}.self_attn"),
+                    config.encoder_attention_heads,
+                    d,
+                    precision,
+                )?,
+                attn_norm: layer_norm(ck, &format!("{n}.self_attn_layer_norm"))?,
+                ffn: feed_forward(ck, &n, act, precision)?,
+                ffn_norm: layer_norm(ck, &format!("{n}.final_layer_norm"))?,
+            });
+        }
+        let mut decoder = Vec::with_capacity(config.decoder_layers);
+        for i in 0..config.decoder_layers {
+            let n = format!("model.decoder.layers.{i}");
+            let heads = config.decoder_attention_heads;
+            decoder.push(DecoderLayer {
+                self_attn: Attention::load(ck, &format!("{n}.self_attn"), heads, d, precision)?,
+                self_norm: layer_norm(ck, &format!("{n}.self_attn_layer_norm"))?,
+                cross_attn: Attention::load(ck, &format!("{n}.encoder_attn"), heads, d, precision)?,
+                cross_norm: layer_norm(ck, &format!("{n}.encoder_attn_layer_norm"))?,
+                ffn: feed_forward(ck, &n, act, precision)?,
+                ffn_norm: layer_norm(ck, &format!("{n}.final_layer_norm"))?,
+            });
+        }
+        Ok(Model {
+            positions: sinusoids(config.max_position_embeddings, d)?,
+            embed_scale: if config.scale_embedding {
+                (d as f64).sqrt()
+            } else {
+                1.0
+            },
+            lm_head: Dense {
+                w: weight(head, precision)?,
+                b: final_logits_bias,
+            },
+            config,
+            src_embed,
+            tgt_embed,
+            encoder,
+            decoder,
+        })
+    }
+
+    fn embed(&self, table: &Tensor, ids: &Tensor, start: usize) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if start + t > self.config.max_position_embeddings {
+            candle_core::bail!(
+                "{} positions exceed the model's {}",
+                start + t,
+                self.config.max_position_embeddings
+            );
+        }
+        let x = table
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, t, self.config.d_model))?;
+        (x * self.embed_scale)?.broadcast_add(&self.positions.narrow(0, start, t)?)
+    }
+
+    /// Encode padded sources `ids` (B, S); `lengths` are the real token counts (the rest
+    /// of each row is padding, which no query may attend to).
+    pub fn encode(&self, ids: &Tensor, lengths: &[usize]) -> Result<Encoded> {
+        let (b, s) = ids.dims2()?;
+        let mut m = vec![0f32; b * s];
+        for (row, &len) in lengths.iter().enumerate() {
+            for v in &mut m[row * s + len.min(s)..(row + 1) * s] {
+                *v = f32::NEG_INFINITY;
+            }
+        }
+        let mask = Tensor::from_vec(m, (b, 1, 1, s), &Device::Cpu)?;
+        let mut x = self.embed(&self.src_embed, ids, 0)?;
+        for l in &self.encoder {
+            let (k, v) = l.attn.keys_values(&x)?;
+            let a = l.attn.attend(&x, &k, &v, Some(&mask))?;
+            x = l.attn_norm.forward(&(x + a)?)?;
+            let f = l.ffn.forward(&x)?;
+            x = l.ffn_norm.forward(&(x + f)?)?;
+        }
+        Ok(Encoded { hidden: x, mask })
+    }
+
+    /// Decoder state for the encoded rows: cross-attention keys and values per layer.
+    pub fn start(&self, enc: &Encoded) -> Result<DecoderState> {
+        Ok(DecoderState {
+            self_kv: vec![None; self.decoder.len()],
+            cross_kv: self
+                .decoder
+                .iter()
+                .map(|l| l.cross_attn.keys_values(&enc.hidden))
+                .collect::<Result<_>>()?,
+            cross_mask: enc.mask.clone(),
+            position: 0,
+        })
+    }
+
+    /// Feed `ids` (B, T) at the state's position; logits (B, T, V) after each token.
+    pub fn decode(&self, ids: &Tensor, state: &mut DecoderState) -> Result<Tensor> {
+        let t = ids.dim(1)?;
+        let start = state.position;
+        let mut x = self.embed(&self.tgt_embed, ids, start)?;
+        let causal = if t > 1 {
+            Some(super::attention_mask(start, t, 0, None, &Device::Cpu)?)
+        } else {
+            None
+        };
+        for (i, l) in self.decoder.iter().enumerate() {
+            let (k, v) = l.self_attn.keys_values(&x)?;
+            let (k, v) = match state.self_kv[i].take() {
+                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                None => (k, v),
+            };
+            let a = l.self_attn.attend(&x, &k, &v, causal.as_ref())?;
+            state.self_kv[i] = Some((k, v));
+            x = l.self_norm.forward(&(x + a)?)?;
+            let (ck, cv) = &state.cross_kv[i];
+            let c = l.cross_attn.attend(&x, ck, cv, Some(&state.cross_mask))?;
+            x = l.cross_norm.forward(&(x + c)?)?;
+            let f = l.ffn.forward(&x)?;
+            x = l.ffn_norm.forward(&(x + f)?)?;
+        }
+        state.position += t;
+        self.lm_head.forward(&x)
+    }
+}
+
+/// Marian's fixed position table: sin of each frequency in the first half of the
+/// vector, cos in the second.
+fn sinusoids(positions: usize, dim: usize) -> Result<Tensor> {
+    let half = dim / 2;
+    let mut t = vec![0f32; positions * dim];
+    for p in 0..positions {
+        for j in 0..half {
+            let angle = p as f64 / 10000f64.powf(2.0 * j as f64 / dim as f64);
+            t[p * dim + j] = angle.sin() as f32;
+            t[p * dim + half + j] = angle.cos() as f32;
+        }
+    }
+    Tensor::from_vec(t, (positions, dim), &Device::Cpu)
+}

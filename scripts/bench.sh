@@ -5,8 +5,19 @@
 #   ratio decode=X prefill=Y article=Z rss_mb=N
 #   scripts/bench.sh [--quick]   (--quick: one repetition, prompts of 100 and 500 tokens,
 #                                 default model only; under 5 minutes once llama.cpp is built)
+#   scripts/bench.sh --marian [--quick]
+#       the Marian engine vs CTranslate2 (int8, float32) and transformers on a random model
+#       shaped like opus-mt-hi-en (scripts/bench-marian.py); ends with a marian_ratio line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--marian" ]; then
+  if ! python3 -c "import torch, transformers, sentencepiece, ctranslate2" 2>/dev/null; then
+    echo "bench: installing torch, transformers, sentencepiece, ctranslate2" >&2
+    python3 -m pip install --quiet torch transformers sentencepiece ctranslate2 safetensors
+  fi
+  cargo build --release --quiet --example marian_speed
+  exec env BENCH_THREADS="${THREADS:-2}" python3 scripts/bench-marian.py "${@:2}"
+fi
 scripts/fetch-model.sh >/dev/null
 home="${ANUVAD_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/anuvad}"
 model="$home/models/gemma-3-270m-q4_k_m.gguf"

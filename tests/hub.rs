@@ -441,3 +441,68 @@ fn models_pull_from_the_command_line_uses_hf_endpoint() {
     let row = list.lines().find(|l| l.starts_with("tiny-hub")).unwrap();
     assert!(row.contains("yes"), "{row}");
 }
+
+#[test]
+fn a_marian_card_pulls_every_file_of_its_repo_then_translates_offline() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-marian");
+    let files: Vec<(String, Vec<u8>)> = [
+        "pytorch_model.bin",
+        "config.json",
+        "source.spm",
+        "target.spm",
+        "vocab.json",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read(fixture.join(f)).unwrap()))
+    .collect();
+    let hub = MockHub::start(files.clone());
+    let (home, hf) = (temp("home"), temp("hf"));
+    let run = |args: &[&str], offline: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"));
+        cmd.args(args)
+            .env("ANUVAD_HOME", &*home)
+            .env("HF_ENDPOINT", &hub.url)
+            .env("HF_HOME", &*hf)
+            .env_remove("ANUVAD_MODEL");
+        if offline {
+            cmd.env("HF_HUB_OFFLINE", "1");
+        } else {
+            cmd.env_remove("HF_HUB_OFFLINE");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(
+        &["models", "pull", "opus-mt-hi-en", "--progress", "plain"],
+        false,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(path.ends_with("pytorch_model.bin"), "{}", path.display());
+    assert!(path.starts_with(hf.join("hub").join("models--Helsinki-NLP--opus-mt-hi-en")));
+    for (name, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(path.with_file_name(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    let requests = hub.requests();
+    let article = home.join("a.txt");
+    std::fs::write(&article, "सरकार ने लोगों से घर में रहने को कहा।\n").unwrap();
+    let t = run(
+        &[
+            "translate",
+            article.to_str().unwrap(),
+            "--model",
+            "opus-mt-hi-en",
+        ],
+        true,
+    );
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    assert_eq!(hub.requests(), requests, "offline: no request");
+}

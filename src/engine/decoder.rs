@@ -581,7 +581,7 @@ impl<'r> Decoding<'r> {
 }
 
 /// `log_sum_exp` of every row, rows spread over the worker pool.
-fn log_sum_exps(rows: &[Vec<f32>]) -> Vec<f64> {
+pub(super) fn log_sum_exps(rows: &[Vec<f32>]) -> Vec<f64> {
     let out: Vec<std::sync::Mutex<f64>> = rows.iter().map(|_| std::sync::Mutex::new(0.0)).collect();
     candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
         for i in range {

@@ -8,7 +8,7 @@
 //! of output and, cut there, finishes with `Finish::Length` (what `transformers` does
 //! with `max_new_tokens = N` and Marian's forced end token).
 
-use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_sum_exp, pick};
+use super::sampling::{Rng, apply_repetition_penalty, is_looping, pick};
 use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
 use crate::card::ModelCard;
 use crate::config::Sampling;
@@ -234,14 +234,17 @@ impl MarianEngine {
         let mut live: Vec<usize> = (0..sources.len()).collect();
         let mut last = vec![self.model.config.decoder_start_token_id; sources.len()];
         while !live.is_empty() {
-            let logits = self.step(&last, &mut state)?;
+            let mut logits = self.step(&last, &mut state)?;
+            for (l, &i) in logits.iter_mut().zip(&live) {
+                self.mask(l, rules[i], &hyps[i].tokens);
+            }
+            // The softmax normalisers of the rows, in parallel (61,950 exps per row).
+            let lses = super::decoder::log_sum_exps(&logits);
             let mut keep = Vec::with_capacity(live.len());
             let mut next = Vec::with_capacity(live.len());
-            for (row, (mut l, &i)) in logits.into_iter().zip(&live).enumerate() {
+            for (row, ((l, &i), lse)) in logits.iter().zip(&live).zip(lses).enumerate() {
                 let (h, r) = (&mut hyps[i], rules[i]);
-                self.mask(&mut l, r, &h.tokens);
-                let lse = log_sum_exp(&l);
-                let (token, lp) = pick(&l, lse, &r.sampling, &mut rngs[i]);
+                let (token, lp) = pick(l, lse, &r.sampling, &mut rngs[i]);
                 on_token()?;
                 if token == eos {
                     h.finish = Finish::Eos;
@@ -302,11 +305,11 @@ impl MarianEngine {
         while !beams.is_empty() {
             let logits = self.step(&last, &mut state)?;
             on_token()?;
+            let lses = super::decoder::log_sum_exps(&logits);
             // Candidates per source: (accumulated score, beam row, token, token logprob).
             let mut cands: Vec<Vec<(f64, usize, u32, f32)>> = vec![Vec::new(); sources.len()];
-            for (row, (mut l, b)) in logits.into_iter().zip(&beams).enumerate() {
+            for (row, ((mut l, b), lse)) in logits.into_iter().zip(&beams).zip(lses).enumerate() {
                 let r = rules[b.source];
-                let lse = log_sum_exp(&l);
                 for v in l.iter_mut() {
                     *v = (*v as f64 - lse) as f32;
                 }

@@ -35,15 +35,6 @@ impl<E: Engine + ?Sized> Engine for Recorder<Box<E>> {
     fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>> {
         self.inner.score(prefix, body, continuation)
     }
-    fn generate(
-        &mut self,
-        req: &GenerateRequest,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Generation> {
-        let g = self.inner.generate(req, on_token)?;
-        self.record(req, &g);
-        Ok(g)
-    }
     fn generate_batch(
         &mut self,
         reqs: &[GenerateRequest],

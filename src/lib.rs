@@ -6,7 +6,8 @@
 //! `chunk` (token-budgeted groups of whole sentences) → `translate` / `summarize`
 //! (prompts through `generate` to the `engine`, which runs a model from `models`) →
 //! `assemble` (chunk outputs back into paragraphs) → `output` (text, JSON, Markdown).
-//! `card` and `hub` find and describe models; `tokenizer` builds one from a GGUF;
+//! `card` and `hub` find and describe models; `tokenizer` builds one from a GGUF (or a
+//! Marian repository's SentencePiece files);
 //! `progress` reports on stderr; `app` strings the stages together for each command.
 
 pub mod align;

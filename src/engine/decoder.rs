@@ -288,15 +288,6 @@ impl Engine for DecoderEngine {
         Ok(out)
     }
 
-    fn generate(
-        &mut self,
-        req: &GenerateRequest,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Generation> {
-        let mut out = self.generate_batch(std::slice::from_ref(req), 1, on_token)?;
-        Ok(out.remove(0))
-    }
-
     fn generate_batch(
         &mut self,
         reqs: &[GenerateRequest],

@@ -80,19 +80,19 @@ pub trait Engine {
         &mut self,
         req: &GenerateRequest,
         on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Generation>;
+    ) -> Result<Generation> {
+        let mut out = self.generate_batch(std::slice::from_ref(req), 1, on_token)?;
+        Ok(out.remove(0))
+    }
     /// Continue several prompts; the same results as `generate` on each in turn. Engines
-    /// that can decode up to `width` of them together (one pass over the weights per
-    /// step serving all) do.
+    /// decode up to `width` of them together (one pass over the weights per step serving
+    /// all).
     fn generate_batch(
         &mut self,
         reqs: &[GenerateRequest],
         width: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Generation>> {
-        let _ = width;
-        reqs.iter().map(|r| self.generate(r, on_token)).collect()
-    }
+    ) -> Result<Vec<Generation>>;
 }
 
 mod decoder;

@@ -96,7 +96,7 @@ fn logits(m: &Model, input: &[Vec<u32>], lengths: &[usize], dec: &[u32]) -> Vec<
     let flat: Vec<u32> = input.iter().flatten().copied().collect();
     let ids = Tensor::from_vec(flat, (input.len(), s), &Device::Cpu).unwrap();
     let enc = m.encode(&ids, lengths).unwrap();
-    let mut state = m.start(&enc).unwrap();
+    let mut state = m.start(&enc, dec.len()).unwrap();
     let dec_rows: Vec<u32> = (0..input.len()).flat_map(|_| dec.iter().copied()).collect();
     let dec = Tensor::from_vec(dec_rows, (input.len(), dec.len()), &Device::Cpu).unwrap();
     m.decode(&dec, &mut state)

@@ -174,8 +174,9 @@ impl MarianEngine {
             .collect())
     }
 
-    /// Encode a group of sources padded to the longest; the decoder state has one row each.
-    fn start(&self, sources: &[&[u32]]) -> Result<DecoderState> {
+    /// Encode a group of sources padded to the longest; the decoder state has one row
+    /// each, with room for `positions` decoder tokens.
+    fn start(&self, sources: &[&[u32]], positions: usize) -> Result<DecoderState> {
         let longest = sources.iter().map(|s| s.len()).max().unwrap_or(1);
         let mut flat = Vec::with_capacity(sources.len() * longest);
         for s in sources {
@@ -185,7 +186,7 @@ impl MarianEngine {
         let ids = Tensor::from_vec(flat, (sources.len(), longest), &Device::Cpu)?;
         let lengths: Vec<usize> = sources.iter().map(|s| s.len()).collect();
         let enc = self.model.encode(&ids, &lengths)?;
-        Ok(self.model.start(&enc)?)
+        Ok(self.model.start(&enc, positions)?)
     }
 
     /// Feed one token per state row; the next-token logits, one row each.
@@ -220,7 +221,8 @@ impl MarianEngine {
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Hypothesis>> {
         let eos = self.tokenizer.eos;
-        let mut state = self.start(sources)?;
+        let positions = rules.iter().map(|r| self.steps(r)).max().unwrap_or(1);
+        let mut state = self.start(sources, positions)?;
         let mut hyps: Vec<Hypothesis> = sources
             .iter()
             .map(|_| Hypothesis {
@@ -282,7 +284,8 @@ impl MarianEngine {
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Hypothesis>> {
         let (k, eos) = (self.beams, self.tokenizer.eos);
-        let mut state = self.start(sources)?;
+        let positions = rules.iter().map(|r| self.steps(r)).max().unwrap_or(1);
+        let mut state = self.start(sources, positions)?;
         struct Beam {
             source: usize,
             tokens: Vec<u32>,
@@ -484,7 +487,7 @@ impl Engine for MarianEngine {
                 needed: source.len().max(target.len() + 1),
             });
         }
-        let mut state = self.start(&[&source])?;
+        let mut state = self.start(&[&source], target.len())?;
         let mut input = vec![self.model.config.decoder_start_token_id];
         input.extend_from_slice(&target[..target.len() - 1]);
         let n = input.len();

@@ -367,6 +367,46 @@ mod avx512 {
 }
 
 // ---------------------------------------------------------------------------------------
+// f32 weights against a few activation rows (decode steps of an f32 model). A general
+// GEMM packs the whole weight matrix on every call, which for 16 rows costs more than
+// the products; here each weight row is read once and serves every activation row.
+
+/// out[m·rows + r] = Σ_c w[r, c] · x[m, c]; `w` is row-major `rows` × `cols`. A row's
+/// result does not depend on how many activation rows come with it.
+pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
+    assert_eq!(w.len(), rows * cols, "weight size");
+    let n = x.len() / cols.max(1);
+    assert_eq!(out.len(), n * rows, "output size");
+    const CHUNK: usize = 16;
+    let out_ptr = OutPtr(out.as_mut_ptr());
+    #[cfg(target_arch = "x86_64")]
+    let wide = cols.is_multiple_of(16) && is_x86_feature_detected!("avx512f");
+    candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(CHUNK), |range| {
+        for c in range {
+            for r in c * CHUNK..((c + 1) * CHUNK).min(rows) {
+                let wr = &w[r * cols..(r + 1) * cols];
+                let mut m = 0;
+                #[cfg(target_arch = "x86_64")]
+                if wide {
+                    while m + 4 <= n {
+                        // SAFETY: feature checked; cols is a multiple of 16; each (m, r)
+                        // output is written by this task only, inside the asserted size.
+                        unsafe { avx512_vec::dots4(wr, &x[m * cols..], cols, rows, r, m, out_ptr) };
+                        m += 4;
+                    }
+                }
+                while m < n {
+                    let v = dot(wr, &x[m * cols..(m + 1) * cols]);
+                    // SAFETY: as above.
+                    unsafe { *out_ptr.get().add(m * rows + r) = v };
+                    m += 1;
+                }
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
 // Attention for decode steps: one query vector against the keys and values of one
 // sequence, read straight from its KV cache (shared prefix, then its own entries).
 // Tensor operations per sequence, layer and step cost more than the arithmetic here.
@@ -444,6 +484,34 @@ mod avx512_vec {
                 acc = _mm512_fmadd_ps(x, y, acc);
             }
             _mm512_reduce_add_ps(acc)
+        }
+    }
+
+    /// Four dot products of `w` with consecutive rows of `x` (each `cols` long), written
+    /// to out[(m + i)·rows + r]. Each accumulates exactly as `dot` does.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dots4(
+        w: &[f32],
+        x: &[f32],
+        cols: usize,
+        rows: usize,
+        r: usize,
+        m: usize,
+        out: super::OutPtr,
+    ) {
+        assert!(w.len() == cols && x.len() >= 4 * cols);
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            for k in (0..cols).step_by(16) {
+                let wv = _mm512_loadu_ps(w.as_ptr().add(k));
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_loadu_ps(x.as_ptr().add(i * cols + k));
+                    *a = _mm512_fmadd_ps(wv, xv, *a);
+                }
+            }
+            for (i, a) in acc.iter().enumerate() {
+                *out.get().add((m + i) * rows + r) = _mm512_reduce_add_ps(*a);
+            }
         }
     }
 

@@ -3,16 +3,19 @@
 //! `pytorch_model.bin` with its `config.json`.
 //!
 //! The layer layout and configuration follow candle-transformers' `marian` model; what
-//! this file adds is what batches need: a padding mask on the encoder's self-attention
-//! and the decoder's cross-attention (upstream translates one sentence at a time and
-//! has none), cross-attention keys and values computed once per sentence rather than per
-//! step, decoder state that can be reordered or thinned row by row (beam search, and
-//! dropping finished sentences from a batch), and an int8 mode whose matrix products run
+//! this file adds is what batches need: a padding mask on the encoder's self-attention,
+//! and cross-attention over each sentence's real source positions only (upstream
+//! translates one sentence at a time and has neither); cross-attention keys and values
+//! computed once per sentence rather than per step; decoder state in plain buffers that
+//! can be reordered or thinned row by row (beam search, and dropping finished sentences
+//! from a batch); f32 decode steps on a kernel that reads each weight row once for all
+//! rows of the batch (`kernels::matmul_f32`); and an int8 mode whose matrix products run
 //! on the packed Q8_0 kernel (`kernels::PackedQ8`).
 
 use super::Linear as QLinear;
+use super::kernels;
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{D, DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::LayerNorm;
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,10 +112,14 @@ struct Dense {
 }
 
 enum Weight {
-    /// (out, in) transposed view: candle's matmul reads it without a copy.
+    /// (out, in), row-major as in the checkpoint.
     F32(Tensor),
     Int8(QLinear),
 }
+
+/// Activation rows up to which the f32 weights go through our row kernel
+/// (`kernels::matmul_f32`) rather than a GEMM that repacks the weights on every call.
+const FEW_ROWS: usize = 64;
 
 impl Dense {
     fn load(ck: &Checkpoint, name: &str, precision: Precision) -> Result<Dense> {
@@ -126,13 +133,25 @@ impl Dense {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.w {
-            Weight::F32(wt) => {
-                let (dims, cols) = (x.dims().to_vec(), x.dim(D::Minus1)?);
-                let rows = x.elem_count() / cols;
-                let y = x.reshape((rows, cols))?.matmul(wt)?;
-                let mut out = dims;
-                *out.last_mut().expect("rank >= 1") = wt.dim(1)?;
-                y.reshape(out)?
+            Weight::F32(w) => {
+                let (out_features, cols) = w.dims2()?;
+                let n = x.elem_count() / cols;
+                let mut dims = x.dims().to_vec();
+                *dims.last_mut().expect("rank >= 1") = out_features;
+                if n <= FEW_ROWS {
+                    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                    let mut out = vec![0f32; n * out_features];
+                    let (storage, layout) = w.storage_and_layout();
+                    let candle_core::Storage::Cpu(cpu) = &*storage else {
+                        candle_core::bail!("Marian weights live on the CPU")
+                    };
+                    let start = layout.start_offset();
+                    let data = &cpu.as_slice::<f32>()?[start..start + out_features * cols];
+                    kernels::matmul_f32(data, out_features, cols, &xs, &mut out);
+                    Tensor::from_vec(out, dims, &Device::Cpu)?
+                } else {
+                    x.reshape((n, cols))?.matmul(&w.t()?)?.reshape(dims)?
+                }
             }
             Weight::Int8(q) => q.forward(&x.contiguous()?)?,
         };
@@ -142,12 +161,12 @@ impl Dense {
 
 fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
     match precision {
-        Precision::F32 => Ok(Weight::F32(w.t()?)),
+        Precision::F32 => Ok(Weight::F32(w.contiguous()?)),
         Precision::Int8 if w.dim(1)? % 32 == 0 => Ok(Weight::Int8(QLinear::new(Arc::new(
             QTensor::quantize(&w, GgmlDType::Q8_0)?,
         ))?)),
         // Q8_0 needs rows of whole 32-value blocks.
-        Precision::Int8 => Ok(Weight::F32(w.t()?)),
+        Precision::Int8 => Ok(Weight::F32(w.contiguous()?)),
     }
 }
 
@@ -264,16 +283,27 @@ fn feed_forward(ck: &Checkpoint, name: &str, act: Activation, p: Precision) -> R
 pub struct Encoded {
     /// (B, S, D).
     pub hidden: Tensor,
-    /// (B, 1, 1, S): 0 for a real token, -inf for padding.
-    pub mask: Tensor,
+    /// Real (unpadded) length of each row.
+    pub lengths: Vec<usize>,
 }
 
-/// Per-row decoder state: self-attention keys/values so far, and each layer's
-/// cross-attention keys/values of the row's source (computed once).
+/// Per-row decoder state in plain buffers, read directly by the decode step's attention
+/// (`kernels::attend_one`): tensor operations per row, head and step would cost more than
+/// the arithmetic. Layout of every buffer: [row][head][position][head_dim].
 pub struct DecoderState {
-    self_kv: Vec<Option<(Tensor, Tensor)>>,
-    cross_kv: Vec<(Tensor, Tensor)>,
-    cross_mask: Tensor,
+    /// Per layer: self-attention keys and values of the positions fed so far, room for
+    /// `capacity` positions per row and head.
+    self_k: Vec<Vec<f32>>,
+    self_v: Vec<Vec<f32>>,
+    capacity: usize,
+    /// Per layer: cross-attention keys and values of each row's source (padded to
+    /// `source_len` positions; only the first `lengths[row]` are attended to).
+    cross_k: Vec<Vec<f32>>,
+    cross_v: Vec<Vec<f32>>,
+    source_len: usize,
+    lengths: Vec<usize>,
+    heads: usize,
+    head_dim: usize,
     /// Decoder positions already fed.
     pub position: usize,
 }
@@ -282,29 +312,35 @@ impl DecoderState {
     /// Keep rows `rows` (in this order, repeats allowed): beam reordering, or a batch
     /// without its finished sentences.
     pub fn select(&self, rows: &[u32]) -> Result<DecoderState> {
-        let idx = Tensor::new(rows, &Device::Cpu)?;
-        let pick = |t: &Tensor| t.index_select(&idx, 0);
-        Ok(DecoderState {
-            self_kv: self
-                .self_kv
-                .iter()
-                .map(|kv| match kv {
-                    Some((k, v)) => Ok(Some((pick(k)?, pick(v)?))),
-                    None => Ok(None),
+        let gather = |bufs: &Vec<Vec<f32>>, per_row: usize| -> Vec<Vec<f32>> {
+            bufs.iter()
+                .map(|b| {
+                    let mut out = Vec::with_capacity(rows.len() * per_row);
+                    for &r in rows {
+                        out.extend_from_slice(&b[r as usize * per_row..(r as usize + 1) * per_row]);
+                    }
+                    out
                 })
-                .collect::<Result<_>>()?,
-            cross_kv: self
-                .cross_kv
-                .iter()
-                .map(|(k, v)| Ok((pick(k)?, pick(v)?)))
-                .collect::<Result<_>>()?,
-            cross_mask: pick(&self.cross_mask)?,
+                .collect()
+        };
+        let self_row = self.heads * self.capacity * self.head_dim;
+        let cross_row = self.heads * self.source_len * self.head_dim;
+        Ok(DecoderState {
+            self_k: gather(&self.self_k, self_row),
+            self_v: gather(&self.self_v, self_row),
+            capacity: self.capacity,
+            cross_k: gather(&self.cross_k, cross_row),
+            cross_v: gather(&self.cross_v, cross_row),
+            source_len: self.source_len,
+            lengths: rows.iter().map(|&r| self.lengths[r as usize]).collect(),
+            heads: self.heads,
+            head_dim: self.head_dim,
             position: self.position,
         })
     }
 
     pub fn rows(&self) -> usize {
-        self.cross_mask.dim(0).unwrap_or(0)
+        self.lengths.len()
     }
 }
 
@@ -434,50 +470,146 @@ impl Model {
             let f = l.ffn.forward(&x)?;
             x = l.ffn_norm.forward(&(x + f)?)?;
         }
-        Ok(Encoded { hidden: x, mask })
+        Ok(Encoded {
+            hidden: x,
+            lengths: lengths.to_vec(),
+        })
     }
 
-    /// Decoder state for the encoded rows: cross-attention keys and values per layer.
-    pub fn start(&self, enc: &Encoded) -> Result<DecoderState> {
+    /// Decoder state for the encoded rows, with room for `positions` decoder tokens:
+    /// cross-attention keys and values per layer, computed once.
+    pub fn start(&self, enc: &Encoded, positions: usize) -> Result<DecoderState> {
+        let (b, s, _) = enc.hidden.dims3()?;
+        let heads = self.config.decoder_attention_heads;
+        let head_dim = self.config.d_model / heads;
+        let capacity = positions.min(self.config.max_position_embeddings).max(1);
+        let (mut cross_k, mut cross_v) = (Vec::new(), Vec::new());
+        for l in &self.decoder {
+            let (k, v) = l.cross_attn.keys_values(&enc.hidden)?;
+            cross_k.push(k.flatten_all()?.to_vec1()?);
+            cross_v.push(v.flatten_all()?.to_vec1()?);
+        }
+        let size = b * heads * capacity * head_dim;
         Ok(DecoderState {
-            self_kv: vec![None; self.decoder.len()],
-            cross_kv: self
-                .decoder
-                .iter()
-                .map(|l| l.cross_attn.keys_values(&enc.hidden))
-                .collect::<Result<_>>()?,
-            cross_mask: enc.mask.clone(),
+            self_k: vec![vec![0f32; size]; self.decoder.len()],
+            self_v: vec![vec![0f32; size]; self.decoder.len()],
+            capacity,
+            cross_k,
+            cross_v,
+            source_len: s,
+            lengths: enc.lengths.clone(),
+            heads,
+            head_dim,
             position: 0,
         })
     }
 
     /// Feed `ids` (B, T) at the state's position; logits (B, T, V) after each token.
+    /// Tokens go in one position at a time (what a causal mask computes in one pass).
     pub fn decode(&self, ids: &Tensor, state: &mut DecoderState) -> Result<Tensor> {
         let t = ids.dim(1)?;
-        let start = state.position;
-        let mut x = self.embed(&self.tgt_embed, ids, start)?;
-        let causal = if t > 1 {
-            Some(super::attention_mask(start, t, 0, None, &Device::Cpu)?)
-        } else {
-            None
-        };
+        let mut steps = Vec::with_capacity(t);
+        for i in 0..t {
+            steps.push(self.step(&ids.narrow(1, i, 1)?, state)?);
+        }
+        Tensor::cat(&steps, 1)
+    }
+
+    /// One decoder position for every row: ids (B, 1) → logits (B, 1, V).
+    fn step(&self, ids: &Tensor, state: &mut DecoderState) -> Result<Tensor> {
+        let (b, _) = ids.dims2()?;
+        let pos = state.position;
+        if pos >= state.capacity {
+            candle_core::bail!(
+                "decoder position {pos} is past the {} this state has room for",
+                state.capacity
+            );
+        }
+        let (heads, hd, cap) = (state.heads, state.head_dim, state.capacity);
+        let d = heads * hd;
+        let mut x = self.embed(&self.tgt_embed, ids, pos)?;
         for (i, l) in self.decoder.iter().enumerate() {
-            let (k, v) = l.self_attn.keys_values(&x)?;
-            let (k, v) = match state.self_kv[i].take() {
-                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                None => (k, v),
-            };
-            let a = l.self_attn.attend(&x, &k, &v, causal.as_ref())?;
-            state.self_kv[i] = Some((k, v));
+            // Self-attention: this position's key and value go into the state first.
+            let k: Vec<f32> = l.self_attn.k.forward(&x)?.flatten_all()?.to_vec1()?;
+            let v: Vec<f32> = l.self_attn.v.forward(&x)?.flatten_all()?.to_vec1()?;
+            for row in 0..b {
+                for h in 0..heads {
+                    let at = ((row * heads + h) * cap + pos) * hd;
+                    let from = row * d + h * hd;
+                    state.self_k[i][at..at + hd].copy_from_slice(&k[from..from + hd]);
+                    state.self_v[i][at..at + hd].copy_from_slice(&v[from..from + hd]);
+                }
+            }
+            let a = self.attend_rows(&l.self_attn, &x, state, i, false)?;
             x = l.self_norm.forward(&(x + a)?)?;
-            let (ck, cv) = &state.cross_kv[i];
-            let c = l.cross_attn.attend(&x, ck, cv, Some(&state.cross_mask))?;
+            let c = self.attend_rows(&l.cross_attn, &x, state, i, true)?;
             x = l.cross_norm.forward(&(x + c)?)?;
             let f = l.ffn.forward(&x)?;
             x = l.ffn_norm.forward(&(x + f)?)?;
         }
-        state.position += t;
+        state.position += 1;
         self.lm_head.forward(&x)
+    }
+
+    /// Attention of each row's query (from x, (B, 1, D)) over its own keys and values in
+    /// the state: the self-attention positions so far, or the real source positions.
+    fn attend_rows(
+        &self,
+        attn: &Attention,
+        x: &Tensor,
+        state: &DecoderState,
+        layer: usize,
+        cross: bool,
+    ) -> Result<Tensor> {
+        let (b, _, d) = x.dims3()?;
+        let (heads, hd) = (state.heads, state.head_dim);
+        let scale = (hd as f32).powf(-0.5);
+        let q: Vec<f32> = attn.q.forward(x)?.flatten_all()?.to_vec1()?;
+        let mut out = vec![0f32; b * d];
+        let out_ptr = kernels::OutPtr(out.as_mut_ptr());
+        candle_core::utils::barrier_pool().execute_chunked(b * heads, |range| {
+            let mut scores = Vec::new();
+            let mut qh = vec![0f32; hd];
+            let mut o = vec![0f32; hd];
+            for task in range {
+                let (row, h) = (task / heads, task % heads);
+                for (dst, src) in qh
+                    .iter_mut()
+                    .zip(&q[row * d + h * hd..row * d + (h + 1) * hd])
+                {
+                    *dst = src * scale;
+                }
+                let (keys, values, base, n) = if cross {
+                    let base = (row * heads + h) * state.source_len * hd;
+                    (
+                        &state.cross_k[layer],
+                        &state.cross_v[layer],
+                        base,
+                        state.lengths[row],
+                    )
+                } else {
+                    let base = (row * heads + h) * state.capacity * hd;
+                    (
+                        &state.self_k[layer],
+                        &state.self_v[layer],
+                        base,
+                        state.position + 1,
+                    )
+                };
+                let kv = [(&keys[base..base + n * hd], &values[base..base + n * hd])];
+                kernels::attend_one(&qh, &kv, &mut o, &mut scores);
+                // SAFETY: each (row, head) task writes its own hd values of `out`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        o.as_ptr(),
+                        out_ptr.get().add(row * d + h * hd),
+                        hd,
+                    )
+                };
+            }
+        });
+        attn.out
+            .forward(&Tensor::from_vec(out, (b, 1, d), &Device::Cpu)?)
     }
 }
 

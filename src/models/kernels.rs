@@ -42,13 +42,23 @@ impl Q8Rows {
             q.scales.push(half::f16::from_f32(d).to_f32());
             let mut sum = 0i32;
             for (o, v) in qs.iter_mut().zip(chunk) {
-                *o = (v * id).round() as i8;
+                *o = round_half_away(v * id) as i8;
                 sum += *o as i32;
             }
             q.sums.push(sum);
         }
         q
     }
+}
+
+/// `y.round()` (half away from zero) without the libm call `f32::round` becomes on
+/// baseline x86-64: truncate, then step by one where the exact remainder is ≥ ½. Same
+/// results bit for bit, for |y| < 2³¹.
+#[inline]
+fn round_half_away(y: f32) -> i32 {
+    let t = y as i32;
+    let rest = y - t as f32;
+    t + (rest >= 0.5) as i32 - (rest <= -0.5) as i32
 }
 
 /// Whether this CPU can run the fast path.
@@ -383,27 +393,66 @@ pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], out: &mut [f32
     let wide = cols.is_multiple_of(16) && is_x86_feature_detected!("avx512f");
     candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(CHUNK), |range| {
         for c in range {
-            for r in c * CHUNK..((c + 1) * CHUNK).min(rows) {
+            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(rows));
+            #[cfg(target_arch = "x86_64")]
+            if wide {
+                // SAFETY: feature checked; cols is a multiple of 16; each output (m, r) is
+                // written by this task only, inside the asserted size.
+                unsafe { block_rows(w, cols, rows, x, n, start, end, out_ptr) };
+                continue;
+            }
+            for r in start..end {
                 let wr = &w[r * cols..(r + 1) * cols];
-                let mut m = 0;
-                #[cfg(target_arch = "x86_64")]
-                if wide {
-                    while m + 4 <= n {
-                        // SAFETY: feature checked; cols is a multiple of 16; each (m, r)
-                        // output is written by this task only, inside the asserted size.
-                        unsafe { avx512_vec::dots4(wr, &x[m * cols..], cols, rows, r, m, out_ptr) };
-                        m += 4;
-                    }
-                }
-                while m < n {
+                for m in 0..n {
                     let v = dot(wr, &x[m * cols..(m + 1) * cols]);
                     // SAFETY: as above.
                     unsafe { *out_ptr.get().add(m * rows + r) = v };
-                    m += 1;
                 }
             }
         }
     });
+}
+
+/// Weight rows start..end against all n activation rows, in blocks of 2 × 8.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_rows(
+    w: &[f32],
+    cols: usize,
+    rows: usize,
+    x: &[f32],
+    n: usize,
+    start: usize,
+    end: usize,
+    out: OutPtr,
+) {
+    use avx512_vec::dots;
+    let mut r = start;
+    while r < end {
+        let two = r + 2 <= end;
+        let wr = &w[r * cols..];
+        let mut m = 0;
+        // SAFETY (every call): the caller's guarantees; blocks stay inside n and end.
+        unsafe {
+            while m + 8 <= n {
+                let xm = &x[m * cols..];
+                if two { dots::<2, 8>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 8>(wr, xm, cols, rows, r, m, out) }
+                m += 8;
+            }
+            while m + 4 <= n {
+                let xm = &x[m * cols..];
+                if two { dots::<2, 4>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 4>(wr, xm, cols, rows, r, m, out) }
+                m += 4;
+            }
+            while m < n {
+                let xm = &x[m * cols..];
+                if two { dots::<2, 1>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 1>(wr, xm, cols, rows, r, m, out) }
+                m += 1;
+            }
+        }
+        r += if two { 2 } else { 1 };
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -487,10 +536,12 @@ mod avx512_vec {
         }
     }
 
-    /// Four dot products of `w` with consecutive rows of `x` (each `cols` long), written
-    /// to out[(m + i)·rows + r]. Each accumulates exactly as `dot` does.
+    /// Dot products of R consecutive weight rows (`w`, each `cols` long) with M
+    /// consecutive activation rows (`x`), written to out[(m + i)·rows + r + j]. Each
+    /// product accumulates exactly as `dot` does, so the blocking never changes a result;
+    /// R × M independent accumulators keep the FMA units busy.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn dots4(
+    pub unsafe fn dots<const R: usize, const M: usize>(
         w: &[f32],
         x: &[f32],
         cols: usize,
@@ -499,18 +550,23 @@ mod avx512_vec {
         m: usize,
         out: super::OutPtr,
     ) {
-        assert!(w.len() == cols && x.len() >= 4 * cols);
+        assert!(w.len() >= R * cols && x.len() >= M * cols);
         unsafe {
-            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut acc = [[_mm512_setzero_ps(); M]; R];
             for k in (0..cols).step_by(16) {
-                let wv = _mm512_loadu_ps(w.as_ptr().add(k));
-                for (i, a) in acc.iter_mut().enumerate() {
+                let wv: [__m512; R] =
+                    std::array::from_fn(|j| _mm512_loadu_ps(w.as_ptr().add(j * cols + k)));
+                for i in 0..M {
                     let xv = _mm512_loadu_ps(x.as_ptr().add(i * cols + k));
-                    *a = _mm512_fmadd_ps(wv, xv, *a);
+                    for j in 0..R {
+                        acc[j][i] = _mm512_fmadd_ps(wv[j], xv, acc[j][i]);
+                    }
                 }
             }
-            for (i, a) in acc.iter().enumerate() {
-                *out.get().add((m + i) * rows + r) = _mm512_reduce_add_ps(*a);
+            for (j, row) in acc.iter().enumerate() {
+                for (i, a) in row.iter().enumerate() {
+                    *out.get().add((m + i) * rows + r + j) = _mm512_reduce_add_ps(*a);
+                }
             }
         }
     }
@@ -650,6 +706,43 @@ mod tests {
         for (r, w) in want.iter().enumerate() {
             packed.row(r, &mut row);
             assert_eq!(&row, w, "row {r}");
+        }
+    }
+
+    #[test]
+    fn f32_rows_kernel_matches_plain_sums_and_a_row_is_the_same_alone() {
+        let (rows, cols) = (37, 96);
+        let w = activations(rows, cols);
+        for n in [1, 3, 4, 9, 16, 19] {
+            let x = activations(n, cols);
+            let mut out = vec![0f32; n * rows];
+            matmul_f32(&w, rows, cols, &x, &mut out);
+            for m in 0..n {
+                for r in 0..rows {
+                    let want: f64 = (0..cols)
+                        .map(|c| w[r * cols + c] as f64 * x[m * cols + c] as f64)
+                        .sum();
+                    let got = out[m * rows + r];
+                    assert!((got as f64 - want).abs() < 1e-3, "n {n} ({m}, {r}): {got} vs {want}");
+                }
+                let mut alone = vec![0f32; rows];
+                matmul_f32(&w, rows, cols, &x[m * cols..(m + 1) * cols], &mut alone);
+                assert_eq!(alone, out[m * rows..(m + 1) * rows], "row {m} of {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_is_f32_round_bit_for_bit() {
+        let mut v = -130.0f32;
+        while v < 130.0 {
+            for y in [v, v + 0.5, v - 0.5, f32::from_bits(v.to_bits() + 1)] {
+                assert_eq!(round_half_away(y), y.round() as i32, "{y}");
+            }
+            v += 0.173;
+        }
+        for y in [0.49999997f32, -0.49999997, 0.5, -0.5, 1.5, -2.5, 126.5, -127.49998] {
+            assert_eq!(round_half_away(y), y.round() as i32, "{y}");
         }
     }
 }

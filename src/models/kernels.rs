@@ -377,81 +377,152 @@ mod avx512 {
 }
 
 // ---------------------------------------------------------------------------------------
-// f32 weights against a few activation rows (decode steps of an f32 model). A general
-// GEMM packs the whole weight matrix on every call, which for 16 rows costs more than
-// the products; here each weight row is read once and serves every activation row.
+// f32 weights packed in tiles of 16 rows, column by column: one vector load gives 16 rows'
+// weights for one input column, and a broadcast activation value multiplies it, so sums
+// run down the lanes with no horizontal reduction at the end.
 
-/// out[m·rows + r] = Σ_c w[r, c] · x[m, c]; `w` is row-major `rows` × `cols`. A row's
-/// result does not depend on how many activation rows come with it.
-pub fn matmul_f32(w: &[f32], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
-    assert_eq!(w.len(), rows * cols, "weight size");
-    let n = x.len() / cols.max(1);
-    assert_eq!(out.len(), n * rows, "output size");
-    const CHUNK: usize = 16;
-    let out_ptr = OutPtr(out.as_mut_ptr());
-    #[cfg(target_arch = "x86_64")]
-    let wide = cols.is_multiple_of(16) && is_x86_feature_detected!("avx512f");
-    candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(CHUNK), |range| {
-        for c in range {
-            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(rows));
-            #[cfg(target_arch = "x86_64")]
-            if wide {
-                // SAFETY: feature checked; cols is a multiple of 16; each output (m, r) is
-                // written by this task only, inside the asserted size.
-                unsafe { block_rows(w, cols, rows, x, n, start, end, out_ptr) };
-                continue;
-            }
-            for r in start..end {
-                let wr = &w[r * cols..(r + 1) * cols];
-                for m in 0..n {
-                    let v = dot(wr, &x[m * cols..(m + 1) * cols]);
-                    // SAFETY: as above.
-                    unsafe { *out_ptr.get().add(m * rows + r) = v };
-                }
-            }
-        }
-    });
+/// An f32 weight matrix in 16-row tiles (rows past the end are zero).
+pub struct PackedF32 {
+    rows: usize,
+    cols: usize,
+    data: Vec<f32>,
 }
 
-/// Weight rows start..end against all n activation rows, in blocks of 2 × 8.
+impl PackedF32 {
+    /// Pack a row-major `rows` × `cols` matrix.
+    pub fn new(w: &[f32], rows: usize, cols: usize) -> PackedF32 {
+        assert_eq!(w.len(), rows * cols, "weight size");
+        let tiles = rows.div_ceil(TILE);
+        let mut data = vec![0f32; tiles * cols * TILE];
+        for r in 0..rows {
+            let (t, lane) = (r / TILE, r % TILE);
+            for c in 0..cols {
+                data[(t * cols + c) * TILE + lane] = w[r * cols + c];
+            }
+        }
+        PackedF32 { rows, cols, data }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m; a row's result
+    /// does not depend on how many rows come with it.
+    pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
+        let n = x.len() / self.cols.max(1);
+        assert_eq!(x.len(), n * self.cols, "activation width");
+        assert_eq!(out.len(), n * self.rows, "output size");
+        let tiles = self.rows.div_ceil(TILE);
+        let out_ptr = OutPtr(out.as_mut_ptr());
+        #[cfg(target_arch = "x86_64")]
+        let wide = is_x86_feature_detected!("avx512f");
+        // Two tiles (32 rows) a task: each broadcast activation value serves both.
+        candle_core::utils::barrier_pool().execute_chunked(tiles.div_ceil(2), |range| {
+            for pair in range {
+                let t0 = pair * 2;
+                let two = t0 + 1 < tiles;
+                #[cfg(target_arch = "x86_64")]
+                if wide {
+                    // SAFETY: feature checked; each task writes the outputs of its own
+                    // tiles, inside the sizes asserted above.
+                    unsafe { avx512_f32::tiles(self, t0, two, x, n, out_ptr) };
+                    continue;
+                }
+                for t in t0..t0 + 1 + two as usize {
+                    for m in 0..n {
+                        let mut acc = [0f32; TILE];
+                        for c in 0..self.cols {
+                            let xv = x[m * self.cols + c];
+                            let wv = &self.data[(t * self.cols + c) * TILE..][..TILE];
+                            for (a, w) in acc.iter_mut().zip(wv) {
+                                *a = w.mul_add(xv, *a);
+                            }
+                        }
+                        for (lane, a) in acc.iter().enumerate() {
+                            let r = t * TILE + lane;
+                            if r < self.rows {
+                                // SAFETY: this task's tile, inside the asserted size.
+                                unsafe { *out_ptr.get().add(m * self.rows + r) = *a };
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn block_rows(
-    w: &[f32],
-    cols: usize,
-    rows: usize,
-    x: &[f32],
-    n: usize,
-    start: usize,
-    end: usize,
-    out: OutPtr,
-) {
-    use avx512_vec::dots;
-    let mut r = start;
-    while r < end {
-        let two = r + 2 <= end;
-        let wr = &w[r * cols..];
+mod avx512_f32 {
+    use super::{OutPtr, PackedF32, TILE};
+    use std::arch::x86_64::*;
+
+    /// Tile t0 (and t0 + 1 when `two`) against all n activation rows, 8 at a time.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tiles(w: &PackedF32, t0: usize, two: bool, x: &[f32], n: usize, out: OutPtr) {
         let mut m = 0;
-        // SAFETY (every call): the caller's guarantees; blocks stay inside n and end.
         unsafe {
             while m + 8 <= n {
-                let xm = &x[m * cols..];
-                if two { dots::<2, 8>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 8>(wr, xm, cols, rows, r, m, out) }
+                if two {
+                    block::<2, 8>(w, t0, x, m, out)
+                } else {
+                    block::<1, 8>(w, t0, x, m, out)
+                }
                 m += 8;
             }
-            while m + 4 <= n {
-                let xm = &x[m * cols..];
-                if two { dots::<2, 4>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 4>(wr, xm, cols, rows, r, m, out) }
-                m += 4;
-            }
             while m < n {
-                let xm = &x[m * cols..];
-                if two { dots::<2, 1>(wr, xm, cols, rows, r, m, out) } else { dots::<1, 1>(wr, xm, cols, rows, r, m, out) }
+                if two {
+                    block::<2, 1>(w, t0, x, m, out)
+                } else {
+                    block::<1, 1>(w, t0, x, m, out)
+                }
                 m += 1;
             }
         }
-        r += if two { 2 } else { 1 };
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const T: usize, const M: usize>(
+        w: &PackedF32,
+        t0: usize,
+        x: &[f32],
+        m0: usize,
+        out: OutPtr,
+    ) {
+        let cols = w.cols;
+        unsafe {
+            let base: [*const f32; T] =
+                std::array::from_fn(|j| w.data.as_ptr().add((t0 + j) * cols * TILE));
+            let xs = x.as_ptr().add(m0 * cols);
+            let mut acc = [[_mm512_setzero_ps(); M]; T];
+            for c in 0..cols {
+                let wv: [__m512; T] =
+                    std::array::from_fn(|j| _mm512_loadu_ps(base[j].add(c * TILE)));
+                for i in 0..M {
+                    let xb = _mm512_set1_ps(*xs.add(i * cols + c));
+                    for j in 0..T {
+                        acc[j][i] = _mm512_fmadd_ps(wv[j], xb, acc[j][i]);
+                    }
+                }
+            }
+            for (j, tile) in acc.iter().enumerate() {
+                let r0 = (t0 + j) * TILE;
+                let lanes = (w.rows - r0).min(TILE);
+                let mask: __mmask16 = if lanes == TILE {
+                    0xFFFF
+                } else {
+                    (1u16 << lanes) - 1
+                };
+                for (i, a) in tile.iter().enumerate() {
+                    _mm512_mask_storeu_ps(out.get().add((m0 + i) * w.rows + r0), mask, *a);
+                }
+            }
+        }
     }
 }
 
@@ -533,41 +604,6 @@ mod avx512_vec {
                 acc = _mm512_fmadd_ps(x, y, acc);
             }
             _mm512_reduce_add_ps(acc)
-        }
-    }
-
-    /// Dot products of R consecutive weight rows (`w`, each `cols` long) with M
-    /// consecutive activation rows (`x`), written to out[(m + i)·rows + r + j]. Each
-    /// product accumulates exactly as `dot` does, so the blocking never changes a result;
-    /// R × M independent accumulators keep the FMA units busy.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dots<const R: usize, const M: usize>(
-        w: &[f32],
-        x: &[f32],
-        cols: usize,
-        rows: usize,
-        r: usize,
-        m: usize,
-        out: super::OutPtr,
-    ) {
-        assert!(w.len() >= R * cols && x.len() >= M * cols);
-        unsafe {
-            let mut acc = [[_mm512_setzero_ps(); M]; R];
-            for k in (0..cols).step_by(16) {
-                let wv: [__m512; R] =
-                    std::array::from_fn(|j| _mm512_loadu_ps(w.as_ptr().add(j * cols + k)));
-                for i in 0..M {
-                    let xv = _mm512_loadu_ps(x.as_ptr().add(i * cols + k));
-                    for j in 0..R {
-                        acc[j][i] = _mm512_fmadd_ps(wv[j], xv, acc[j][i]);
-                    }
-                }
-            }
-            for (j, row) in acc.iter().enumerate() {
-                for (i, a) in row.iter().enumerate() {
-                    *out.get().add((m + i) * rows + r + j) = _mm512_reduce_add_ps(*a);
-                }
-            }
         }
     }
 
@@ -710,29 +746,6 @@ mod tests {
     }
 
     #[test]
-    fn f32_rows_kernel_matches_plain_sums_and_a_row_is_the_same_alone() {
-        let (rows, cols) = (37, 96);
-        let w = activations(rows, cols);
-        for n in [1, 3, 4, 9, 16, 19] {
-            let x = activations(n, cols);
-            let mut out = vec![0f32; n * rows];
-            matmul_f32(&w, rows, cols, &x, &mut out);
-            for m in 0..n {
-                for r in 0..rows {
-                    let want: f64 = (0..cols)
-                        .map(|c| w[r * cols + c] as f64 * x[m * cols + c] as f64)
-                        .sum();
-                    let got = out[m * rows + r];
-                    assert!((got as f64 - want).abs() < 1e-3, "n {n} ({m}, {r}): {got} vs {want}");
-                }
-                let mut alone = vec![0f32; rows];
-                matmul_f32(&w, rows, cols, &x[m * cols..(m + 1) * cols], &mut alone);
-                assert_eq!(alone, out[m * rows..(m + 1) * rows], "row {m} of {n}");
-            }
-        }
-    }
-
-    #[test]
     fn rounding_is_f32_round_bit_for_bit() {
         let mut v = -130.0f32;
         while v < 130.0 {
@@ -741,8 +754,45 @@ mod tests {
             }
             v += 0.173;
         }
-        for y in [0.49999997f32, -0.49999997, 0.5, -0.5, 1.5, -2.5, 126.5, -127.49998] {
+        for y in [
+            0.49999997f32,
+            -0.49999997,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            126.5,
+            -127.49998,
+        ] {
             assert_eq!(round_half_away(y), y.round() as i32, "{y}");
+        }
+    }
+
+    #[test]
+    fn packed_f32_matches_plain_sums_and_a_row_is_the_same_alone() {
+        for (rows, cols) in [(37, 96), (64, 40), (5, 7)] {
+            let w = activations(rows, cols);
+            let p = PackedF32::new(&w, rows, cols);
+            for n in [1, 3, 8, 9, 19] {
+                let x = activations(n, cols);
+                let mut out = vec![0f32; n * rows];
+                p.matmul(&x, &mut out);
+                for m in 0..n {
+                    for r in 0..rows {
+                        let want: f64 = (0..cols)
+                            .map(|c| w[r * cols + c] as f64 * x[m * cols + c] as f64)
+                            .sum();
+                        let got = out[m * rows + r] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-3,
+                            "{rows}x{cols} n {n}: {got} vs {want}"
+                        );
+                    }
+                    let mut alone = vec![0f32; rows];
+                    p.matmul(&x[m * cols..(m + 1) * cols], &mut alone);
+                    assert_eq!(alone, out[m * rows..(m + 1) * rows], "row {m} of {n}");
+                }
+            }
         }
     }
 }

@@ -112,14 +112,10 @@ struct Dense {
 }
 
 enum Weight {
-    /// (out, in), row-major as in the checkpoint.
-    F32(Tensor),
+    /// Packed in 16-row tiles for our f32 kernel (`kernels::PackedF32`).
+    F32(kernels::PackedF32),
     Int8(QLinear),
 }
-
-/// Activation rows up to which the f32 weights go through our row kernel
-/// (`kernels::matmul_f32`) rather than a GEMM that repacks the weights on every call.
-const FEW_ROWS: usize = 64;
 
 impl Dense {
     fn load(ck: &Checkpoint, name: &str, precision: Precision) -> Result<Dense> {
@@ -134,24 +130,13 @@ impl Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.w {
             Weight::F32(w) => {
-                let (out_features, cols) = w.dims2()?;
-                let n = x.elem_count() / cols;
+                let n = x.elem_count() / w.cols();
                 let mut dims = x.dims().to_vec();
-                *dims.last_mut().expect("rank >= 1") = out_features;
-                if n <= FEW_ROWS {
-                    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                    let mut out = vec![0f32; n * out_features];
-                    let (storage, layout) = w.storage_and_layout();
-                    let candle_core::Storage::Cpu(cpu) = &*storage else {
-                        candle_core::bail!("Marian weights live on the CPU")
-                    };
-                    let start = layout.start_offset();
-                    let data = &cpu.as_slice::<f32>()?[start..start + out_features * cols];
-                    kernels::matmul_f32(data, out_features, cols, &xs, &mut out);
-                    Tensor::from_vec(out, dims, &Device::Cpu)?
-                } else {
-                    x.reshape((n, cols))?.matmul(&w.t()?)?.reshape(dims)?
-                }
+                *dims.last_mut().expect("rank >= 1") = w.rows();
+                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; n * w.rows()];
+                w.matmul(&xs, &mut out);
+                Tensor::from_vec(out, dims, &Device::Cpu)?
             }
             Weight::Int8(q) => q.forward(&x.contiguous()?)?,
         };
@@ -160,14 +145,16 @@ impl Dense {
 }
 
 fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
-    match precision {
-        Precision::F32 => Ok(Weight::F32(w.contiguous()?)),
-        Precision::Int8 if w.dim(1)? % 32 == 0 => Ok(Weight::Int8(QLinear::new(Arc::new(
-            QTensor::quantize(&w, GgmlDType::Q8_0)?,
-        ))?)),
-        // Q8_0 needs rows of whole 32-value blocks.
-        Precision::Int8 => Ok(Weight::F32(w.contiguous()?)),
+    let (rows, cols) = w.dims2()?;
+    // Q8_0 needs rows of whole 32-value blocks.
+    if precision == Precision::Int8 && cols % 32 == 0 {
+        return Ok(Weight::Int8(QLinear::new(Arc::new(QTensor::quantize(
+            &w,
+            GgmlDType::Q8_0,
+        )?))?));
     }
+    let data: Vec<f32> = w.flatten_all()?.to_vec1()?;
+    Ok(Weight::F32(kernels::PackedF32::new(&data, rows, cols)))
 }
 
 struct Attention {

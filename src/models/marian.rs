@@ -283,12 +283,14 @@ pub struct DecoderState {
     self_k: Vec<Vec<f32>>,
     self_v: Vec<Vec<f32>>,
     capacity: usize,
-    /// Per layer: cross-attention keys and values of each row's source (padded to
-    /// `source_len` positions; only the first `lengths[row]` are attended to).
-    cross_k: Vec<Vec<f32>>,
-    cross_v: Vec<Vec<f32>>,
+    /// Per layer: cross-attention keys and values of each source (padded to
+    /// `source_len` positions; only the first `lengths[source]` are attended to). Rows
+    /// refer to their source (`source_of`), so reordering rows never copies these.
+    cross_k: Arc<Vec<Vec<f32>>>,
+    cross_v: Arc<Vec<Vec<f32>>>,
     source_len: usize,
     lengths: Vec<usize>,
+    source_of: Vec<usize>,
     heads: usize,
     head_dim: usize,
     /// Decoder positions already fed.
@@ -297,37 +299,42 @@ pub struct DecoderState {
 
 impl DecoderState {
     /// Keep rows `rows` (in this order, repeats allowed): beam reordering, or a batch
-    /// without its finished sentences.
+    /// without its finished sentences. Copies only the positions fed so far.
     pub fn select(&self, rows: &[u32]) -> Result<DecoderState> {
-        let gather = |bufs: &Vec<Vec<f32>>, per_row: usize| -> Vec<Vec<f32>> {
+        let (heads, hd, cap) = (self.heads, self.head_dim, self.capacity);
+        let filled = self.position * hd;
+        let gather = |bufs: &Vec<Vec<f32>>| -> Vec<Vec<f32>> {
             bufs.iter()
                 .map(|b| {
-                    let mut out = Vec::with_capacity(rows.len() * per_row);
-                    for &r in rows {
-                        out.extend_from_slice(&b[r as usize * per_row..(r as usize + 1) * per_row]);
+                    let mut out = vec![0f32; rows.len() * heads * cap * hd];
+                    for (to, &from) in rows.iter().enumerate() {
+                        for h in 0..heads {
+                            let src = (from as usize * heads + h) * cap * hd;
+                            let dst = (to * heads + h) * cap * hd;
+                            out[dst..dst + filled].copy_from_slice(&b[src..src + filled]);
+                        }
                     }
                     out
                 })
                 .collect()
         };
-        let self_row = self.heads * self.capacity * self.head_dim;
-        let cross_row = self.heads * self.source_len * self.head_dim;
         Ok(DecoderState {
-            self_k: gather(&self.self_k, self_row),
-            self_v: gather(&self.self_v, self_row),
-            capacity: self.capacity,
-            cross_k: gather(&self.cross_k, cross_row),
-            cross_v: gather(&self.cross_v, cross_row),
+            self_k: gather(&self.self_k),
+            self_v: gather(&self.self_v),
+            capacity: cap,
+            cross_k: self.cross_k.clone(),
+            cross_v: self.cross_v.clone(),
             source_len: self.source_len,
-            lengths: rows.iter().map(|&r| self.lengths[r as usize]).collect(),
-            heads: self.heads,
-            head_dim: self.head_dim,
+            lengths: self.lengths.clone(),
+            source_of: rows.iter().map(|&r| self.source_of[r as usize]).collect(),
+            heads,
+            head_dim: hd,
             position: self.position,
         })
     }
 
     pub fn rows(&self) -> usize {
-        self.lengths.len()
+        self.source_of.len()
     }
 }
 
@@ -481,10 +488,11 @@ impl Model {
             self_k: vec![vec![0f32; size]; self.decoder.len()],
             self_v: vec![vec![0f32; size]; self.decoder.len()],
             capacity,
-            cross_k,
-            cross_v,
+            cross_k: Arc::new(cross_k),
+            cross_v: Arc::new(cross_v),
             source_len: s,
             lengths: enc.lengths.clone(),
+            source_of: (0..b).collect(),
             heads,
             head_dim,
             position: 0,
@@ -567,12 +575,13 @@ impl Model {
                     *dst = src * scale;
                 }
                 let (keys, values, base, n) = if cross {
-                    let base = (row * heads + h) * state.source_len * hd;
+                    let src = state.source_of[row];
+                    let base = (src * heads + h) * state.source_len * hd;
                     (
                         &state.cross_k[layer],
                         &state.cross_v[layer],
                         base,
-                        state.lengths[row],
+                        state.lengths[src],
                     )
                 } else {
                     let base = (row * heads + h) * state.capacity * hd;

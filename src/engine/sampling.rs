@@ -70,8 +70,8 @@ fn sum_exp(logits: &[f32], max: f32) -> f64 {
         .map(|&l| exp_nonpositive(l - max) as f64)
         .sum();
     for c in chunks {
-        for i in 0..16 {
-            acc[i] += exp_nonpositive(c[i] - max);
+        for (a, &l) in acc.iter_mut().zip(c) {
+            *a += exp_nonpositive(l - max);
         }
     }
     acc.iter().map(|&a| a as f64).sum::<f64>() + tail

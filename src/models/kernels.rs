@@ -486,6 +486,8 @@ mod avx512_f32 {
         }
     }
 
+    // The indices address the activation rows and the accumulator grid together.
+    #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx512f")]
     unsafe fn block<const T: usize, const M: usize>(
         w: &PackedF32,

@@ -49,6 +49,15 @@ pub enum Error {
     ModelMissing { path: PathBuf, fix: String },
 
     #[error(
+        "{path} is missing: a Marian model needs {needs} beside its weights; fetch them with `{fix}`, or copy them from the model's repository"
+    )]
+    MarianFileMissing {
+        path: PathBuf,
+        needs: String,
+        fix: String,
+    },
+
+    #[error(
         "model file {path} is corrupt or truncated ({detail}); delete it and fetch it again with `{fix}`"
     )]
     ModelCorrupt {
@@ -114,6 +123,7 @@ impl Error {
             Error::Card { .. }
             | Error::UnknownModel { .. }
             | Error::ModelMissing { .. }
+            | Error::MarianFileMissing { .. }
             | Error::ModelCorrupt { .. }
             | Error::UnsupportedArchitecture { .. }
             | Error::Download { .. }
@@ -137,7 +147,7 @@ impl Error {
             Error::BadRecord { .. } => "bad_record",
             Error::Card { .. } => "card",
             Error::UnknownModel { .. } => "unknown_model",
-            Error::ModelMissing { .. } => "model_missing",
+            Error::ModelMissing { .. } | Error::MarianFileMissing { .. } => "model_missing",
             Error::ModelCorrupt { .. } => "model_corrupt",
             Error::UnsupportedArchitecture { .. } => "unsupported_architecture",
             Error::Download { .. } => "download",

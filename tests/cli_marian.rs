@@ -215,3 +215,23 @@ fn review_scores_a_translation_made_elsewhere_under_marian() {
         "the changed number (2 → 5) is flagged: {text}"
     );
 }
+
+#[test]
+fn a_marian_folder_without_its_vocabulary_is_a_clear_error() {
+    let home = home("marian-incomplete");
+    let folder = home.path("models").join(MARIAN);
+    std::fs::remove_file(folder.join("vocab.json")).unwrap();
+    let o = home.run(&[
+        "translate",
+        home.path("article.txt").to_str().unwrap(),
+        "--model",
+        folder.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(5));
+    let e = stderr(&o);
+    assert!(
+        e.contains("vocab.json is missing") && e.contains("source.spm"),
+        "{e}"
+    );
+    assert!(e.contains("anuvad models pull opus-mt-hi-en"), "{e}");
+}

@@ -68,12 +68,10 @@ impl MarianEngine {
         let fix = format!("anuvad models pull {}", card.id);
         for f in FILES {
             if !dir.join(f).is_file() {
-                return Err(Error::ModelMissing {
+                return Err(Error::MarianFileMissing {
                     path: dir.join(f),
-                    fix: format!(
-                        "{fix} (a Marian model needs {} beside its weights)",
-                        FILES.join(", ")
-                    ),
+                    needs: FILES.join(", "),
+                    fix: fix.clone(),
                 });
             }
         }

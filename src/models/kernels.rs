@@ -529,6 +529,199 @@ mod avx512_f32 {
 }
 
 // ---------------------------------------------------------------------------------------
+// int8 weights with one scale per row (as CTranslate2 keeps them), packed in 16-row tiles
+// of 4-column groups for `vpdpbusd`: whole rows accumulate in int32, and the float work is
+// one multiply per output. Activations are quantized per row to unsigned bytes (value +
+// 128); the +128 comes back out through each weight row's sum.
+
+/// An int8 weight matrix, one scale per row, in 16-row tiles.
+pub struct PackedI8 {
+    rows: usize,
+    cols: usize,
+    /// [tile][column group of 4][16 rows][4 bytes].
+    data: Vec<i8>,
+    scales: Vec<f32>,
+    /// Σ over the row of its int8 weights, times 128.
+    offsets: Vec<i32>,
+}
+
+/// Activation rows quantized for `PackedI8`: one scale per row, bytes value + 128.
+pub struct U8Rows {
+    rows: usize,
+    cols: usize,
+    qs: Vec<u8>,
+    scales: Vec<f32>,
+}
+
+impl U8Rows {
+    pub fn quantize(x: &[f32], cols: usize) -> U8Rows {
+        let rows = x.len() / cols;
+        let mut qs = vec![0u8; rows * cols];
+        let mut scales = Vec::with_capacity(rows);
+        for (row, q) in x.chunks_exact(cols).zip(qs.chunks_exact_mut(cols)) {
+            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            scales.push(d);
+            for (o, v) in q.iter_mut().zip(row) {
+                *o = (round_half_away(v * id) + 128) as u8;
+            }
+        }
+        U8Rows {
+            rows,
+            cols,
+            qs,
+            scales,
+        }
+    }
+}
+
+impl PackedI8 {
+    /// Quantize a row-major `rows` × `cols` f32 matrix (`cols` a multiple of 4).
+    pub fn new(w: &[f32], rows: usize, cols: usize) -> PackedI8 {
+        assert!(w.len() == rows * cols && cols.is_multiple_of(4), "weight size");
+        let tiles = rows.div_ceil(TILE);
+        let groups = cols / 4;
+        let mut data = vec![0i8; tiles * groups * TILE * 4];
+        let mut scales = vec![0f32; rows];
+        let mut offsets = vec![0i32; rows];
+        for r in 0..rows {
+            let row = &w[r * cols..(r + 1) * cols];
+            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let d = amax / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            scales[r] = d;
+            let (t, lane) = (r / TILE, r % TILE);
+            let mut sum = 0i32;
+            for (c, v) in row.iter().enumerate() {
+                let q = round_half_away(v * id).clamp(-127, 127);
+                sum += q;
+                data[((t * groups + c / 4) * TILE + lane) * 4 + c % 4] = q as i8;
+            }
+            offsets[r] = 128 * sum;
+        }
+        PackedI8 {
+            rows,
+            cols,
+            data,
+            scales,
+            offsets,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// out[m·rows + r] = Σ_c w[r, c] · x[m, c], in int8 × uint8 with int32 sums; a
+    /// row's result does not depend on the rows that come with it.
+    pub fn matmul(&self, x: &U8Rows, out: &mut [f32]) {
+        assert_eq!(x.cols, self.cols, "activation width");
+        assert_eq!(out.len(), x.rows * self.rows, "output size");
+        let tiles = self.rows.div_ceil(TILE);
+        let out_ptr = OutPtr(out.as_mut_ptr());
+        #[cfg(target_arch = "x86_64")]
+        let wide = packed_available();
+        candle_core::utils::barrier_pool().execute_chunked(tiles.div_ceil(2), |range| {
+            for pair in range {
+                let t0 = pair * 2;
+                let two = t0 + 1 < tiles;
+                #[cfg(target_arch = "x86_64")]
+                if wide {
+                    // SAFETY: features checked; each task writes its own tiles' outputs,
+                    // inside the sizes asserted above.
+                    unsafe { avx512_i8::tiles(self, t0, two, x, out_ptr) };
+                    continue;
+                }
+                for t in t0..t0 + 1 + two as usize {
+                    for r in t * TILE..((t + 1) * TILE).min(self.rows) {
+                        for m in 0..x.rows {
+                            let mut acc = 0i32;
+                            for c in 0..self.cols {
+                                let w = self.data
+                                    [((t * (self.cols / 4) + c / 4) * TILE + r % TILE) * 4 + c % 4];
+                                acc += w as i32 * x.qs[m * self.cols + c] as i32;
+                            }
+                            let v = (acc - self.offsets[r]) as f32 * self.scales[r] * x.scales[m];
+                            // SAFETY: this task's tile, inside the asserted size.
+                            unsafe { *out_ptr.get().add(m * self.rows + r) = v };
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512_i8 {
+    use super::{OutPtr, PackedI8, TILE, U8Rows};
+    use std::arch::x86_64::*;
+
+    /// Tile t0 (and t0 + 1 when `two`) against every activation row, 8 at a time.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn tiles(w: &PackedI8, t0: usize, two: bool, x: &U8Rows, out: OutPtr) {
+        let mut m = 0;
+        unsafe {
+            while m + 8 <= x.rows {
+                if two { block::<2, 8>(w, t0, x, m, out) } else { block::<1, 8>(w, t0, x, m, out) }
+                m += 8;
+            }
+            while m < x.rows {
+                if two { block::<2, 1>(w, t0, x, m, out) } else { block::<1, 1>(w, t0, x, m, out) }
+                m += 1;
+            }
+        }
+    }
+
+    // The indices address the activation rows and the accumulator grid together.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn block<const T: usize, const M: usize>(
+        w: &PackedI8,
+        t0: usize,
+        x: &U8Rows,
+        m0: usize,
+        out: OutPtr,
+    ) {
+        let groups = w.cols / 4;
+        unsafe {
+            let base: [*const i8; T] =
+                std::array::from_fn(|j| w.data.as_ptr().add((t0 + j) * groups * TILE * 4));
+            let xs = x.qs.as_ptr().add(m0 * w.cols);
+            let mut acc = [[_mm512_setzero_si512(); M]; T];
+            for g in 0..groups {
+                let wv: [__m512i; T] = std::array::from_fn(|j| {
+                    _mm512_loadu_si512(base[j].add(g * TILE * 4) as *const __m512i)
+                });
+                for i in 0..M {
+                    let xb = _mm512_set1_epi32((xs.add(i * w.cols + g * 4) as *const i32).read_unaligned());
+                    for j in 0..T {
+                        acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], xb, wv[j]);
+                    }
+                }
+            }
+            for (j, tile) in acc.iter().enumerate() {
+                let r0 = (t0 + j) * TILE;
+                let lanes = (w.rows - r0).min(TILE);
+                let mask: __mmask16 = if lanes == TILE { 0xFFFF } else { (1u16 << lanes) - 1 };
+                let off = _mm512_maskz_loadu_epi32(mask, w.offsets.as_ptr().add(r0));
+                let ws = _mm512_maskz_loadu_ps(mask, w.scales.as_ptr().add(r0));
+                for (i, a) in tile.iter().enumerate() {
+                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(*a, off));
+                    let v = _mm512_mul_ps(_mm512_mul_ps(v, ws), _mm512_set1_ps(x.scales[m0 + i]));
+                    _mm512_mask_storeu_ps(out.get().add((m0 + i) * w.rows + r0), mask, v);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Attention for decode steps: one query vector against the keys and values of one
 // sequence, read straight from its KV cache (shared prefix, then its own entries).
 // Tensor operations per sequence, layer and step cost more than the arithmetic here.
@@ -793,6 +986,41 @@ mod tests {
                     let mut alone = vec![0f32; rows];
                     p.matmul(&x[m * cols..(m + 1) * cols], &mut alone);
                     assert_eq!(alone, out[m * rows..(m + 1) * rows], "row {m} of {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_i8_computes_the_quantized_product_and_a_row_is_the_same_alone() {
+        for (rows, cols) in [(37, 96), (64, 512), (5, 8)] {
+            let w = activations(rows, cols);
+            let p = PackedI8::new(&w, rows, cols);
+            for n in [1, 3, 8, 9, 19] {
+                let x = activations(n, cols);
+                let q = U8Rows::quantize(&x, cols);
+                let mut out = vec![0f32; n * rows];
+                p.matmul(&q, &mut out);
+                // The same product on the quantized values, in f64.
+                let quantized = |v: &[f32]| -> Vec<f64> {
+                    let d = v.iter().fold(0f32, |a, x| a.max(x.abs())) / 127.0;
+                    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+                    v.iter()
+                        .map(|x| round_half_away(x * id).clamp(-127, 127) as f64 * d as f64)
+                        .collect()
+                };
+                for m in 0..n {
+                    let xq = quantized(&x[m * cols..(m + 1) * cols]);
+                    for r in 0..rows {
+                        let wq = quantized(&w[r * cols..(r + 1) * cols]);
+                        let want: f64 = wq.iter().zip(&xq).map(|(a, b)| a * b).sum();
+                        let got = out[m * rows + r] as f64;
+                        assert!((got - want).abs() < 1e-3 * (1.0 + want.abs()), "{rows}x{cols} n {n}: {got} vs {want}");
+                    }
+                    let alone = U8Rows::quantize(&x[m * cols..(m + 1) * cols], cols);
+                    let mut one = vec![0f32; rows];
+                    p.matmul(&alone, &mut one);
+                    assert_eq!(one, out[m * rows..(m + 1) * rows], "row {m} of {n}");
                 }
             }
         }

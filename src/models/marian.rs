@@ -8,9 +8,9 @@
 //! translates one sentence at a time and has neither); cross-attention keys and values
 //! computed once per sentence rather than per step; decoder state in plain buffers that
 //! can be reordered or thinned row by row (beam search, and dropping finished sentences
-//! from a batch); f32 decode steps on a kernel that reads each weight row once for all
-//! rows of the batch (`kernels::matmul_f32`); and an int8 mode whose matrix products run
-//! on the packed Q8_0 kernel (`kernels::PackedQ8`).
+//! from a batch); weights packed for kernels that read each weight once for all rows of
+//! the batch, in f32 (`kernels::PackedF32`) or in int8 with one scale per row, whole
+//! rows accumulated in int32 (`kernels::PackedI8`).
 
 use super::Linear as QLinear;
 use super::kernels;
@@ -71,8 +71,9 @@ pub enum Precision {
     /// The checkpoint's values in f32: the reference.
     #[default]
     F32,
-    /// Weights quantized at load to 8 bits per value in blocks of 32 (Q8_0), activations
-    /// to 8 bits per row block: about 4× less weight memory to read per step.
+    /// Weights quantized at load to 8 bits with one scale per row, activations to 8 bits
+    /// per row (Q8_0 blocks of 32 on CPUs without AVX-512 VNNI): about 4× less weight
+    /// memory to read per step.
     Int8,
 }
 
@@ -114,7 +115,10 @@ struct Dense {
 enum Weight {
     /// Packed in 16-row tiles for our f32 kernel (`kernels::PackedF32`).
     F32(kernels::PackedF32),
-    Int8(QLinear),
+    /// int8 with a scale per row, for the AVX-512 VNNI kernel (`kernels::PackedI8`).
+    Int8(kernels::PackedI8),
+    /// Without AVX-512 VNNI: Q8_0 through candle's quantized kernels.
+    Q8(QLinear),
 }
 
 impl Dense {
@@ -138,7 +142,16 @@ impl Dense {
                 w.matmul(&xs, &mut out);
                 Tensor::from_vec(out, dims, &Device::Cpu)?
             }
-            Weight::Int8(q) => q.forward(&x.contiguous()?)?,
+            Weight::Int8(w) => {
+                let n = x.elem_count() / w.cols();
+                let mut dims = x.dims().to_vec();
+                *dims.last_mut().expect("rank >= 1") = w.rows();
+                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; n * w.rows()];
+                w.matmul(&kernels::U8Rows::quantize(&xs, w.cols()), &mut out);
+                Tensor::from_vec(out, dims, &Device::Cpu)?
+            }
+            Weight::Q8(q) => q.forward(&x.contiguous()?)?,
         };
         y.broadcast_add(&self.b)
     }
@@ -146,14 +159,19 @@ impl Dense {
 
 fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
     let (rows, cols) = w.dims2()?;
-    // Q8_0 needs rows of whole 32-value blocks.
-    if precision == Precision::Int8 && cols % 32 == 0 {
-        return Ok(Weight::Int8(QLinear::new(Arc::new(QTensor::quantize(
-            &w,
-            GgmlDType::Q8_0,
-        )?))?));
-    }
     let data: Vec<f32> = w.flatten_all()?.to_vec1()?;
+    if precision == Precision::Int8 {
+        if kernels::packed_available() && cols % 4 == 0 {
+            return Ok(Weight::Int8(kernels::PackedI8::new(&data, rows, cols)));
+        }
+        // Q8_0 needs rows of whole 32-value blocks.
+        if cols % 32 == 0 {
+            return Ok(Weight::Q8(QLinear::new(Arc::new(QTensor::quantize(
+                &w,
+                GgmlDType::Q8_0,
+            )?))?));
+        }
+    }
     Ok(Weight::F32(kernels::PackedF32::new(&data, rows, cols)))
 }
 

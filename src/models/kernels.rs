@@ -579,7 +579,10 @@ impl U8Rows {
 impl PackedI8 {
     /// Quantize a row-major `rows` × `cols` f32 matrix (`cols` a multiple of 4).
     pub fn new(w: &[f32], rows: usize, cols: usize) -> PackedI8 {
-        assert!(w.len() == rows * cols && cols.is_multiple_of(4), "weight size");
+        assert!(
+            w.len() == rows * cols && cols.is_multiple_of(4),
+            "weight size"
+        );
         let tiles = rows.div_ceil(TILE);
         let groups = cols / 4;
         let mut data = vec![0i8; tiles * groups * TILE * 4];
@@ -668,11 +671,19 @@ mod avx512_i8 {
         let mut m = 0;
         unsafe {
             while m + 8 <= x.rows {
-                if two { block::<2, 8>(w, t0, x, m, out) } else { block::<1, 8>(w, t0, x, m, out) }
+                if two {
+                    block::<2, 8>(w, t0, x, m, out)
+                } else {
+                    block::<1, 8>(w, t0, x, m, out)
+                }
                 m += 8;
             }
             while m < x.rows {
-                if two { block::<2, 1>(w, t0, x, m, out) } else { block::<1, 1>(w, t0, x, m, out) }
+                if two {
+                    block::<2, 1>(w, t0, x, m, out)
+                } else {
+                    block::<1, 1>(w, t0, x, m, out)
+                }
                 m += 1;
             }
         }
@@ -699,7 +710,9 @@ mod avx512_i8 {
                     _mm512_loadu_si512(base[j].add(g * TILE * 4) as *const __m512i)
                 });
                 for i in 0..M {
-                    let xb = _mm512_set1_epi32((xs.add(i * w.cols + g * 4) as *const i32).read_unaligned());
+                    let xb = _mm512_set1_epi32(
+                        (xs.add(i * w.cols + g * 4) as *const i32).read_unaligned(),
+                    );
                     for j in 0..T {
                         acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], xb, wv[j]);
                     }
@@ -708,7 +721,11 @@ mod avx512_i8 {
             for (j, tile) in acc.iter().enumerate() {
                 let r0 = (t0 + j) * TILE;
                 let lanes = (w.rows - r0).min(TILE);
-                let mask: __mmask16 = if lanes == TILE { 0xFFFF } else { (1u16 << lanes) - 1 };
+                let mask: __mmask16 = if lanes == TILE {
+                    0xFFFF
+                } else {
+                    (1u16 << lanes) - 1
+                };
                 let off = _mm512_maskz_loadu_epi32(mask, w.offsets.as_ptr().add(r0));
                 let ws = _mm512_maskz_loadu_ps(mask, w.scales.as_ptr().add(r0));
                 for (i, a) in tile.iter().enumerate() {
@@ -1015,7 +1032,10 @@ mod tests {
                         let wq = quantized(&w[r * cols..(r + 1) * cols]);
                         let want: f64 = wq.iter().zip(&xq).map(|(a, b)| a * b).sum();
                         let got = out[m * rows + r] as f64;
-                        assert!((got - want).abs() < 1e-3 * (1.0 + want.abs()), "{rows}x{cols} n {n}: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                            "{rows}x{cols} n {n}: {got} vs {want}"
+                        );
                     }
                     let alone = U8Rows::quantize(&x[m * cols..(m + 1) * cols], cols);
                     let mut one = vec![0f32; rows];

@@ -143,20 +143,24 @@ fn summaries_go_to_the_summary_model_and_default_to_the_default_card() {
 fn batch_translates_with_marian_and_summarizes_with_the_summary_model() {
     let home = home("marian-batch");
     let out = home.path("out");
-    let o = home.run(&[
-        "batch",
-        home.path("article.txt").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--task",
-        "both",
-        "--model",
-        MARIAN,
-        "--summary-model",
-        "tiny",
-        "--progress",
-        "none",
-    ]);
+    let article = home.path("article.txt");
+    let batch = || {
+        home.run(&[
+            "batch",
+            article.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--task",
+            "both",
+            "--model",
+            MARIAN,
+            "--summary-model",
+            "tiny",
+            "--progress",
+            "none",
+        ])
+    };
+    let o = batch();
     assert!(o.status.success(), "{}", stderr(&o));
     let line = std::fs::read_to_string(out.join("articles.jsonl")).unwrap();
     let rec: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
@@ -167,20 +171,7 @@ fn batch_translates_with_marian_and_summarizes_with_the_summary_model() {
         "{rec}"
     );
     // A second run finds the work done.
-    let again = home.run(&[
-        "batch",
-        home.path("article.txt").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--task",
-        "both",
-        "--model",
-        MARIAN,
-        "--summary-model",
-        "tiny",
-        "--progress",
-        "none",
-    ]);
+    let again = batch();
     assert!(again.status.success(), "{}", stderr(&again));
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();

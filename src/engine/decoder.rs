@@ -183,16 +183,7 @@ impl DecoderEngine {
                     .map_err(|e| corrupt(e.to_string()))?,
             ),
         };
-        let info = ModelInfo {
-            id: card.id.clone(),
-            file: path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256,
-            architecture: arch,
-            context: capacity,
-        };
+        let info = ModelInfo::new(card, path, sha256, arch, capacity);
         let (non_english, blank_lines) = classify_vocab(&tokenizer);
         Ok(DecoderEngine {
             info,
@@ -607,10 +598,7 @@ fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> (Vec<u32>, Vec<u32>) {
         let writes_e0 = if byte_level {
             piece.contains('à')
         } else {
-            piece == "<0xE0>"
-                || piece.chars().any(|c| {
-                    ('\u{0800}'..='\u{0FFF}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
-                })
+            piece == "<0xE0>" || piece.chars().any(super::is_indic)
         };
         if writes_e0 {
             non_english.push(id);

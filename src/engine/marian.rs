@@ -100,22 +100,15 @@ impl MarianEngine {
             Model::load(config, &checkpoint, precision).map_err(|e| corrupt(e.to_string()))?;
         drop(checkpoint);
         let non_english = (0..tokenizer.target_vocab_size() as u32)
-            .filter(|&id| {
-                tokenizer.piece(id).chars().any(|c| {
-                    ('\u{0800}'..='\u{0FFF}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
-                })
-            })
+            .filter(|&id| tokenizer.piece(id).chars().any(super::is_indic))
             .collect();
-        let info = ModelInfo {
-            id: card.id.clone(),
-            file: path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        let info = ModelInfo::new(
+            card,
+            path,
             sha256,
-            architecture: "marian".into(),
-            context: model.config.max_position_embeddings,
-        };
+            "marian".into(),
+            model.config.max_position_embeddings,
+        );
         Ok(MarianEngine {
             info,
             tokenizer,

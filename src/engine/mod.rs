@@ -67,6 +67,33 @@ pub struct ModelInfo {
     pub context: usize,
 }
 
+impl ModelInfo {
+    pub fn new(
+        card: &crate::card::ModelCard,
+        path: &std::path::Path,
+        sha256: String,
+        architecture: String,
+        context: usize,
+    ) -> Self {
+        ModelInfo {
+            id: card.id.clone(),
+            file: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256,
+            architecture,
+            context,
+        }
+    }
+}
+
+/// Whether a character would put Devanagari (or another script of U+0800–U+0FFF, or
+/// Devanagari Extended) into an answer that must be English.
+pub(crate) fn is_indic(c: char) -> bool {
+    ('\u{0800}'..='\u{0FFF}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
+}
+
 pub trait Engine {
     fn info(&self) -> &ModelInfo;
     /// Number of tokens `text` takes (without BOS), for chunk budgets.

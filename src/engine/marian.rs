@@ -194,14 +194,19 @@ impl MarianEngine {
             .max(1)
     }
 
-    fn mask(&self, logits: &mut [f32], rules: &Rules, previous: &[u32]) {
-        // `<pad>` is the decoder's start token, never an output.
+    /// Tokens a request may never produce: `<pad>` (the decoder's start token) and,
+    /// for English-only requests, Devanagari.
+    fn forbid(&self, logits: &mut [f32], rules: &Rules) {
         logits[self.tokenizer.pad as usize] = f32::NEG_INFINITY;
         if rules.english_only {
             for &id in &self.non_english {
                 logits[id as usize] = f32::NEG_INFINITY;
             }
         }
+    }
+
+    fn mask(&self, logits: &mut [f32], rules: &Rules, previous: &[u32]) {
+        self.forbid(logits, rules);
         apply_repetition_penalty(logits, previous, rules.repetition_penalty);
     }
 
@@ -255,7 +260,7 @@ impl MarianEngine {
                 }
             }
             if keep.len() < live.len() && !keep.is_empty() {
-                state = state.select(&keep)?;
+                state.select(&keep);
             }
             live = keep.iter().map(|&row| live[row as usize]).collect();
             last = next;
@@ -297,24 +302,42 @@ impl MarianEngine {
         let start = self.model.config.decoder_start_token_id;
         let mut last = vec![start; beams.len()];
         while !beams.is_empty() {
-            let logits = self.step(&last, &mut state)?;
+            let mut logits = self.step(&last, &mut state)?;
             on_token()?;
             let lses = super::decoder::log_sum_exps(&logits);
+            // As transformers does: log-softmax, then the rules on log-probabilities. A
+            // log-probability is the logit less the row's normaliser, so the rules go on
+            // the logits shifted accordingly and only the best 2k are ever subtracted.
+            for ((l, b), &lse) in logits.iter_mut().zip(&beams).zip(&lses) {
+                let r = rules[b.source];
+                self.forbid(l, r);
+                if r.repetition_penalty != 1.0 {
+                    let mut seen = std::collections::HashSet::new();
+                    for &t in &b.tokens {
+                        if seen.insert(t) {
+                            let lp = (l[t as usize] as f64 - lse) as f32;
+                            let p = if lp > 0.0 {
+                                lp / r.repetition_penalty
+                            } else {
+                                lp * r.repetition_penalty
+                            };
+                            l[t as usize] = (p as f64 + lse) as f32;
+                        }
+                    }
+                }
+            }
+            let tops = top_n_rows(&logits, 2 * k);
             // Candidates per source: (accumulated score, beam row, token, token logprob).
             let mut cands: Vec<Vec<(f64, usize, u32, f32)>> = vec![Vec::new(); sources.len()];
-            for (row, ((mut l, b), lse)) in logits.into_iter().zip(&beams).zip(lses).enumerate() {
-                let r = rules[b.source];
-                for v in l.iter_mut() {
-                    *v = (*v as f64 - lse) as f32;
-                }
-                self.mask(&mut l, r, &b.tokens);
-                let at_limit = b.tokens.len() + 1 >= self.steps(r);
+            for (row, ((top, b), lse)) in tops.into_iter().zip(&beams).zip(lses).enumerate() {
+                let at_limit = b.tokens.len() + 1 >= self.steps(rules[b.source]);
                 if at_limit {
                     // The last step can only close the sentence.
                     cands[b.source].push((b.score, row, eos, 0.0));
                     continue;
                 }
-                for (t, lp) in top_n(&l, 2 * k) {
+                for (t, logit) in top {
+                    let lp = (logit as f64 - lse) as f32;
                     cands[b.source].push((b.score + lp as f64, row, t, lp));
                 }
             }
@@ -392,7 +415,7 @@ impl MarianEngine {
                 }
             }
             if !rows.is_empty() {
-                state = state.select(&rows)?;
+                state.select(&rows);
             }
             last = kept
                 .iter()
@@ -434,6 +457,22 @@ impl MarianEngine {
             decode_seconds: 0.0,
         }
     }
+}
+
+/// `top_n` of every row, the rows shared out over the thread pool.
+fn top_n_rows(rows: &[Vec<f32>], n: usize) -> Vec<Vec<(u32, f32)>> {
+    let out: Vec<std::sync::Mutex<Vec<(u32, f32)>>> = rows
+        .iter()
+        .map(|_| std::sync::Mutex::new(Vec::new()))
+        .collect();
+    candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
+        for i in range {
+            *out[i].lock().unwrap_or_else(|e| e.into_inner()) = top_n(&rows[i], n);
+        }
+    });
+    out.into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
 /// The `n` largest finite values of `l` with their indices, largest first.

@@ -317,38 +317,27 @@ pub struct DecoderState {
 
 impl DecoderState {
     /// Keep rows `rows` (in this order, repeats allowed): beam reordering, or a batch
-    /// without its finished sentences. Copies only the positions fed so far.
-    pub fn select(&self, rows: &[u32]) -> Result<DecoderState> {
+    /// without its finished sentences. Only the positions fed so far are moved, in
+    /// place: the buffers keep their room for the positions still to come.
+    pub fn select(&mut self, rows: &[u32]) {
         let (heads, hd, cap) = (self.heads, self.head_dim, self.capacity);
         let filled = self.position * hd;
-        let gather = |bufs: &Vec<Vec<f32>>| -> Vec<Vec<f32>> {
-            bufs.iter()
-                .map(|b| {
-                    let mut out = vec![0f32; rows.len() * heads * cap * hd];
-                    for (to, &from) in rows.iter().enumerate() {
-                        for h in 0..heads {
-                            let src = (from as usize * heads + h) * cap * hd;
-                            let dst = (to * heads + h) * cap * hd;
-                            out[dst..dst + filled].copy_from_slice(&b[src..src + filled]);
-                        }
-                    }
-                    out
-                })
-                .collect()
-        };
-        Ok(DecoderState {
-            self_k: gather(&self.self_k),
-            self_v: gather(&self.self_v),
-            capacity: cap,
-            cross_k: self.cross_k.clone(),
-            cross_v: self.cross_v.clone(),
-            source_len: self.source_len,
-            lengths: self.lengths.clone(),
-            source_of: rows.iter().map(|&r| self.source_of[r as usize]).collect(),
-            heads,
-            head_dim: hd,
-            position: self.position,
-        })
+        let mut kept = Vec::with_capacity(rows.len() * heads * filled);
+        for buf in self.self_k.iter_mut().chain(self.self_v.iter_mut()) {
+            kept.clear();
+            for &from in rows {
+                for h in 0..heads {
+                    let src = (from as usize * heads + h) * cap * hd;
+                    kept.extend_from_slice(&buf[src..src + filled]);
+                }
+            }
+            buf.resize(rows.len() * heads * cap * hd, 0.0);
+            for (i, part) in kept.chunks_exact(filled.max(1)).enumerate() {
+                let dst = i * cap * hd;
+                buf[dst..dst + part.len()].copy_from_slice(part);
+            }
+        }
+        self.source_of = rows.iter().map(|&r| self.source_of[r as usize]).collect();
     }
 
     pub fn rows(&self) -> usize {

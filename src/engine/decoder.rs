@@ -509,7 +509,7 @@ impl<'r> Decoding<'r> {
     /// split so a batch can compute its normalisers in parallel in between).
     fn prepare(&self, logits: &mut [f32], vocab: &Vocab) {
         let g = self.req;
-        apply_repetition_penalty(logits, &self.out, g.repetition_penalty);
+        apply_repetition_penalty(logits, &self.out, g.repetition_penalty, 0.0);
         if g.english_only {
             forbid(logits, &vocab.non_english);
         }

@@ -121,16 +121,13 @@ impl MarianEngine {
 
     fn source_ids(&self, req: &GenerateRequest) -> Result<Vec<u32>> {
         let text = format!("{}{}", req.prefix, req.body);
-        let mut ids = self.tokenizer.encode(&text)?;
+        let ids = self.tokenizer.encode(&text)?;
         let max = self.model.config.max_position_embeddings;
         if ids.len() > max {
             return Err(Error::ContextTooSmall {
                 context: max,
                 needed: ids.len(),
             });
-        }
-        if ids.is_empty() {
-            ids.push(self.tokenizer.eos);
         }
         Ok(ids)
     }
@@ -207,7 +204,7 @@ impl MarianEngine {
 
     fn mask(&self, logits: &mut [f32], rules: &Rules, previous: &[u32]) {
         self.forbid(logits, rules);
-        apply_repetition_penalty(logits, previous, rules.repetition_penalty);
+        apply_repetition_penalty(logits, previous, rules.repetition_penalty, 0.0);
     }
 
     fn greedy_batch(
@@ -311,20 +308,7 @@ impl MarianEngine {
             for ((l, b), &lse) in logits.iter_mut().zip(&beams).zip(&lses) {
                 let r = rules[b.source];
                 self.forbid(l, r);
-                if r.repetition_penalty != 1.0 {
-                    let mut seen = std::collections::HashSet::new();
-                    for &t in &b.tokens {
-                        if seen.insert(t) {
-                            let lp = (l[t as usize] as f64 - lse) as f32;
-                            let p = if lp > 0.0 {
-                                lp / r.repetition_penalty
-                            } else {
-                                lp * r.repetition_penalty
-                            };
-                            l[t as usize] = (p as f64 + lse) as f32;
-                        }
-                    }
-                }
+                apply_repetition_penalty(l, &b.tokens, r.repetition_penalty, lse);
             }
             let tops = top_n_rows(&logits, 2 * k);
             // Candidates per source: (accumulated score, beam row, token, token logprob).
@@ -404,16 +388,11 @@ impl MarianEngine {
                     done[s] = true;
                 }
             }
-            let keep: Vec<usize> = (0..next_beams.len())
-                .filter(|&i| !done[next_beams[i].source])
-                .collect();
-            let rows: Vec<u32> = keep.iter().map(|&i| rows[i]).collect();
-            let mut kept = Vec::with_capacity(keep.len());
-            for (i, b) in next_beams.into_iter().enumerate() {
-                if keep.contains(&i) {
-                    kept.push(b);
-                }
-            }
+            let (kept, rows): (Vec<Beam>, Vec<u32>) = next_beams
+                .into_iter()
+                .zip(rows)
+                .filter(|(b, _)| !done[b.source])
+                .unzip();
             if !rows.is_empty() {
                 state.select(&rows);
             }

@@ -20,9 +20,12 @@ impl Rng {
     }
 }
 
-/// Divide positive logits / multiply negative ones by `penalty` for tokens already
-/// generated (the usual CTRL-style penalty), discouraging loops on a retry.
-pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f32) {
+/// Divide positive values / multiply negative ones by `penalty` for tokens already
+/// generated (the usual CTRL-style penalty), discouraging loops on a retry. The values
+/// penalised are `logits - shift`: 0 penalises the logits themselves; a row's
+/// log-sum-exp penalises its log-probabilities (beam search, as `transformers` does)
+/// while the row stays in logits.
+pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f32, shift: f64) {
     if penalty == 1.0 {
         return;
     }
@@ -31,7 +34,9 @@ pub fn apply_repetition_penalty(logits: &mut [f32], previous: &[u32], penalty: f
         if seen.insert(t)
             && let Some(l) = logits.get_mut(t as usize)
         {
-            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+            let v = (*l as f64 - shift) as f32;
+            let p = if v > 0.0 { v / penalty } else { v * penalty };
+            *l = (p as f64 + shift) as f32;
         }
     }
 }
@@ -216,7 +221,7 @@ mod tests {
     #[test]
     fn repetition_penalty_lowers_previous_tokens_only() {
         let mut l = [2.0, -2.0, 1.0];
-        apply_repetition_penalty(&mut l, &[0, 1, 0], 2.0);
+        apply_repetition_penalty(&mut l, &[0, 1, 0], 2.0, 0.0);
         assert_eq!(l, [1.0, -4.0, 1.0]);
     }
 

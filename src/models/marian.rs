@@ -58,10 +58,6 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
-
-    pub fn target_vocab(&self) -> usize {
-        self.decoder_vocab_size.unwrap_or(self.vocab_size)
-    }
 }
 
 /// How the matrix products run.
@@ -133,28 +129,31 @@ impl Dense {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.w {
-            Weight::F32(w) => {
-                let n = x.elem_count() / w.cols();
-                let mut dims = x.dims().to_vec();
-                *dims.last_mut().expect("rank >= 1") = w.rows();
-                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; n * w.rows()];
-                w.matmul(&xs, &mut out);
-                Tensor::from_vec(out, dims, &Device::Cpu)?
-            }
-            Weight::Int8(w) => {
-                let n = x.elem_count() / w.cols();
-                let mut dims = x.dims().to_vec();
-                *dims.last_mut().expect("rank >= 1") = w.rows();
-                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; n * w.rows()];
-                w.matmul(&kernels::U8Rows::quantize(&xs, w.cols()), &mut out);
-                Tensor::from_vec(out, dims, &Device::Cpu)?
-            }
+            Weight::F32(w) => packed_product(x, w.rows(), w.cols(), |xs, out| w.matmul(xs, out))?,
+            Weight::Int8(w) => packed_product(x, w.rows(), w.cols(), |xs, out| {
+                w.matmul(&kernels::U8Rows::quantize(xs, w.cols()), out)
+            })?,
             Weight::Q8(q) => q.forward(&x.contiguous()?)?,
         };
         y.broadcast_add(&self.b)
     }
+}
+
+/// x (…, cols) → (…, rows) through one of our packed kernels, which take and fill
+/// plain row-major buffers.
+fn packed_product(
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    kernel: impl FnOnce(&[f32], &mut [f32]),
+) -> Result<Tensor> {
+    let n = x.elem_count() / cols;
+    let mut dims = x.dims().to_vec();
+    *dims.last_mut().expect("rank >= 1") = rows;
+    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    let mut out = vec![0f32; n * rows];
+    kernel(&xs, &mut out);
+    Tensor::from_vec(out, dims, &Device::Cpu)
 }
 
 fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
@@ -212,15 +211,12 @@ impl Attention {
     }
 
     /// Queries from `x` attend to `k`/`v` (B, H, S, Dh); `mask` is added to the scores
-    /// (broadcast to (B, H, T, S)).
-    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// (broadcast to (B, H, T, S)). The encoder's path; decode steps use `attend_rows`.
+    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let scale = (self.head_dim as f64).powf(-0.5);
         let q = self.split(&(self.q.forward(x)? * scale)?)?;
-        let mut scores = q.matmul(&k.transpose(2, 3)?)?;
-        if let Some(m) = mask {
-            scores = scores.broadcast_add(m)?;
-        }
+        let scores = q.matmul(&k.transpose(2, 3)?)?.broadcast_add(mask)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = probs.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.out.forward(&y)
@@ -338,10 +334,6 @@ impl DecoderState {
             }
         }
         self.source_of = rows.iter().map(|&r| self.source_of[r as usize]).collect();
-    }
-
-    pub fn rows(&self) -> usize {
-        self.source_of.len()
     }
 }
 
@@ -466,7 +458,7 @@ impl Model {
         let mut x = self.embed(&self.src_embed, ids, 0)?;
         for l in &self.encoder {
             let (k, v) = l.attn.keys_values(&x)?;
-            let a = l.attn.attend(&x, &k, &v, Some(&mask))?;
+            let a = l.attn.attend(&x, &k, &v, &mask)?;
             x = l.attn_norm.forward(&(x + a)?)?;
             let f = l.ffn.forward(&x)?;
             x = l.ffn_norm.forward(&(x + f)?)?;

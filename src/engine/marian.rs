@@ -47,8 +47,6 @@ pub struct MarianEngine {
     beams: usize,
     /// Target ids that would write Devanagari (masked for English-only requests).
     non_english: Vec<u32>,
-    /// Sources decoded together.
-    width: usize,
 }
 
 /// The files of a Marian repository, found beside its weights.
@@ -115,7 +113,6 @@ impl MarianEngine {
             model,
             beams: beams.max(1),
             non_english,
-            width: card.chunk.batch.max(1),
         })
     }
 
@@ -531,11 +528,7 @@ impl Engine for MarianEngine {
                 sampling: r.sampling,
             })
             .collect();
-        let width = if reqs.len() == 1 {
-            1
-        } else {
-            width.max(self.width)
-        };
+        // `width` is the run's batch size (`--batch-size`, else the card's `chunk.batch`).
         let hyps = self.search(&sources, &rules, width, on_token)?;
         let seconds = started.elapsed().as_secs_f64() / reqs.len().max(1) as f64;
         Ok(reqs

@@ -292,6 +292,7 @@ fn main() {
 /// The process exit code on success (batch runs report failures through it).
 fn run(cli: Cli) -> Result<i32, Error> {
     let g = cli.global;
+    anuvad::models::kernels::isa_cap().map_err(Error::Invalid)?;
     // candle's CPU kernels size their thread pools from this variable; set it before any
     // of them starts. Always set: without it candle counts physical cores by reading
     // /proc/cpuinfo on every matrix product (measured: a few percent of a decode step).

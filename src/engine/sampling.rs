@@ -52,7 +52,7 @@ pub fn log_sum_exp(logits: &[f32]) -> f64 {
         return max as f64;
     }
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
+    if crate::models::kernels::avx512() {
         // SAFETY: feature checked.
         return max as f64 + unsafe { sum_exp_avx512(logits, max) }.ln();
     }

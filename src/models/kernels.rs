@@ -61,18 +61,86 @@ fn round_half_away(y: f32) -> i32 {
     t + (rest >= 0.5) as i32 - (rest <= -0.5) as i32
 }
 
-/// Whether this CPU can run the fast path.
-pub fn available() -> bool {
+/// The instruction-set tiers our kernels dispatch on, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Isa {
+    /// Portable Rust (the compiler's auto-vectorisation only).
+    Generic,
+    /// x86-64 with AVX2, FMA and F16C.
+    Avx2,
+    /// AVX2 plus AVX-512 F and BW.
+    Avx512,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Generic => "generic",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Isa> {
+        [Isa::Generic, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .find(|i| i.name() == s.trim().to_ascii_lowercase())
+    }
+}
+
+/// The environment variable that caps the tier (`generic`, `avx2`, `avx512`): every
+/// kernel path can then be run and tested on one machine.
+pub const ISA_VAR: &str = "ANUVAD_ISA";
+
+/// The cap set in `ANUVAD_ISA`, if any; an error message for a value that is not a tier.
+pub fn isa_cap() -> std::result::Result<Option<Isa>, String> {
+    match std::env::var(ISA_VAR) {
+        Ok(v) if !v.trim().is_empty() => Isa::parse(&v).map(Some).ok_or_else(|| {
+            format!("{ISA_VAR}={v:?} is not an instruction-set tier; use generic, avx2 or avx512")
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The highest tier this CPU runs, capped by `ANUVAD_ISA`; looked up once.
+pub fn isa() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        let cpu = cpu_isa();
+        match isa_cap() {
+            Ok(Some(cap)) => cpu.min(cap),
+            _ => cpu,
+        }
+    })
+}
+
+fn cpu_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx2")
+        let avx2 = is_x86_feature_detected!("avx2")
             && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
+            && is_x86_feature_detected!("f16c");
+        let avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw");
+        match (avx2, avx512) {
+            (true, true) => Isa::Avx512,
+            (true, false) => Isa::Avx2,
+            _ => Isa::Generic,
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        false
+        Isa::Generic
     }
+}
+
+/// Whether this CPU can run the AVX2 fast path.
+pub fn available() -> bool {
+    isa() >= Isa::Avx2
+}
+
+/// Whether the AVX-512 vector helpers (f32 tiles, attention, softmax sums) may run.
+pub fn avx512() -> bool {
+    isa() >= Isa::Avx512
 }
 
 /// out[r] = Σ_c w[r, c] · x[c] for Q8_0 weights `w` (rows × cols, row-major blocks) and
@@ -214,13 +282,11 @@ pub struct PackedQ8 {
     data: Vec<u8>,
 }
 
-/// Whether this CPU runs the packed kernel.
+/// Whether this CPU runs the packed kernel (AVX-512 with VNNI).
 pub fn packed_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni")
+        avx512() && is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -420,7 +486,7 @@ impl PackedF32 {
         let tiles = self.rows.div_ceil(TILE);
         let out_ptr = OutPtr(out.as_mut_ptr());
         #[cfg(target_arch = "x86_64")]
-        let wide = is_x86_feature_detected!("avx512f");
+        let wide = avx512();
         // Two tiles (32 rows) a task: each broadcast activation value serves both.
         candle_core::utils::barrier_pool().execute_chunked(tiles.div_ceil(2), |range| {
             for pair in range {
@@ -769,7 +835,7 @@ pub fn attend_one(q: &[f32], parts: &[(&[f32], &[f32])], out: &mut [f32], scores
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if a.len().is_multiple_of(16) && is_x86_feature_detected!("avx512f") {
+    if a.len().is_multiple_of(16) && avx512() {
         // SAFETY: feature checked; lengths are equal multiples of 16.
         return unsafe { avx512_vec::dot(a, b) };
     }
@@ -792,7 +858,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if x.len().is_multiple_of(16) && is_x86_feature_detected!("avx512f") {
+    if x.len().is_multiple_of(16) && avx512() {
         // SAFETY: feature checked; lengths are equal multiples of 16.
         return unsafe { avx512_vec::axpy(alpha, x, y) };
     }

@@ -3,7 +3,7 @@
 //! llama.cpp). Prints one JSON object on stdout.
 //! `cargo run --release --example article_speed -- ARTICLE.txt [BATCH]`
 use anuvad::config::ModelConfig;
-use anuvad::engine::{Engine, GenerateRequest, Generation, ModelInfo};
+use anuvad::engine::{Engine, Generation, ModelInfo, Request};
 use anuvad::generate::{Generator, Options};
 use anuvad::{app, error::Result, hub::HubConfig, progress::Silent, segment, translate};
 use serde_json::json;
@@ -16,10 +16,10 @@ struct Recorder<E> {
 }
 
 impl<E> Recorder<E> {
-    fn record(&mut self, r: &GenerateRequest, g: &Generation) {
+    fn record(&mut self, r: &Request, g: &Generation) {
         self.calls.push(json!({
-            "prefix": r.prefix, "body": r.body, "max_new_tokens": r.max_new_tokens,
-            "stop": r.stop, "repetition_penalty": r.repetition_penalty,
+            "prefix": r.prefix, "body": r.body, "max_new_tokens": r.rules.max_new_tokens,
+            "stop": r.rules.stop, "repetition_penalty": r.rules.repetition_penalty,
             "output_tokens": g.output_tokens,
         }));
     }
@@ -35,13 +35,13 @@ impl<E: Engine + ?Sized> Engine for Recorder<Box<E>> {
     fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>> {
         self.inner.score(prefix, body, continuation)
     }
-    fn generate_batch(
+    fn generate(
         &mut self,
-        reqs: &[GenerateRequest],
+        reqs: &[Request],
         width: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Generation>> {
-        let gs = self.inner.generate_batch(reqs, width, on_token)?;
+        let gs = self.inner.generate(reqs, width, on_token)?;
         for (r, g) in reqs.iter().zip(&gs) {
             self.record(r, g);
         }

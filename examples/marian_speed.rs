@@ -3,8 +3,9 @@
 //! print one JSON line (output tokens, seconds, tokens/s). scripts/bench-marian.py runs
 //! it beside CTranslate2 and transformers on the same ids.
 //! `cargo run --release --example marian_speed -- MODEL_DIR IDS.json BATCH MAX_NEW f32|int8 [BEAMS]`
-use anuvad::engine::marian::{MarianEngine, Rules};
-use anuvad::models::marian::Precision;
+use anuvad::config::Precision;
+use anuvad::engine::Rules;
+use anuvad::engine::marian::MarianEngine;
 use serde_json::json;
 use std::time::Instant;
 
@@ -32,24 +33,13 @@ fn main() -> anyhow::Result<()> {
         &dir.join("model.safetensors"),
         card,
         String::new(),
-        beams,
         precision,
     )?;
     let load = t.elapsed().as_secs_f64();
-    let rules = vec![
-        Rules {
-            // Budgets count the closing </s>.
-            max_new_tokens: max_new + 1,
-            english_only: false,
-            repetition_penalty: 1.0,
-            repeat_ngram: 1000,
-            repeat_limit: 1000,
-            sampling: Default::default(),
-        };
-        sources.len()
-    ];
+    // Budgets count the closing </s>.
+    let rules = vec![Rules::new(max_new + 1); sources.len()];
     let t = Instant::now();
-    let out = engine.search(&sources, &rules, batch, &mut || Ok(()))?;
+    let out = engine.search(&sources, &rules, batch, beams, &mut || Ok(()))?;
     let seconds = t.elapsed().as_secs_f64();
     let tokens: usize = out.iter().map(|h| h.tokens.len()).sum();
     println!(

@@ -96,7 +96,6 @@ pub fn load_resolved(
             &resolved.path,
             card,
             resolved.sha256.clone(),
-            cfg.beams.unwrap_or(card.generation.beams),
             cfg.precision.unwrap_or(card.precision),
         )?));
     }

@@ -24,7 +24,7 @@ pub struct ModelCard {
     /// How a Marian model's matrix products run: `f32` (the checkpoint's values) or
     /// `int8` (weights quantized at load; faster). GGUF models keep their own types.
     #[serde(default)]
-    pub precision: crate::models::marian::Precision,
+    pub precision: crate::config::Precision,
     /// Instruction-tuned (chat template) or base (few-shot) model.
     pub instruct: bool,
     /// The default model used when `--model` is not given.

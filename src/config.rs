@@ -10,6 +10,19 @@ pub enum SummaryLength {
     Long,
 }
 
+/// How a Marian model's matrix products run (GGUF models keep their own types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The checkpoint's values in f32: the reference.
+    #[default]
+    F32,
+    /// Weights quantized at load to 8 bits with one scale per row, activations to 8 bits
+    /// per row (Q8_0 blocks of 32 on CPUs without AVX-512 VNNI): about 4× less weight
+    /// memory to read per step.
+    Int8,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
@@ -68,7 +81,7 @@ pub struct ModelConfig {
     /// Overrides the card's beam width (engines that search: Marian).
     pub beams: Option<usize>,
     /// Overrides the card's precision (Marian: f32 or int8).
-    pub precision: Option<crate::models::marian::Precision>,
+    pub precision: Option<Precision>,
 }
 
 impl ModelConfig {

@@ -4,7 +4,7 @@
 
 use crate::card::{ModelCard, Template};
 use crate::config::Sampling;
-use crate::engine::{Engine, Finish, GenerateRequest, Generation};
+use crate::engine::{Engine, Finish, Generation, Request, Rules};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use serde::Serialize;
@@ -58,6 +58,7 @@ fn rate(n: usize, s: f64) -> f64 {
 pub struct Options {
     pub max_new_tokens: Option<usize>,
     pub batch: Option<usize>,
+    pub beams: Option<usize>,
     pub sampling: Sampling,
 }
 
@@ -66,6 +67,7 @@ impl From<&crate::config::ModelConfig> for Options {
         Options {
             max_new_tokens: cfg.max_new_tokens,
             batch: cfg.batch,
+            beams: cfg.beams,
             sampling: cfg.sampling,
         }
     }
@@ -168,7 +170,7 @@ impl<'a> Generator<'a> {
             .iter()
             .map(|(vars, _)| template.render(vars))
             .collect();
-        let reqs: Vec<GenerateRequest> = bodies
+        let reqs: Vec<Request> = bodies
             .iter()
             .zip(calls)
             .map(|(body, (_, budget))| self.request(template, body, *budget, 1.0))
@@ -182,13 +184,13 @@ impl<'a> Generator<'a> {
 
     /// Run `reqs` through the engine, up to `width` together, reporting every token and
     /// stopping with `Error::Interrupted` once the interrupt flag is set.
-    fn call_engine(&mut self, reqs: &[GenerateRequest], width: usize) -> Result<Vec<Generation>> {
+    fn call_engine(&mut self, reqs: &[Request], width: usize) -> Result<Vec<Generation>> {
         let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
         if interrupted() {
             return Err(Error::Interrupted);
         }
         let progress = &mut *self.progress;
-        self.engine.generate_batch(reqs, width, &mut || {
+        self.engine.generate(reqs, width, &mut || {
             progress.event(&Event::Token);
             if interrupted() {
                 return Err(Error::Interrupted);
@@ -203,21 +205,25 @@ impl<'a> Generator<'a> {
         body: &'r str,
         budget: usize,
         penalty: f32,
-    ) -> GenerateRequest<'r>
+    ) -> Request<'r>
     where
         'a: 'r,
     {
         let g = &self.card.generation;
-        GenerateRequest {
+        Request {
             prefix: &template.prefix,
             body,
-            max_new_tokens: budget,
-            stop: &g.stop,
-            sampling: self.options.sampling,
-            repetition_penalty: penalty,
-            repeat_ngram: g.repeat_ngram,
-            repeat_limit: g.repeat_limit,
-            english_only: true,
+            rules: Rules {
+                max_new_tokens: budget,
+                sampling: self.options.sampling,
+                repetition_penalty: penalty,
+                repeat_ngram: g.repeat_ngram,
+                repeat_limit: g.repeat_limit,
+                english_only: true,
+                stop: g.stop.clone(),
+                forced: Vec::new(),
+            },
+            beams: self.options.beams.unwrap_or(g.beams),
         }
     }
 

@@ -4,11 +4,10 @@
 use anuvad::batch::{self, BatchConfig, BatchTask, Shard};
 use anuvad::checks::Check;
 use anuvad::config::{
-    self, EvalConfig, ModelConfig, OutputFormat, ProgressMode, ReviewConfig, Sampling,
+    self, EvalConfig, ModelConfig, OutputFormat, Precision, ProgressMode, ReviewConfig, Sampling,
     SummaryLength, TaskConfig,
 };
 use anuvad::hub::HubConfig;
-use anuvad::models::marian::Precision;
 use anuvad::progress::Reporter;
 use anuvad::{Error, app};
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -2,8 +2,7 @@
 //! model of each is written, loaded with a card, and asked for a deterministic answer.
 
 use anuvad::card::ModelCard;
-use anuvad::config::Sampling;
-use anuvad::engine::{DecoderEngine, Engine, Finish, GenerateRequest};
+use anuvad::engine::{DecoderEngine, Engine, Finish, Request, Rules};
 use anuvad::testing::{TinyModel, write_model};
 
 fn card(arch: &str) -> ModelCard {
@@ -45,24 +44,25 @@ body = "{{notes}}"
 }
 
 fn generate(engine: &mut DecoderEngine, body: &str) -> (String, Finish, usize) {
-    let req = GenerateRequest {
+    let req = Request {
         prefix: "Hindi: सरकार\nEnglish: The government\n\n",
         body,
-        max_new_tokens: 8,
-        stop: &[],
-        sampling: Sampling::default(),
-        repetition_penalty: 1.0,
-        repeat_ngram: 4,
-        repeat_limit: 3,
-        english_only: true,
+        rules: Rules {
+            repeat_ngram: 4,
+            repeat_limit: 3,
+            english_only: true,
+            ..Rules::new(8)
+        },
+        beams: 1,
     };
     let mut tokens = 0;
     let g = engine
-        .generate(&req, &mut || {
+        .generate(&[req], 1, &mut || {
             tokens += 1;
             Ok(())
         })
-        .unwrap();
+        .unwrap()
+        .remove(0);
     assert_eq!(g.output_tokens, tokens, "on_token is called once per token");
     assert_eq!(g.logprobs.len(), g.output_tokens);
     assert!(g.logprobs.iter().all(|lp| *lp <= 0.0 && lp.is_finite()));
@@ -75,18 +75,16 @@ fn generate(engine: &mut DecoderEngine, body: &str) -> (String, Finish, usize) {
 fn forced_decoding_agrees_with_generation(engine: &mut DecoderEngine, arch: &str) {
     let prefix = "Hindi: सरकार\nEnglish: The government\n\n";
     let body = "Hindi: मौसम विभाग ने कहा।\nEnglish:";
-    let req = GenerateRequest {
+    let req = Request {
         prefix,
         body,
-        max_new_tokens: 1,
-        stop: &[],
-        sampling: Sampling::default(),
-        repetition_penalty: 1.0,
-        repeat_ngram: 100,
-        repeat_limit: 100,
-        english_only: false,
+        rules: Rules::new(1),
+        beams: 1,
     };
-    let g = engine.generate(&req, &mut || Ok(())).unwrap();
+    let g = engine
+        .generate(&[req], 1, &mut || Ok(()))
+        .unwrap()
+        .remove(0);
     let scored = engine.score(prefix, body, &g.text).unwrap();
     // A random model's greedy token may be a lone byte, which does not survive
     // decoding; when it does, forced decoding must give back its log-probability.
@@ -144,5 +142,46 @@ fn every_supported_architecture_generates_deterministically() {
             first.0
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Beam search runs on the Gemma 3 fast path through the shared search (rows copied
+/// for each beam's children): each request gets the same answer alone as among others.
+#[test]
+fn beam_search_on_gemma3_is_the_same_alone_and_in_a_batch() {
+    let dir = std::env::temp_dir().join(format!("anuvad-beams-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tiny-gemma3.gguf");
+    write_model(&path, &TinyModel::tiny()).unwrap();
+    let mut engine = DecoderEngine::load(&path, &card("gemma3"), "0".repeat(64), None).unwrap();
+    let bodies = [
+        "Hindi: दिल्ली में बारिश।\nEnglish:",
+        "Hindi: सरकार ने कहा।\nEnglish:",
+        "Hindi: मौसम विभाग ने 2 दिन की चेतावनी दी।\nEnglish:",
+    ];
+    let request = |body: &'static str, beams: usize| Request {
+        prefix: "Hindi: सरकार\nEnglish: The government\n\n",
+        body,
+        rules: Rules {
+            english_only: true,
+            ..Rules::new(10)
+        },
+        beams,
+    };
+    let answers = |engine: &mut DecoderEngine, reqs: &[Request], width: usize| {
+        engine
+            .generate(reqs, width, &mut || Ok(()))
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.tokens, g.finish))
+            .collect::<Vec<_>>()
+    };
+    let together: Vec<Request> = bodies.iter().map(|b| request(b, 3)).collect();
+    let batch = answers(&mut engine, &together, 3);
+    for (i, b) in bodies.iter().enumerate() {
+        let alone = answers(&mut engine, &[request(b, 3)], 1);
+        assert_eq!(alone[0], batch[i], "request {i}");
+    }
+    assert!(batch.iter().all(|(t, _)| !t.is_empty()));
     let _ = std::fs::remove_dir_all(&dir);
 }

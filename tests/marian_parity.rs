@@ -62,7 +62,8 @@ fn target_ids_decode_as_marian_tokenizer_decodes_them() {
     }
 }
 
-use anuvad::models::marian::{Checkpoint, Config, Model, Precision};
+use anuvad::config::Precision;
+use anuvad::models::marian::{Checkpoint, Config, Model};
 use candle_core::{Device, Tensor};
 
 fn model(file: &str, precision: Precision) -> Model {
@@ -133,28 +134,19 @@ fn logits_match_pytorch_for_one_sentence_and_a_padded_batch() {
 }
 
 use anuvad::engine::Finish;
-use anuvad::engine::marian::{Hypothesis, MarianEngine, Rules};
+use anuvad::engine::marian::MarianEngine;
+use anuvad::engine::{Generation, Rules};
 
-fn engine(beams: usize) -> MarianEngine {
+fn engine() -> MarianEngine {
     let cards = anuvad::card::load_all(None).unwrap();
     let card = cards.iter().find(|c| c.id == "opus-mt-hi-en").unwrap();
     let weights = dir().join("model.safetensors");
-    MarianEngine::load(&weights, card, "0".repeat(64), beams, Precision::F32).unwrap()
+    MarianEngine::load(&weights, card, "0".repeat(64), Precision::F32).unwrap()
 }
 
 /// As the reference was generated: 24 new tokens (the last one `</s>`), no other rules.
 fn rules(n: usize) -> Vec<Rules> {
-    vec![
-        Rules {
-            max_new_tokens: 24,
-            english_only: false,
-            repetition_penalty: 1.0,
-            repeat_ngram: 100,
-            repeat_limit: 100,
-            sampling: Default::default(),
-        };
-        n
-    ]
+    vec![Rules::new(24); n]
 }
 
 /// The reference's sequences (start token, tokens, `</s>`, padding) as hypotheses.
@@ -172,7 +164,7 @@ fn expected(seqs: &[Vec<u32>]) -> Vec<(Vec<u32>, Finish)> {
         .collect()
 }
 
-fn got(h: &[Hypothesis]) -> Vec<(Vec<u32>, Finish)> {
+fn got(h: &[Generation]) -> Vec<(Vec<u32>, Finish)> {
     h.iter().map(|h| (h.tokens.clone(), h.finish)).collect()
 }
 
@@ -189,16 +181,16 @@ fn sources(r: &Value) -> Vec<Vec<u32>> {
 #[test]
 fn greedy_output_is_pytorchs_alone_and_in_a_padded_batch() {
     let r = reference();
-    let e = engine(1);
+    let e = engine();
     let srcs = sources(&r);
     let want = expected(&rows(&r["greedy"]));
     assert_eq!(want, expected(&rows(&r["greedy_single"])));
     assert!(want.iter().any(|w| w.1 == Finish::Eos) && want.iter().any(|w| w.1 == Finish::Length));
-    let batch = e.search(&srcs, &rules(3), 3, &mut || Ok(())).unwrap();
+    let batch = e.search(&srcs, &rules(3), 3, 1, &mut || Ok(())).unwrap();
     assert_eq!(got(&batch), want);
     for (i, s) in srcs.iter().enumerate() {
         let alone = e
-            .search(std::slice::from_ref(s), &rules(1), 1, &mut || Ok(()))
+            .search(std::slice::from_ref(s), &rules(1), 1, 1, &mut || Ok(()))
             .unwrap();
         assert_eq!(got(&alone)[0], want[i], "sentence {i} alone");
     }
@@ -216,9 +208,11 @@ fn beam_search_output_is_pytorchs() {
     let r = reference();
     let srcs = sources(&r);
     let want = expected(&rows(&r["beam4"]));
-    let e = engine(4);
-    let batch = e.search(&srcs, &rules(3), 3, &mut || Ok(())).unwrap();
+    let e = engine();
+    let batch = e.search(&srcs, &rules(3), 3, 4, &mut || Ok(())).unwrap();
     assert_eq!(got(&batch), want);
-    let alone = e.search(&srcs[..1], &rules(1), 1, &mut || Ok(())).unwrap();
+    let alone = e
+        .search(&srcs[..1], &rules(1), 1, 4, &mut || Ok(()))
+        .unwrap();
     assert_eq!(got(&alone)[0], want[0]);
 }

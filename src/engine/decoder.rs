@@ -1,9 +1,11 @@
 //! The decoder-only GGUF engine: a tokenizer, one model family (chosen by the GGUF's
-//! `general.architecture`), and the generation loop with stop strings, the repetition
-//! guard and reuse of the shared prompt prefix.
+//! `general.architecture`), reuse of the shared prompt prefix, and the rows that
+//! `search` decodes: Gemma 3 rows sharing the prefix's KV entries, decoded together;
+//! other models one sequence at a time.
 
-use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_prob, log_sum_exp, pick};
-use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
+use super::sampling::log_prob;
+use super::search::{self, Rows, Rules, Vocab as SearchVocab};
+use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::{ModelCard, TokenizerKind};
 use crate::error::{Error, Result};
 use crate::models::{KvCache, gemma3};
@@ -210,32 +212,66 @@ impl DecoderEngine {
         Ok(enc.get_ids().to_vec())
     }
 
-    /// Feed the prompt, reusing the prefix's KV entries when the same prefix is cached:
-    /// returns the logits after the last prompt token and how many tokens were reused.
-    fn prefill(
-        &mut self,
-        prefix: &str,
-        prefix_ids: &[u32],
-        body_ids: &[u32],
-    ) -> Result<(Vec<f32>, usize)> {
-        let reuse = self.net.keeps_prefix()
-            && self
-                .cached_prefix
-                .as_ref()
-                .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
-        if reuse {
-            let logits = self.net.step(body_ids, prefix_ids.len(), &self.device)?;
-            Ok((logits, prefix_ids.len()))
-        } else if self.net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
-            self.net.step(prefix_ids, 0, &self.device)?;
-            self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
-            let logits = self.net.step(body_ids, prefix_ids.len(), &self.device)?;
-            Ok((logits, 0))
-        } else {
-            self.cached_prefix = None;
-            let all: Vec<u32> = prefix_ids.iter().chain(body_ids).copied().collect();
-            Ok((self.net.step(&all, 0, &self.device)?, 0))
+    /// BOS (when the model wants it) and the prefix, then the body, as token ids.
+    fn prompt_ids(&self, prefix: &str, body: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let mut prefix_ids: Vec<u32> = Vec::new();
+        if self.specials.add_bos {
+            prefix_ids.extend(self.specials.bos);
         }
+        prefix_ids.extend(self.encode(prefix)?);
+        Ok((prefix_ids, self.encode(body)?))
+    }
+
+    /// Make the shared prefix's KV entries current in the Gemma 3 cache (computed, or
+    /// reused from the last call) and cut the cache back to them; whether they were
+    /// reused.
+    fn share_prefix(&mut self, prefix: &str, prefix_ids: &[u32]) -> Result<bool> {
+        let Net::Gemma3 { model, cache } = &mut self.net else {
+            unreachable!("only Gemma 3 shares a prefix between rows")
+        };
+        let reused = self
+            .cached_prefix
+            .as_ref()
+            .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
+        if !reused {
+            self.cached_prefix = None;
+            cache.truncate(0);
+            let input = Tensor::new(prefix_ids, &self.device)?.unsqueeze(0)?;
+            model.forward(&input, cache, gemma3::Logits::Last)?;
+            self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
+        }
+        cache.truncate(prefix_ids.len());
+        Ok(reused)
+    }
+}
+
+/// Feed a prompt to a model with one internal sequence, reusing the prefix's KV entries
+/// when the same prefix is cached: the logits after the last prompt token and how many
+/// tokens were reused.
+fn prefill(
+    net: &mut Net,
+    device: &Device,
+    cached_prefix: &mut Option<(String, usize)>,
+    prefix: &str,
+    prefix_ids: &[u32],
+    body_ids: &[u32],
+) -> Result<(Vec<f32>, usize)> {
+    let reuse = net.keeps_prefix()
+        && cached_prefix
+            .as_ref()
+            .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
+    if reuse {
+        let logits = net.step(body_ids, prefix_ids.len(), device)?;
+        Ok((logits, prefix_ids.len()))
+    } else if net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
+        net.step(prefix_ids, 0, device)?;
+        *cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
+        let logits = net.step(body_ids, prefix_ids.len(), device)?;
+        Ok((logits, 0))
+    } else {
+        *cached_prefix = None;
+        let all: Vec<u32> = prefix_ids.iter().chain(body_ids).copied().collect();
+        Ok((net.step(&all, 0, device)?, 0))
     }
 }
 
@@ -249,12 +285,7 @@ impl Engine for DecoderEngine {
     }
 
     fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>> {
-        let mut prefix_ids: Vec<u32> = Vec::new();
-        if self.specials.add_bos {
-            prefix_ids.extend(self.specials.bos);
-        }
-        prefix_ids.extend(self.encode(prefix)?);
-        let body_ids = self.encode(body)?;
+        let (prefix_ids, body_ids) = self.prompt_ids(prefix, body)?;
         let cont = self.encode(continuation)?;
         if cont.is_empty() {
             return Ok(Vec::new());
@@ -266,9 +297,40 @@ impl Engine for DecoderEngine {
                 needed: start + cont.len() + 1,
             });
         }
+        if !matches!(self.net, Net::Gemma3 { .. }) {
+            // Models that feed one token at a time: forced decoding through the search.
+            let mut rules = Rules::new(cont.len());
+            rules.forced = cont;
+            let prompts = [(prefix_ids, body_ids)];
+            let vocab = SearchVocab {
+                end: &[],
+                never: &[],
+                non_english: &[],
+                blank_lines: &[],
+                decode: &|ids| self.vocab.decode(ids),
+            };
+            let mut rows = OneRow {
+                net: &mut self.net,
+                device: &self.device,
+                cached_prefix: &mut self.cached_prefix,
+                prefixes: vec![prefix],
+                prompts: &prompts,
+                pos: 0,
+                cached: vec![0],
+            };
+            let g = search::run(&mut rows, &[rules], &vocab, 1, 1, &mut || Ok(()))?;
+            return Ok(g.into_iter().next().map(|g| g.logprobs).unwrap_or_default());
+        }
         // The prompt as in generation (reusing a cached prefix), then the continuation
         // fed whole: the logits before each of its tokens give that token's probability.
-        let (first, _) = self.prefill(prefix, &prefix_ids, &body_ids)?;
+        let (first, _) = prefill(
+            &mut self.net,
+            &self.device,
+            &mut self.cached_prefix,
+            prefix,
+            &prefix_ids,
+            &body_ids,
+        )?;
         let mut out = vec![log_prob(&first, cont[0])];
         if cont.len() > 1 {
             let after = self
@@ -279,20 +341,19 @@ impl Engine for DecoderEngine {
         Ok(out)
     }
 
-    fn generate_batch(
+    fn generate(
         &mut self,
-        reqs: &[GenerateRequest],
+        reqs: &[Request],
         width: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Generation>> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut prompts = Vec::with_capacity(reqs.len());
+        let mut rules = Vec::with_capacity(reqs.len());
         for req in reqs {
-            let mut prefix_ids: Vec<u32> = Vec::new();
-            if self.specials.add_bos {
-                prefix_ids.extend(self.specials.bos);
-            }
-            prefix_ids.extend(self.encode(req.prefix)?);
-            let body_ids = self.encode(req.body)?;
+            let (prefix_ids, body_ids) = self.prompt_ids(req.prefix, req.body)?;
             let prompt_len = prefix_ids.len() + body_ids.len();
             if prompt_len + 1 > self.capacity {
                 return Err(Error::ContextTooSmall {
@@ -300,7 +361,16 @@ impl Engine for DecoderEngine {
                     needed: prompt_len + 1,
                 });
             }
+            let mut r = req.rules.clone();
+            r.max_new_tokens = r.max_new_tokens.min(self.capacity - prompt_len);
+            rules.push(r);
             prompts.push((prefix_ids, body_ids));
+        }
+        let beams = reqs[0].beams.max(1);
+        if reqs.iter().any(|r| r.beams.max(1) != beams) {
+            return Err(Error::Invalid(
+                "requests decoded together must use the same beam width".into(),
+            ));
         }
         // Decoded together: Gemma 3 requests that share their prefix (every chunk of a
         // run does). Anything else goes one at a time.
@@ -308,135 +378,186 @@ impl Engine for DecoderEngine {
             && prompts
                 .iter()
                 .all(|(p, b)| !p.is_empty() && !b.is_empty() && *p == prompts[0].0);
-        if !together {
-            return reqs
-                .iter()
-                .zip(&prompts)
-                .map(|(req, (p, b))| self.generate_one(req, p, b, on_token))
-                .collect();
+        let clock = Instant::now();
+        let reused = together && self.share_prefix(reqs[0].prefix, &prompts[0].0)?;
+        let prefix_seconds = clock.elapsed().as_secs_f64();
+        let decode = |ids: &[u32]| self.vocab.decode(ids);
+        let vocab = SearchVocab {
+            end: &self.vocab.stop_ids,
+            never: &[],
+            non_english: &self.vocab.non_english,
+            blank_lines: &self.vocab.blank_lines,
+            decode: &decode,
+        };
+        let mut out = if together {
+            let Net::Gemma3 { model, cache } = &self.net else {
+                unreachable!("checked above")
+            };
+            let mut rows = SharedPrefix {
+                model,
+                shared: cache,
+                device: &self.device,
+                bodies: prompts.iter().map(|(_, b)| b.as_slice()).collect(),
+                room: prompts
+                    .iter()
+                    .zip(&rules)
+                    .map(|((_, b), r)| b.len() + r.max_new_tokens + 1)
+                    .collect(),
+                caches: Vec::new(),
+            };
+            let mut out = search::run(&mut rows, &rules, &vocab, width, beams, on_token)?;
+            for (i, (g, (p, _))) in out.iter_mut().zip(&prompts).enumerate() {
+                g.cached_tokens = if i == 0 && !reused { 0 } else { p.len() };
+            }
+            // The shared prefix's time goes to the first request, so totals add up.
+            out[0].prefill_seconds += prefix_seconds;
+            out
+        } else {
+            let mut rows = OneRow {
+                net: &mut self.net,
+                device: &self.device,
+                cached_prefix: &mut self.cached_prefix,
+                prefixes: reqs.iter().map(|r| r.prefix).collect(),
+                prompts: &prompts,
+                pos: 0,
+                cached: vec![0; reqs.len()],
+            };
+            let mut out = search::run(&mut rows, &rules, &vocab, 1, beams, on_token)?;
+            for (g, c) in out.iter_mut().zip(&rows.cached) {
+                g.cached_tokens = *c;
+            }
+            out
+        };
+        for (g, (p, b)) in out.iter_mut().zip(&prompts) {
+            g.prompt_tokens = p.len() + b.len();
         }
-        self.generate_together(reqs, &prompts, width, on_token)
+        Ok(out)
     }
 }
 
-impl DecoderEngine {
-    /// One request through `Net::step` (architectures whose KV cache is internal, and
-    /// prompts with no shared prefix).
-    fn generate_one(
-        &mut self,
-        req: &GenerateRequest,
-        prefix_ids: &[u32],
-        body_ids: &[u32],
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Generation> {
-        let prompt_len = prefix_ids.len() + body_ids.len();
-        let t0 = Instant::now();
-        let (mut logits, cached_tokens) = self.prefill(req.prefix, prefix_ids, body_ids)?;
-        let mut d = Decoding::new(req, prompt_len, self.capacity);
-        d.result.cached_tokens = cached_tokens;
-        d.result.prefill_seconds = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        while let Some(tok) = d.accept(&mut logits, &self.vocab, on_token)? {
-            let pos = prompt_len + d.result.output_tokens - 1;
-            logits = self.net.step(&[tok], pos, &self.device)?;
+/// Gemma 3 rows sharing one prompt prefix: the prefix's KV entries are computed once
+/// and read by every row; each body is prefilled into a small cache of the row's own;
+/// every step runs all rows through the model in one pass, so the weights are read once
+/// per step for all of them.
+struct SharedPrefix<'a> {
+    model: &'a gemma3::Model,
+    shared: &'a KvCache,
+    device: &'a Device,
+    /// Per request: its body, and the room its own cache needs (body, answer, one more).
+    bodies: Vec<&'a [u32]>,
+    room: Vec<usize>,
+    /// Per row.
+    caches: Vec<KvCache>,
+}
+
+impl Rows for SharedPrefix<'_> {
+    fn start(&mut self, requests: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for &i in requests {
+            let mut own = self.model.continuation_cache(self.shared, self.room[i]);
+            let input = Tensor::new(self.bodies[i], self.device)?.unsqueeze(0)?;
+            let logits = self.model.forward_seqs(
+                &input,
+                Some(self.shared),
+                &mut [&mut own],
+                gemma3::Logits::Last,
+            )?;
+            out.push(logits.flatten_all()?.to_vec1::<f32>()?);
+            self.caches.push(own);
         }
-        d.result.decode_seconds = t1.elapsed().as_secs_f64();
-        Ok(d.result)
+        Ok(out)
     }
 
-    /// Requests with the same prefix, decoded together, at most `width` at a time: the
-    /// prefix's KV entries are computed once (or reused from the last call) and shared;
-    /// each body is prefilled into a cache of its own; every decode step runs all
-    /// sequences in flight through the model in one pass, so the weights are read once
-    /// per step for all of them; a finished sequence's slot goes to the next request at
-    /// once (continuous batching). Each sequence gets the tokens it would get alone.
-    fn generate_together(
-        &mut self,
-        reqs: &[GenerateRequest],
-        prompts: &[(Vec<u32>, Vec<u32>)],
-        width: usize,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Generation>> {
-        let Net::Gemma3 { model, cache } = &mut self.net else {
-            unreachable!("generate_together is only called for Gemma 3")
-        };
-        let prefix_ids = &prompts[0].0;
-        let prefix = reqs[0].prefix;
-        let mut clock = Instant::now();
-        let reused = self
-            .cached_prefix
-            .as_ref()
-            .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
-        if !reused {
-            self.cached_prefix = None;
-            cache.truncate(0);
-            let input = Tensor::new(prefix_ids.as_slice(), &self.device)?.unsqueeze(0)?;
-            model.forward(&input, cache, gemma3::Logits::Last)?;
-            self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
-        }
-        cache.truncate(prefix_ids.len());
-        let shared: &KvCache = cache;
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let input = Tensor::new(tokens, self.device)?.unsqueeze(1)?;
+        let mut caches: Vec<&mut KvCache> = self.caches.iter_mut().collect();
+        let logits = self.model.forward_seqs(
+            &input,
+            Some(self.shared),
+            &mut caches,
+            gemma3::Logits::Last,
+        )?;
+        Ok(logits.to_vec2::<f32>()?)
+    }
 
-        let mut results: Vec<Option<Generation>> = vec![None; reqs.len()];
-        // In flight: (request index, its decoding state, its cache, the token to feed).
-        let mut slots: Vec<(usize, Decoding, KvCache, u32)> = Vec::with_capacity(width);
-        let mut waiting = 0..reqs.len();
-        loop {
-            // Fill free slots: prefill the next bodies and take their first tokens.
-            while slots.len() < width.max(1) {
-                let Some(i) = waiting.next() else { break };
-                let (p, body) = &prompts[i];
-                let mut d = Decoding::new(&reqs[i], p.len() + body.len(), self.capacity);
-                d.result.cached_tokens = if i == 0 && !reused { 0 } else { p.len() };
-                let mut own = model.continuation_cache(shared, body.len() + d.max_new + 1);
-                let input = Tensor::new(body.as_slice(), &self.device)?.unsqueeze(0)?;
-                let logits = model.forward_seqs(
-                    &input,
-                    Some(shared),
-                    &mut [&mut own],
-                    gemma3::Logits::Last,
-                )?;
-                let mut logits = logits.flatten_all()?.to_vec1::<f32>()?;
-                // Timings are attributed so that the requests' totals add up to the wall
-                // time: the shared prefix to the first, each body to its own request.
-                let now = Instant::now();
-                d.result.prefill_seconds = now.duration_since(clock).as_secs_f64();
-                clock = now;
-                match d.accept(&mut logits, &self.vocab, on_token)? {
-                    Some(tok) => slots.push((i, d, own, tok)),
-                    None => results[i] = Some(d.result),
-                }
-            }
-            if slots.is_empty() {
-                break;
-            }
-            let tokens: Vec<u32> = slots.iter().map(|s| s.3).collect();
-            let input = Tensor::new(tokens.as_slice(), &self.device)?.unsqueeze(1)?;
-            let mut caches: Vec<&mut KvCache> = slots.iter_mut().map(|s| &mut s.2).collect();
-            let logits =
-                model.forward_seqs(&input, Some(shared), &mut caches, gemma3::Logits::Last)?;
-            let mut rows = logits.to_vec2::<f32>()?;
-            for ((_, d, _, _), row) in slots.iter().zip(rows.iter_mut()) {
-                d.prepare(row, &self.vocab);
-            }
-            let lses = log_sum_exps(&rows);
-            let now = Instant::now();
-            let step = now.duration_since(clock).as_secs_f64() / slots.len() as f64;
-            clock = now;
-            let mut still = Vec::with_capacity(slots.len());
-            for (((i, mut d, own, _), row), lse) in slots.drain(..).zip(rows).zip(lses) {
-                d.result.decode_seconds += step;
-                match d.accept_prepared(&row, lse, &self.vocab, on_token)? {
-                    Some(tok) => still.push((i, d, own, tok)),
-                    None => results[i] = Some(d.result),
-                }
-            }
-            slots = still;
+    fn keep(&mut self, rows: &[usize]) -> Result<()> {
+        let mut old: Vec<Option<KvCache>> = self.caches.drain(..).map(Some).collect();
+        for (k, &r) in rows.iter().enumerate() {
+            // A row kept once moves; a row kept again (a beam's second child) is copied.
+            let again = rows[k + 1..].contains(&r);
+            let cache = if again { old[r].clone() } else { old[r].take() };
+            self.caches.push(cache.ok_or_else(|| {
+                Error::Invalid(format!("search kept row {r}, which does not exist"))
+            })?);
         }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every request finishes"))
-            .collect())
+        Ok(())
+    }
+
+    fn continuous(&self) -> bool {
+        true
+    }
+
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// One sequence at a time through `Net::step`: models whose KV cache is internal, and
+/// prompts with no shared prefix.
+struct OneRow<'a> {
+    net: &'a mut Net,
+    device: &'a Device,
+    cached_prefix: &'a mut Option<(String, usize)>,
+    prefixes: Vec<&'a str>,
+    prompts: &'a [(Vec<u32>, Vec<u32>)],
+    /// The position the next token is fed at.
+    pos: usize,
+    /// Per request: prefix tokens reused from the cache.
+    cached: Vec<usize>,
+}
+
+impl Rows for OneRow<'_> {
+    fn start(&mut self, requests: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let &[i] = requests else {
+            return Err(Error::Invalid(
+                "this model decodes one sequence at a time".into(),
+            ));
+        };
+        let (p, b) = &self.prompts[i];
+        let (logits, cached) = prefill(
+            self.net,
+            self.device,
+            self.cached_prefix,
+            self.prefixes[i],
+            p,
+            b,
+        )?;
+        self.cached[i] = cached;
+        self.pos = p.len() + b.len();
+        Ok(vec![logits])
+    }
+
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let logits = self.net.step(tokens, self.pos, self.device)?;
+        self.pos += tokens.len();
+        Ok(vec![logits])
+    }
+
+    fn keep(&mut self, rows: &[usize]) -> Result<()> {
+        match rows {
+            [] | [0] => Ok(()),
+            _ => Err(Error::Invalid(
+                "this model decodes one sequence at a time".into(),
+            )),
+        }
+    }
+
+    fn continuous(&self) -> bool {
+        true
+    }
+
+    fn capacity(&self) -> usize {
+        1
     }
 }
 
@@ -445,10 +566,9 @@ struct Vocab {
     tokenizer: tokenizers::Tokenizer,
     /// Token ids that end a generation: EOS plus the card's end-of-turn tokens.
     stop_ids: Vec<u32>,
-    /// Tokens forbidden when `english_only` is asked for (see `GenerateRequest`).
+    /// Tokens forbidden for English-only requests (see `Rules::english_only`).
     non_english: Vec<u32>,
-    /// Tokens that are only whitespace with a newline: suppressed until the answer has
-    /// content, so a model that opens with a newline cannot end on an empty answer.
+    /// Tokens that are only whitespace with a newline (see `search::Vocab::blank_lines`).
     blank_lines: Vec<u32>,
 }
 
@@ -457,129 +577,6 @@ impl Vocab {
         self.tokenizer
             .decode(ids, true)
             .map_err(|e| Error::Tokenizer(e.to_string()))
-    }
-}
-
-/// One sequence being generated: takes the logits after each step, picks the next token
-/// and decides when to stop (stop tokens and strings, the repetition guard, the budget).
-/// The same for a sequence alone and in a batch.
-struct Decoding<'r> {
-    req: &'r GenerateRequest<'r>,
-    rng: Rng,
-    max_new: usize,
-    out: Vec<u32>,
-    result: Generation,
-}
-
-impl<'r> Decoding<'r> {
-    fn new(req: &'r GenerateRequest<'r>, prompt_len: usize, capacity: usize) -> Self {
-        Decoding {
-            req,
-            rng: Rng::new(req.sampling.seed),
-            max_new: req.max_new_tokens.min(capacity.saturating_sub(prompt_len)),
-            out: Vec::new(),
-            result: Generation {
-                text: String::new(),
-                finish: Finish::Length,
-                prompt_tokens: prompt_len,
-                cached_tokens: 0,
-                output_tokens: 0,
-                logprobs: Vec::new(),
-                offsets: Vec::new(),
-                prefill_seconds: 0.0,
-                decode_seconds: 0.0,
-            },
-        }
-    }
-
-    /// Choose the next token from `logits`; the token to feed back to the model, or
-    /// None when the generation is finished.
-    fn accept(
-        &mut self,
-        logits: &mut [f32],
-        vocab: &Vocab,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Option<u32>> {
-        self.prepare(logits, vocab);
-        let lse = log_sum_exp(logits);
-        self.accept_prepared(logits, lse, vocab, on_token)
-    }
-
-    /// Apply the request's penalty and masks to `logits` (the first half of `accept`,
-    /// split so a batch can compute its normalisers in parallel in between).
-    fn prepare(&self, logits: &mut [f32], vocab: &Vocab) {
-        let g = self.req;
-        apply_repetition_penalty(logits, &self.out, g.repetition_penalty, 0.0);
-        if g.english_only {
-            forbid(logits, &vocab.non_english);
-        }
-        if self.result.text.trim().is_empty() {
-            forbid(logits, &vocab.blank_lines);
-        }
-    }
-
-    /// The second half of `accept`: `lse` is `log_sum_exp` of the prepared logits.
-    fn accept_prepared(
-        &mut self,
-        logits: &[f32],
-        lse: f64,
-        vocab: &Vocab,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Option<u32>> {
-        let g = self.req;
-        if self.out.len() >= self.max_new {
-            return Ok(None);
-        }
-        let (tok, lp) = pick(logits, lse, &g.sampling, &mut self.rng);
-        if vocab.stop_ids.contains(&tok) {
-            self.result.finish = Finish::Eos;
-            return Ok(None);
-        }
-        self.out.push(tok);
-        self.result.output_tokens = self.out.len();
-        self.result.logprobs.push(lp);
-        on_token()?;
-        self.result.text = vocab.decode(&self.out)?;
-        self.result.offsets.push(self.result.text.len());
-        if let Some(cut) = g
-            .stop
-            .iter()
-            .filter_map(|s| self.result.text.find(s.as_str()))
-            .min()
-        {
-            self.result.text.truncate(cut);
-            self.result.finish = Finish::Stop;
-            return Ok(None);
-        }
-        if is_looping(&self.out, g.repeat_ngram, g.repeat_limit) {
-            self.result.finish = Finish::Repetition;
-            return Ok(None);
-        }
-        if self.out.len() == self.max_new {
-            return Ok(None);
-        }
-        Ok(Some(tok))
-    }
-}
-
-/// `log_sum_exp` of every row, rows spread over the worker pool.
-pub(super) fn log_sum_exps(rows: &[Vec<f32>]) -> Vec<f64> {
-    let out: Vec<std::sync::Mutex<f64>> = rows.iter().map(|_| std::sync::Mutex::new(0.0)).collect();
-    candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
-        for i in range {
-            *out[i].lock().unwrap_or_else(|e| e.into_inner()) = log_sum_exp(&rows[i]);
-        }
-    });
-    out.into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
-}
-
-fn forbid(logits: &mut [f32], ids: &[u32]) {
-    for &id in ids {
-        if let Some(l) = logits.get_mut(id as usize) {
-            *l = f32::NEG_INFINITY;
-        }
     }
 }
 

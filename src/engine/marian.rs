@@ -8,43 +8,21 @@
 //! of output and, cut there, finishes with `Finish::Length` (what `transformers` does
 //! with `max_new_tokens = N` and Marian's forced end token).
 
-use super::sampling::{Rng, apply_repetition_penalty, is_looping, pick};
-use super::{Engine, Finish, GenerateRequest, Generation, ModelInfo};
+use super::search::{self, Rows, Rules, Vocab};
+use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::ModelCard;
-use crate::config::Sampling;
+use crate::config::Precision;
 use crate::error::{Error, Result};
-use crate::models::marian::{Checkpoint, Config, DecoderState, Model, Precision};
+use crate::models::marian::{Checkpoint, Config, DecoderState, Model};
 use crate::tokenizer::marian::MarianTokenizer;
 use candle_core::{Device, Tensor};
 use std::path::Path;
 use std::time::Instant;
 
-/// What one source's search may do.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    /// New tokens including the closing `</s>`.
-    pub max_new_tokens: usize,
-    pub english_only: bool,
-    pub repetition_penalty: f32,
-    pub repeat_ngram: usize,
-    pub repeat_limit: usize,
-    pub sampling: Sampling,
-}
-
-/// A finished translation in target ids (without `</s>`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hypothesis {
-    pub tokens: Vec<u32>,
-    /// Log-probability of each token in `tokens`.
-    pub logprobs: Vec<f32>,
-    pub finish: Finish,
-}
-
 pub struct MarianEngine {
     info: ModelInfo,
     pub tokenizer: MarianTokenizer,
     model: Model,
-    beams: usize,
     /// Target ids that would write Devanagari (masked for English-only requests).
     non_english: Vec<u32>,
 }
@@ -59,7 +37,6 @@ impl MarianEngine {
         path: &Path,
         card: &ModelCard,
         sha256: String,
-        beams: usize,
         precision: Precision,
     ) -> Result<Self> {
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -111,12 +88,11 @@ impl MarianEngine {
             info,
             tokenizer,
             model,
-            beams: beams.max(1),
             non_english,
         })
     }
 
-    fn source_ids(&self, req: &GenerateRequest) -> Result<Vec<u32>> {
+    fn source_ids(&self, req: &Request) -> Result<Vec<u32>> {
         let text = format!("{}{}", req.prefix, req.body);
         let ids = self.tokenizer.encode(&text)?;
         let max = self.model.config.max_position_embeddings;
@@ -130,32 +106,57 @@ impl MarianEngine {
     }
 
     /// Translate `sources` (source ids ending in `</s>`) up to `width` at a time,
-    /// similar lengths together; results in the order given.
+    /// similar lengths together; results in the order given. A rule's
+    /// `max_new_tokens` counts the closing `</s>` (as `transformers` does).
     pub fn search(
         &self,
         sources: &[Vec<u32>],
         rules: &[Rules],
         width: usize,
+        beams: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Hypothesis>> {
+    ) -> Result<Vec<Generation>> {
         let mut order: Vec<usize> = (0..sources.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sources[i].len()));
-        let mut out: Vec<Option<Hypothesis>> = vec![None; sources.len()];
+        let decode = |ids: &[u32]| Ok(self.tokenizer.decode(ids));
+        let never = [self.tokenizer.pad];
+        let vocab = Vocab {
+            end: std::slice::from_ref(&self.tokenizer.eos),
+            never: &never,
+            non_english: &self.non_english,
+            blank_lines: &[],
+            decode: &decode,
+        };
+        let mut out: Vec<Option<Generation>> = vec![None; sources.len()];
         for group in order.chunks(width.max(1)) {
             let srcs: Vec<&[u32]> = group.iter().map(|&i| sources[i].as_slice()).collect();
-            let rls: Vec<&Rules> = group.iter().map(|&i| &rules[i]).collect();
-            let hyps = if self.beams > 1 {
-                self.beam_batch(&srcs, &rls, on_token)?
-            } else {
-                self.greedy_batch(&srcs, &rls, on_token)?
+            // The search's budget leaves out the end token; the state has room for it.
+            let rls: Vec<Rules> = group
+                .iter()
+                .map(|&i| Rules {
+                    max_new_tokens: self.steps(&rules[i]) - 1,
+                    ..rules[i].clone()
+                })
+                .collect();
+            let positions = group
+                .iter()
+                .map(|&i| self.steps(&rules[i]))
+                .max()
+                .unwrap_or(1);
+            let mut rows = MarianRows {
+                engine: self,
+                sources: srcs,
+                positions,
+                state: None,
             };
-            for (&i, h) in group.iter().zip(hyps) {
-                out[i] = Some(h);
+            let found = search::run(&mut rows, &rls, &vocab, group.len(), beams, on_token)?;
+            for (&i, g) in group.iter().zip(found) {
+                out[i] = Some(g);
             }
         }
         Ok(out
             .into_iter()
-            .map(|h| h.expect("every source searched"))
+            .map(|g| g.expect("every source searched"))
             .collect())
     }
 
@@ -180,295 +181,58 @@ impl MarianEngine {
         Ok(self.model.decode(&ids, state)?.squeeze(1)?.to_vec2()?)
     }
 
-    /// The most decoder steps a source may take (position table permitting).
+    /// The most decoder steps a source may take, the closing `</s>` included (position
+    /// table permitting).
     fn steps(&self, rules: &Rules) -> usize {
         rules
             .max_new_tokens
             .min(self.model.config.max_position_embeddings - 1)
             .max(1)
     }
-
-    /// Tokens a request may never produce: `<pad>` (the decoder's start token) and,
-    /// for English-only requests, Devanagari.
-    fn forbid(&self, logits: &mut [f32], rules: &Rules) {
-        logits[self.tokenizer.pad as usize] = f32::NEG_INFINITY;
-        if rules.english_only {
-            for &id in &self.non_english {
-                logits[id as usize] = f32::NEG_INFINITY;
-            }
-        }
-    }
-
-    fn mask(&self, logits: &mut [f32], rules: &Rules, previous: &[u32]) {
-        self.forbid(logits, rules);
-        apply_repetition_penalty(logits, previous, rules.repetition_penalty, 0.0);
-    }
-
-    fn greedy_batch(
-        &self,
-        sources: &[&[u32]],
-        rules: &[&Rules],
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Hypothesis>> {
-        let eos = self.tokenizer.eos;
-        let positions = rules.iter().map(|r| self.steps(r)).max().unwrap_or(1);
-        let mut state = self.start(sources, positions)?;
-        let mut hyps: Vec<Hypothesis> = sources
-            .iter()
-            .map(|_| Hypothesis {
-                tokens: Vec::new(),
-                logprobs: Vec::new(),
-                finish: Finish::Length,
-            })
-            .collect();
-        let mut rngs: Vec<Rng> = rules.iter().map(|r| Rng::new(r.sampling.seed)).collect();
-        // Rows of the decoder state, by source; finished sources leave the batch.
-        let mut live: Vec<usize> = (0..sources.len()).collect();
-        let mut last = vec![self.model.config.decoder_start_token_id; sources.len()];
-        while !live.is_empty() {
-            let mut logits = self.step(&last, &mut state)?;
-            for (l, &i) in logits.iter_mut().zip(&live) {
-                self.mask(l, rules[i], &hyps[i].tokens);
-            }
-            // The softmax normalisers of the rows, in parallel (61,950 exps per row).
-            let lses = super::decoder::log_sum_exps(&logits);
-            let mut keep = Vec::with_capacity(live.len());
-            let mut next = Vec::with_capacity(live.len());
-            for (row, ((l, &i), lse)) in logits.iter().zip(&live).zip(lses).enumerate() {
-                let (h, r) = (&mut hyps[i], rules[i]);
-                let (token, lp) = pick(l, lse, &r.sampling, &mut rngs[i]);
-                on_token()?;
-                if token == eos {
-                    h.finish = Finish::Eos;
-                    continue;
-                }
-                h.tokens.push(token);
-                h.logprobs.push(lp);
-                if h.tokens.len() + 1 >= self.steps(r) {
-                    h.finish = Finish::Length;
-                } else if is_looping(&h.tokens, r.repeat_ngram, r.repeat_limit) {
-                    h.finish = Finish::Repetition;
-                } else {
-                    keep.push(row as u32);
-                    next.push(token);
-                }
-            }
-            if keep.len() < live.len() && !keep.is_empty() {
-                state.select(&keep);
-            }
-            live = keep.iter().map(|&row| live[row as usize]).collect();
-            last = next;
-        }
-        Ok(hyps)
-    }
-
-    /// Beam search as `transformers` runs it (length penalty 1, early stopping off):
-    /// each step keeps the best `beams` unfinished continuations of each source among
-    /// its top 2 × `beams`; a continuation ending in `</s>` among the top `beams` joins
-    /// the finished set, scored by its log-probability over its length; a source is
-    /// done when no running beam could beat its worst finished one.
-    fn beam_batch(
-        &self,
-        sources: &[&[u32]],
-        rules: &[&Rules],
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Vec<Hypothesis>> {
-        let (k, eos) = (self.beams, self.tokenizer.eos);
-        let positions = rules.iter().map(|r| self.steps(r)).max().unwrap_or(1);
-        let mut state = self.start(sources, positions)?;
-        struct Beam {
-            source: usize,
-            tokens: Vec<u32>,
-            logprobs: Vec<f32>,
-            score: f64,
-        }
-        // Finished (normalised score, hypothesis) per source, best first.
-        let mut finished: Vec<Vec<(f64, Hypothesis)>> = vec![Vec::new(); sources.len()];
-        let mut done = vec![false; sources.len()];
-        let mut beams: Vec<Beam> = (0..sources.len())
-            .map(|s| Beam {
-                source: s,
-                tokens: Vec::new(),
-                logprobs: Vec::new(),
-                score: 0.0,
-            })
-            .collect();
-        let start = self.model.config.decoder_start_token_id;
-        let mut last = vec![start; beams.len()];
-        while !beams.is_empty() {
-            let mut logits = self.step(&last, &mut state)?;
-            on_token()?;
-            let lses = super::decoder::log_sum_exps(&logits);
-            // As transformers does: log-softmax, then the rules on log-probabilities. A
-            // log-probability is the logit less the row's normaliser, so the rules go on
-            // the logits shifted accordingly and only the best 2k are ever subtracted.
-            for ((l, b), &lse) in logits.iter_mut().zip(&beams).zip(&lses) {
-                let r = rules[b.source];
-                self.forbid(l, r);
-                apply_repetition_penalty(l, &b.tokens, r.repetition_penalty, lse);
-            }
-            let tops = top_n_rows(&logits, 2 * k);
-            // Candidates per source: (accumulated score, beam row, token, token logprob).
-            let mut cands: Vec<Vec<(f64, usize, u32, f32)>> = vec![Vec::new(); sources.len()];
-            for (row, ((top, b), lse)) in tops.into_iter().zip(&beams).zip(lses).enumerate() {
-                let at_limit = b.tokens.len() + 1 >= self.steps(rules[b.source]);
-                if at_limit {
-                    // The last step can only close the sentence.
-                    cands[b.source].push((b.score, row, eos, 0.0));
-                    continue;
-                }
-                for (t, logit) in top {
-                    let lp = (logit as f64 - lse) as f32;
-                    cands[b.source].push((b.score + lp as f64, row, t, lp));
-                }
-            }
-            let mut next_beams = Vec::new();
-            let mut rows = Vec::new();
-            for (s, mut c) in cands.into_iter().enumerate() {
-                if c.is_empty() {
-                    continue;
-                }
-                c.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-                c.truncate(2 * k);
-                let mut running = 0;
-                for (rank, &(score, row, token, lp)) in c.iter().enumerate() {
-                    let b = &beams[row];
-                    let at_limit = b.tokens.len() + 1 >= self.steps(rules[s]);
-                    if token == eos || at_limit {
-                        if rank < k && !done[s] {
-                            let len = (b.tokens.len() + 1) as f64;
-                            let mut h = Hypothesis {
-                                tokens: b.tokens.clone(),
-                                logprobs: b.logprobs.clone(),
-                                finish: if token == eos && !at_limit {
-                                    Finish::Eos
-                                } else {
-                                    Finish::Length
-                                },
-                            };
-                            if token != eos {
-                                h.tokens.push(token);
-                                h.logprobs.push(lp);
-                            }
-                            add_finished(&mut finished[s], score / len, h, k);
-                        }
-                        continue;
-                    }
-                    if running < k {
-                        running += 1;
-                        let mut tokens = b.tokens.clone();
-                        tokens.push(token);
-                        let mut logprobs = b.logprobs.clone();
-                        logprobs.push(lp);
-                        next_beams.push(Beam {
-                            source: s,
-                            tokens,
-                            logprobs,
-                            score,
-                        });
-                        rows.push(row as u32);
-                    }
-                }
-                // Stop this source once its best running beam, at its length now,
-                // scores no better than its worst finished one.
-                let best_running = next_beams
-                    .iter()
-                    .filter(|b| b.source == s)
-                    .map(|b| b.score / b.tokens.len() as f64)
-                    .fold(f64::NEG_INFINITY, f64::max);
-                let worst = if finished[s].len() >= k {
-                    finished[s].last().map_or(f64::NEG_INFINITY, |f| f.0)
-                } else {
-                    f64::NEG_INFINITY
-                };
-                if done[s] || best_running <= worst {
-                    done[s] = true;
-                }
-            }
-            let (kept, rows): (Vec<Beam>, Vec<u32>) = next_beams
-                .into_iter()
-                .zip(rows)
-                .filter(|(b, _)| !done[b.source])
-                .unzip();
-            if !rows.is_empty() {
-                state.select(&rows);
-            }
-            last = kept
-                .iter()
-                .map(|b| *b.tokens.last().expect("a token"))
-                .collect();
-            beams = kept;
-        }
-        Ok(finished
-            .into_iter()
-            .map(|f| {
-                f.into_iter().next().map(|(_, h)| h).unwrap_or(Hypothesis {
-                    tokens: Vec::new(),
-                    logprobs: Vec::new(),
-                    finish: Finish::Length,
-                })
-            })
-            .collect())
-    }
-
-    fn generation(&self, req: &GenerateRequest, source_len: usize, h: Hypothesis) -> Generation {
-        let mut text = self.tokenizer.decode(&h.tokens);
-        let mut finish = h.finish;
-        if let Some(cut) = req.stop.iter().filter_map(|s| text.find(s.as_str())).min() {
-            text.truncate(cut);
-            finish = Finish::Stop;
-        }
-        let offsets = (1..=h.tokens.len())
-            .map(|n| self.tokenizer.decode(&h.tokens[..n]).len().min(text.len()))
-            .collect();
-        Generation {
-            text,
-            finish,
-            prompt_tokens: source_len,
-            cached_tokens: 0,
-            output_tokens: h.tokens.len(),
-            logprobs: h.logprobs,
-            offsets,
-            prefill_seconds: 0.0,
-            decode_seconds: 0.0,
-        }
-    }
 }
 
-/// `top_n` of every row, the rows shared out over the thread pool.
-fn top_n_rows(rows: &[Vec<f32>], n: usize) -> Vec<Vec<(u32, f32)>> {
-    let out: Vec<std::sync::Mutex<Vec<(u32, f32)>>> = rows
-        .iter()
-        .map(|_| std::sync::Mutex::new(Vec::new()))
-        .collect();
-    candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
-        for i in range {
-            *out[i].lock().unwrap_or_else(|e| e.into_inner()) = top_n(&rows[i], n);
-        }
-    });
-    out.into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
+/// The decoder rows of one group of sources, encoded together. Rows cannot join a
+/// running group: a group starts once, and its rows then only step, reorder or end.
+struct MarianRows<'a> {
+    engine: &'a MarianEngine,
+    sources: Vec<&'a [u32]>,
+    positions: usize,
+    state: Option<DecoderState>,
 }
 
-/// The `n` largest finite values of `l` with their indices, largest first.
-fn top_n(l: &[f32], n: usize) -> Vec<(u32, f32)> {
-    let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
-    for (i, &v) in l.iter().enumerate() {
-        if !v.is_finite() || (best.len() == n && v <= best[n - 1].1) {
-            continue;
-        }
-        let at = best.partition_point(|&(_, b)| b >= v);
-        best.insert(at, (i as u32, v));
-        best.truncate(n);
+impl Rows for MarianRows<'_> {
+    fn start(&mut self, requests: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let sources: Vec<&[u32]> = requests.iter().map(|&i| self.sources[i]).collect();
+        let mut state = self.engine.start(&sources, self.positions)?;
+        let first = vec![self.engine.model.config.decoder_start_token_id; sources.len()];
+        let logits = self.engine.step(&first, &mut state)?;
+        self.state = Some(state);
+        Ok(logits)
     }
-    best
-}
 
-fn add_finished(set: &mut Vec<(f64, Hypothesis)>, score: f64, h: Hypothesis, k: usize) {
-    let at = set.partition_point(|(s, _)| *s >= score);
-    set.insert(at, (score, h));
-    set.truncate(k);
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let state = self
+            .state
+            .as_mut()
+            .ok_or_else(|| Error::Invalid("a Marian step before its group started".into()))?;
+        self.engine.step(tokens, state)
+    }
+
+    fn keep(&mut self, rows: &[usize]) -> Result<()> {
+        if let Some(state) = &mut self.state {
+            let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+            state.select(&rows);
+        }
+        Ok(())
+    }
+
+    fn continuous(&self) -> bool {
+        false
+    }
+
+    fn capacity(&self) -> usize {
+        usize::MAX
+    }
 }
 
 impl Engine for MarianEngine {
@@ -506,53 +270,35 @@ impl Engine for MarianEngine {
             .collect())
     }
 
-    fn generate_batch(
+    fn generate(
         &mut self,
-        reqs: &[GenerateRequest],
+        reqs: &[Request],
         width: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Generation>> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let beams = reqs[0].beams.max(1);
+        if reqs.iter().any(|r| r.beams.max(1) != beams) {
+            return Err(Error::Invalid(
+                "requests decoded together must use the same beam width".into(),
+            ));
+        }
         let started = Instant::now();
         let sources: Vec<Vec<u32>> = reqs
             .iter()
             .map(|r| self.source_ids(r))
             .collect::<Result<_>>()?;
-        let rules: Vec<Rules> = reqs
-            .iter()
-            .map(|r| Rules {
-                max_new_tokens: r.max_new_tokens,
-                english_only: r.english_only,
-                repetition_penalty: r.repetition_penalty,
-                repeat_ngram: r.repeat_ngram,
-                repeat_limit: r.repeat_limit,
-                sampling: r.sampling,
-            })
-            .collect();
-        // `width` is the run's batch size (`--batch-size`, else the card's `chunk.batch`).
-        let hyps = self.search(&sources, &rules, width, on_token)?;
-        let seconds = started.elapsed().as_secs_f64() / reqs.len().max(1) as f64;
-        Ok(reqs
-            .iter()
-            .zip(&sources)
-            .zip(hyps)
-            .map(|((r, s), h)| {
-                let mut g = self.generation(r, s.len(), h);
-                // Encoding and decoding interleave in a batch; time is shared out evenly.
-                g.decode_seconds = seconds;
-                g
-            })
-            .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_n_keeps_the_largest_in_order_and_skips_masked() {
-        let l = [0.5, f32::NEG_INFINITY, 2.0, -1.0, 2.0, 1.0];
-        assert_eq!(top_n(&l, 3), vec![(2, 2.0), (4, 2.0), (5, 1.0)]);
-        assert_eq!(top_n(&l, 10).len(), 5);
+        let rules: Vec<Rules> = reqs.iter().map(|r| r.rules.clone()).collect();
+        let mut out = self.search(&sources, &rules, width, beams, on_token)?;
+        // Encoding and decoding interleave in a batch; time is shared out evenly.
+        let seconds = started.elapsed().as_secs_f64() / reqs.len() as f64;
+        for (g, s) in out.iter_mut().zip(&sources) {
+            g.prompt_tokens = s.len();
+            g.prefill_seconds = 0.0;
+            g.decode_seconds = seconds;
+        }
+        Ok(out)
     }
 }

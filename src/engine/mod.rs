@@ -1,29 +1,24 @@
-//! What the pipeline needs from a model, and nothing more: count tokens, generate a
-//! continuation of a prompt, and score a given continuation.
+//! What the pipeline needs from a model, and nothing more: count tokens, generate
+//! continuations of prompts, and score a given continuation.
 //!
 //! A prompt comes in two parts: a `prefix` shared by every chunk of a run (instructions,
 //! few-shot examples) and a per-chunk `body`. Engines keep the prefix's KV cache and
 //! reuse it, so the prefix is computed once per run, not once per chunk.
+//!
+//! Token choice is written once, in `search`: each engine implements its small `Rows`
+//! interface (start rows, step them, keep some) and hands it to `search::run`.
 
-use crate::config::Sampling;
 use crate::error::Result;
 
+pub use search::Rules;
+
 #[derive(Debug, Clone)]
-pub struct GenerateRequest<'a> {
+pub struct Request<'a> {
     pub prefix: &'a str,
     pub body: &'a str,
-    pub max_new_tokens: usize,
-    /// Stop when the output contains any of these (the stop string is not returned).
-    pub stop: &'a [String],
-    pub sampling: Sampling,
-    /// 1.0 = off. Used when a chunk is retried after a repetition loop.
-    pub repetition_penalty: f32,
-    /// Repetition guard: stop when the last `repeat_ngram` tokens occurred `repeat_limit` times.
-    pub repeat_ngram: usize,
-    pub repeat_limit: usize,
-    /// Forbid tokens that would put Devanagari (or other U+0800–U+0FFF scripts) into the
-    /// output, so an English answer cannot copy Hindi through; names get transliterated.
-    pub english_only: bool,
+    pub rules: Rules,
+    /// Beam width; 1 = greedy (or sampling, as `rules.sampling` says).
+    pub beams: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -39,10 +34,12 @@ pub enum Finish {
     Repetition,
 }
 
+/// One request's answer: its tokens with their log-probabilities and why it finished.
 #[derive(Debug, Clone)]
 pub struct Generation {
     pub text: String,
     pub finish: Finish,
+    pub tokens: Vec<u32>,
     /// Tokens of the prompt (prefix and body), whether computed or reused.
     pub prompt_tokens: usize,
     /// Of those, the prefix tokens reused from the cache rather than computed.
@@ -101,22 +98,13 @@ pub trait Engine {
     /// Forced decoding: the natural-log probability of each token of `continuation`
     /// given `prefix + body` (how likely the model finds a translation it did not make).
     fn score(&mut self, prefix: &str, body: &str, continuation: &str) -> Result<Vec<f32>>;
-    /// Continue `prefix + body`. `on_token` is called after every generated token; an
-    /// error from it (e.g. `Error::Interrupted`) ends the generation with that error.
+    /// Continue every request; engines decode up to `width` of them together (one pass
+    /// over the weights per step serving all), and each gets the tokens it would get
+    /// alone. `on_token` is called after every generated token; an error from it (e.g.
+    /// `Error::Interrupted`) ends the generation with that error.
     fn generate(
         &mut self,
-        req: &GenerateRequest,
-        on_token: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<Generation> {
-        let mut out = self.generate_batch(std::slice::from_ref(req), 1, on_token)?;
-        Ok(out.remove(0))
-    }
-    /// Continue several prompts; the same results as `generate` on each in turn. Engines
-    /// decode up to `width` of them together (one pass over the weights per step serving
-    /// all).
-    fn generate_batch(
-        &mut self,
-        reqs: &[GenerateRequest],
+        reqs: &[Request],
         width: usize,
         on_token: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<Generation>>;
@@ -125,5 +113,6 @@ pub trait Engine {
 mod decoder;
 pub mod marian;
 mod sampling;
+pub mod search;
 
 pub use decoder::{DecoderEngine, SUPPORTED_ARCHITECTURES};

@@ -14,6 +14,7 @@
 
 use super::Linear as QLinear;
 use super::kernels;
+use crate::config::Precision;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::LayerNorm;
@@ -58,19 +59,6 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
-}
-
-/// How the matrix products run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// The checkpoint's values in f32: the reference.
-    #[default]
-    F32,
-    /// Weights quantized at load to 8 bits with one scale per row, activations to 8 bits
-    /// per row (Q8_0 blocks of 32 on CPUs without AVX-512 VNNI): about 4× less weight
-    /// memory to read per step.
-    Int8,
 }
 
 /// A checkpoint's tensors by name.

@@ -2,22 +2,27 @@
 //! made recorded for a peer to replay one after another (scripts/bench.py does that with
 //! llama.cpp). Prints one JSON object on stdout.
 //! `cargo run --release --example article_speed -- ARTICLE.txt [BATCH]`
-use anuvad::config::ModelConfig;
+use anuvad::config::{InputRules, ModelChoice, Options};
 use anuvad::engine::{Engine, Generation, ModelInfo, Request};
-use anuvad::generate::{Generator, Options};
-use anuvad::{app, error::Result, hub::HubConfig, progress::Silent, segment, translate};
+use anuvad::error::Result;
+use anuvad::hub::HubConfig;
+use anuvad::pipeline::{Pipeline, Plan, Uses, load_engine};
+use anuvad::progress::Silent;
+use anuvad::text::Article;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Passes every call to the engine and keeps what was asked and how much came back.
 struct Recorder<E> {
     inner: E,
-    calls: Vec<serde_json::Value>,
+    calls: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl<E> Recorder<E> {
     fn record(&mut self, r: &Request, g: &Generation) {
-        self.calls.push(json!({
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.push(json!({
             "prefix": r.prefix, "body": r.body, "max_new_tokens": r.rules.max_new_tokens,
             "stop": r.rules.stop, "repetition_penalty": r.rules.repetition_penalty,
             "output_tokens": g.output_tokens,
@@ -54,34 +59,37 @@ fn main() -> anyhow::Result<()> {
     let path = args
         .get(1)
         .expect("usage: article_speed ARTICLE.txt [batch]");
-    let batch = args.get(2).map(|s| s.parse()).transpose()?;
-    let cfg = ModelConfig {
-        batch,
-        ..ModelConfig::for_model(
-            std::env::var("ANUVAD_MODEL").ok(),
-            anuvad::config::default_home(),
-        )
+    let options = Options {
+        batch_size: args.get(2).map(|s| s.parse()).transpose()?,
+        ..Options::default()
     };
-    let (engine, card) = app::load_engine(&cfg, &HubConfig::from_env(), &mut Silent)?;
-    let mut engine = Recorder {
-        inner: engine,
-        calls: Vec::new(),
+    let choice = ModelChoice::new(
+        std::env::var("ANUVAD_MODEL").ok(),
+        anuvad::config::default_home(),
+    );
+    let hub = HubConfig::from_env();
+    let plan = Plan::resolve(&choice, &options, Uses::TRANSLATE, &hub, &mut Silent)?;
+    let found = plan.translator.expect("a translation model");
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let engine = Recorder {
+        inner: load_engine(&found, &hub, &mut Silent)?,
+        calls: calls.clone(),
     };
-    let doc = segment::segment(&segment::normalize(&std::fs::read_to_string(path)?));
+    let batch = found.settings.batch_size;
+    let mut pipeline = Pipeline::with_engine(Box::new(engine), found.resolved.card, found.settings);
+    let article = Article::read(Some(std::path::Path::new(path)), &InputRules::default())?;
     let t = Instant::now();
-    let mut silent = Silent;
-    let mut generator = Generator::new(&mut engine, &card, Options::from(&cfg), &mut silent);
-    translate::translate(&mut generator, &doc)?;
-    let stats = generator.finish();
+    let record = pipeline.translate(&article, &mut Silent)?;
     let seconds = t.elapsed().as_secs_f64();
+    let calls = calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
     println!(
         "{}",
         json!({
             "seconds": seconds,
-            "output_tokens": stats.output_tokens,
-            "chunks": stats.chunks,
-            "batch": batch.unwrap_or(card.chunk.batch),
-            "calls": engine.calls,
+            "output_tokens": record.stats.output_tokens,
+            "chunks": record.stats.chunks,
+            "batch": batch,
+            "calls": calls,
         })
     );
     Ok(())

@@ -290,6 +290,10 @@ impl Template {
     }
 }
 
+/// The GGUF architectures the decoder engine runs (`architecture` of a card; `marian`
+/// goes to the Marian engine).
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["gemma3", "llama", "qwen2", "qwen3"];
+
 // The built-in cards, embedded from models/*.toml by build.rs.
 include!(concat!(env!("OUT_DIR"), "/builtin_cards.rs"));
 
@@ -352,15 +356,6 @@ impl ModelCard {
     /// A dedicated translation model (Marian): it translates but cannot write a summary.
     pub fn is_marian(&self) -> bool {
         self.architecture == "marian"
-    }
-
-    pub fn summary_words(&self, length: crate::config::SummaryLength) -> usize {
-        use crate::config::SummaryLength::*;
-        match length {
-            Short => self.summary.short_words,
-            Medium => self.summary.medium_words,
-            Long => self.summary.long_words,
-        }
     }
 }
 

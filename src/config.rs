@@ -1,8 +1,38 @@
-//! Plain configuration handed from the command line (main.rs) to the library.
+//! Plain configuration: the enums every stage shares, and the values the command line
+//! hands to the library (main.rs fills them in; `settings` resolves them against a
+//! model card). Nothing here reads files or flags.
 
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What is done to an article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Translate,
+    Summarize,
+    /// Translate and summarize (batch runs).
+    Both,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Translate => "translate",
+            Task::Summarize => "summarize",
+            Task::Both => "both",
+        }
+    }
+
+    pub fn translates(self) -> bool {
+        self != Task::Summarize
+    }
+
+    pub fn summarizes(self) -> bool {
+        self != Task::Translate
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SummaryLength {
     Short,
@@ -43,7 +73,7 @@ pub enum ProgressMode {
 }
 
 /// Sampling settings. Greedy (temperature 0) is the default: same input, same output.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Sampling {
     pub temperature: f64,
     pub top_p: Option<f64>,
@@ -60,84 +90,68 @@ impl Default for Sampling {
     }
 }
 
-/// Which model to run and how.
+/// Which models to run.
 #[derive(Debug, Clone)]
-pub struct ModelConfig {
-    /// A card id, a path to a .gguf file, or None for the default card.
+pub struct ModelChoice {
+    /// A card id, a path to a .gguf file or a Marian model, or None for the default card.
     pub model: Option<String>,
-    /// With a .gguf path: the card whose prompts and settings to use.
+    /// With a model path: the card whose prompts and settings to use.
     pub card: Option<String>,
-    /// Where anuvad keeps models and user cards (`ANUVAD_HOME`).
-    pub home: PathBuf,
-    pub threads: Option<usize>,
-    /// Overrides the card's per-call cap on new tokens.
-    pub max_new_tokens: Option<usize>,
-    /// Overrides the card's number of chunks decoded together.
-    pub batch: Option<usize>,
-    pub sampling: Sampling,
     /// The model that writes summaries when it is not `model` (a card id or path).
     /// Without it, a translation-only model (Marian) hands summaries to the default card.
     pub summary_model: Option<String>,
-    /// Overrides the card's beam width (engines that search: Marian).
-    pub beams: Option<usize>,
-    /// Overrides the card's precision (Marian: f32 or int8).
-    pub precision: Option<Precision>,
+    /// Where anuvad keeps models and user cards (`ANUVAD_HOME`).
+    pub home: PathBuf,
 }
 
-impl ModelConfig {
-    /// A config for `model` with everything else at defaults (tools, examples, tests).
-    pub fn for_model(model: Option<String>, home: PathBuf) -> Self {
-        ModelConfig {
+impl ModelChoice {
+    /// `model` (None: the default card) with nothing else chosen.
+    pub fn new(model: Option<String>, home: PathBuf) -> Self {
+        ModelChoice {
             model,
             card: None,
-            home,
-            threads: None,
-            max_new_tokens: None,
-            batch: None,
-            sampling: Sampling::default(),
             summary_model: None,
-            beams: None,
-            precision: None,
+            home,
         }
     }
 }
 
-/// What the translate and summarize commands need besides the model.
-#[derive(Debug, Clone)]
-pub struct TaskConfig {
-    /// Go on when the input has no Devanagari.
-    pub force: bool,
-    pub summary_length: SummaryLength,
+/// What the command line chose over the card's defaults (None: the card's value).
+/// `settings::Settings::resolve` turns these and a card into the values that run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Cap on new tokens per model call.
+    pub max_new_tokens: Option<usize>,
+    /// Chunks decoded together.
+    pub batch_size: Option<usize>,
+    /// Beam width (1 = greedy).
+    pub beams: Option<usize>,
+    /// Marian models: f32 or int8 products.
+    pub precision: Option<Precision>,
+    pub sampling: Sampling,
+    /// Flag sentences whose mean token log-probability is below this.
+    pub low_confidence: Option<f32>,
+    /// Summary length (default medium) and whether it is a bullet list.
+    pub summary_length: Option<SummaryLength>,
     pub bullets: bool,
-    /// translate: also write the side-by-side review page here.
-    pub review_html: Option<PathBuf>,
-    /// Overrides the card's low-confidence threshold (mean token log-probability).
-    pub low_confidence: Option<f32>,
 }
 
-impl Default for TaskConfig {
+/// Which inputs are accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct InputRules {
+    /// Accept text with no Devanagari.
+    pub force: bool,
+    /// Longer articles fail as too long.
+    pub max_chars: usize,
+}
+
+impl Default for InputRules {
     fn default() -> Self {
-        TaskConfig {
+        InputRules {
             force: false,
-            summary_length: SummaryLength::Medium,
-            bullets: false,
-            review_html: None,
-            low_confidence: None,
+            max_chars: usize::MAX,
         }
     }
-}
-
-/// `anuvad review`: check a translation made elsewhere against its Hindi source.
-#[derive(Debug, Clone)]
-pub struct ReviewConfig {
-    pub source: PathBuf,
-    pub translation: PathBuf,
-    pub html: Option<PathBuf>,
-    /// JSON instead of Markdown on stdout.
-    pub json: bool,
-    /// Exit non-zero when any of these checks fires.
-    pub fail_on: Vec<crate::checks::Check>,
-    pub low_confidence: Option<f32>,
 }
 
 /// `ANUVAD_HOME`, else `$XDG_CACHE_HOME/anuvad`, else `~/.cache/anuvad`.
@@ -152,19 +166,4 @@ pub fn default_home() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("anuvad")
-}
-
-/// `anuvad eval`: measure the pipeline on an evaluation set.
-#[derive(Debug, Clone)]
-pub struct EvalConfig {
-    /// An evaluation-set directory or a FLORES-200 directory.
-    pub data: PathBuf,
-    pub task: crate::eval::Task,
-    /// Only the first N articles.
-    pub limit: Option<usize>,
-    /// JSON instead of a table on stdout.
-    pub json: bool,
-    /// Also write the JSON report here.
-    pub out: Option<PathBuf>,
-    pub low_confidence: Option<f32>,
 }

@@ -5,6 +5,7 @@
 
 use crate::card::ModelCard;
 use crate::error::{Error, Result};
+use crate::progress::{Event, Progress};
 use candle_core::quantized::gguf_file;
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
@@ -41,32 +42,21 @@ impl HubConfig {
     }
 }
 
-pub trait DownloadProgress {
-    fn start(&mut self, file: &str, total_bytes: u64);
-    fn advance(&mut self, bytes: u64);
-    fn finish(&mut self);
-}
-
-pub struct NoProgress;
-
-impl DownloadProgress for NoProgress {
-    fn start(&mut self, _: &str, _: u64) {}
-    fn advance(&mut self, _: u64) {}
-    fn finish(&mut self) {}
-}
-
-/// Adapts our progress to hf-hub's.
-struct HubProgress<'a>(&'a mut dyn DownloadProgress);
+/// Reports hf-hub's download progress as our events.
+struct HubProgress<'a>(&'a mut dyn Progress);
 
 impl hf_hub::api::Progress for HubProgress<'_> {
     fn init(&mut self, size: usize, filename: &str) {
-        self.0.start(filename, size as u64);
+        self.0.event(&Event::DownloadStart {
+            file: filename,
+            bytes: size as u64,
+        });
     }
     fn update(&mut self, size: usize) {
-        self.0.advance(size as u64);
+        self.0.event(&Event::DownloadAdvance { bytes: size as u64 });
     }
     fn finish(&mut self) {
-        self.0.finish();
+        self.0.event(&Event::DownloadDone);
     }
 }
 
@@ -86,7 +76,8 @@ fn fix_for(card: &ModelCard) -> String {
     }
 }
 
-fn known(cards: &[ModelCard]) -> String {
+/// The ids of `cards`, for messages.
+pub fn known(cards: &[ModelCard]) -> String {
     cards
         .iter()
         .map(|c| c.id.as_str())
@@ -135,7 +126,7 @@ pub fn resolve(
     cards: &[ModelCard],
     home: &Path,
     hub: &HubConfig,
-    progress: &mut dyn DownloadProgress,
+    progress: &mut dyn Progress,
 ) -> Result<Resolved> {
     let by_id = |id: &str| {
         cards
@@ -226,7 +217,7 @@ fn marian_card(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> {
         .ok_or_else(|| Error::UnsupportedArchitecture {
             arch: "marian".into(),
             path: path.to_path_buf(),
-            supported: crate::engine::SUPPORTED_ARCHITECTURES.join(", "),
+            supported: crate::card::SUPPORTED_ARCHITECTURES.join(", "),
         })
 }
 
@@ -283,7 +274,7 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         .ok_or_else(|| Error::UnsupportedArchitecture {
             arch,
             path: path.to_path_buf(),
-            supported: crate::engine::SUPPORTED_ARCHITECTURES.join(", "),
+            supported: crate::card::SUPPORTED_ARCHITECTURES.join(", "),
         })
 }
 
@@ -293,7 +284,7 @@ pub fn pull(
     card: &ModelCard,
     home: &Path,
     hub: &HubConfig,
-    progress: &mut dyn DownloadProgress,
+    progress: &mut dyn Progress,
 ) -> Result<PathBuf> {
     let Some(repo) = card.source.hub_repo.as_deref() else {
         if let Some(p) = local_path(card, home, hub) {
@@ -331,7 +322,7 @@ fn fetch(
     file: &str,
     card: &ModelCard,
     hub: &HubConfig,
-    progress: &mut dyn DownloadProgress,
+    progress: &mut dyn Progress,
 ) -> Result<PathBuf> {
     let cached = hub.cache().repo(hub_repo(card, repo)).get(file);
     if let Some(p) = cached {
@@ -366,7 +357,7 @@ fn fetch(
 pub fn tokenizer_json(
     card: &ModelCard,
     hub: &HubConfig,
-    progress: &mut dyn DownloadProgress,
+    progress: &mut dyn Progress,
 ) -> Result<PathBuf> {
     let repo = card
         .tokenizer

@@ -1,15 +1,16 @@
 //! The command line: parse flags here, in one place, and hand plain configs to the
 //! library (`anuvad::app`). Errors become a message on stderr and a documented exit code.
 
-use anuvad::batch::{self, BatchConfig, BatchTask, Shard};
-use anuvad::checks::Check;
+use anuvad::Error;
+use anuvad::batch::{self, BatchConfig, Shard};
+use anuvad::commands::{self, EvalConfig, Io, ReviewConfig, Setup};
 use anuvad::config::{
-    self, EvalConfig, ModelConfig, OutputFormat, Precision, ProgressMode, ReviewConfig, Sampling,
-    SummaryLength, TaskConfig,
+    self, InputRules, ModelChoice, Options, OutputFormat, Precision, ProgressMode, Sampling,
+    SummaryLength, Task,
 };
 use anuvad::hub::HubConfig;
 use anuvad::progress::Reporter;
-use anuvad::{Error, app};
+use anuvad::review::checks::Check;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,6 +197,9 @@ struct BatchArgs {
     /// Process articles that have no Devanagari instead of failing them.
     #[arg(long)]
     force: bool,
+    /// Flag sentences whose mean token log-probability is below this (default: the card's).
+    #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
+    low_confidence: Option<f32>,
 }
 
 #[derive(Subcommand)]
@@ -304,25 +308,32 @@ fn run(cli: Cli) -> Result<i32, Error> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.max(1).to_string()) };
-    let model = ModelConfig {
-        model: g.model,
-        card: g.card,
-        home: config::default_home(),
-        threads: g.threads,
-        max_new_tokens: g.max_new_tokens,
-        batch: g.batch_size.map(|n| n as usize),
-        sampling: Sampling {
-            temperature: g.temperature,
-            top_p: g.top_p,
-            seed: g.seed,
+    let mut setup = Setup {
+        choice: ModelChoice {
+            model: g.model,
+            card: g.card,
+            summary_model: g.summary_model,
+            home: config::default_home(),
         },
-        summary_model: g.summary_model,
-        beams: g.beams.map(|n| n as usize),
-        precision: g.precision.map(|p| match p {
-            PrecisionArg::F32 => Precision::F32,
-            PrecisionArg::Int8 => Precision::Int8,
-        }),
+        options: Options {
+            max_new_tokens: g.max_new_tokens,
+            batch_size: g.batch_size.map(|n| n as usize),
+            beams: g.beams.map(|n| n as usize),
+            precision: g.precision.map(|p| match p {
+                PrecisionArg::F32 => Precision::F32,
+                PrecisionArg::Int8 => Precision::Int8,
+            }),
+            sampling: Sampling {
+                temperature: g.temperature,
+                top_p: g.top_p,
+                seed: g.seed,
+            },
+            ..Options::default()
+        },
+        input: InputRules::default(),
+        hub: HubConfig::from_env(),
     };
+    let home = setup.choice.home.clone();
     let progress_mode = match g.progress {
         ProgressArg::Auto => ProgressMode::Auto,
         ProgressArg::Bar => ProgressMode::Bar,
@@ -331,7 +342,6 @@ fn run(cli: Cli) -> Result<i32, Error> {
         ProgressArg::None => ProgressMode::None,
     };
     let mut progress = Reporter::new(progress_mode, g.quiet);
-    let hubc = HubConfig::from_env();
     let length = |l: LengthArg| match l {
         LengthArg::Short => SummaryLength::Short,
         LengthArg::Medium => SummaryLength::Medium,
@@ -342,6 +352,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
         FormatArg::Json => OutputFormat::Json,
         FormatArg::Markdown => OutputFormat::Markdown,
     };
+    let review_format = |f: ReviewFormat| match f {
+        ReviewFormat::Markdown => OutputFormat::Markdown,
+        ReviewFormat::Json => OutputFormat::Json,
+    };
     match cli.command {
         Command::Translate {
             input,
@@ -351,18 +365,14 @@ fn run(cli: Cli) -> Result<i32, Error> {
             review,
             low_confidence,
         } => {
-            let task = TaskConfig {
-                force,
-                review_html: review,
-                low_confidence,
-                ..TaskConfig::default()
-            };
-            let io = app::Io {
+            setup.input.force = force;
+            setup.options.low_confidence = low_confidence;
+            let io = Io {
                 input,
                 output,
                 format: fmt(format),
             };
-            app::translate(&model, &task, &io, &hubc, &mut progress).map(|_| 0)
+            commands::translate(&setup, &io, review.as_deref(), &mut progress).map(|_| 0)
         }
         Command::Summarize {
             input,
@@ -372,18 +382,15 @@ fn run(cli: Cli) -> Result<i32, Error> {
             format,
             force,
         } => {
-            let task = TaskConfig {
-                force,
-                bullets,
-                summary_length: length(length_arg),
-                ..TaskConfig::default()
-            };
-            let io = app::Io {
+            setup.input.force = force;
+            setup.options.summary_length = Some(length(length_arg));
+            setup.options.bullets = bullets;
+            let io = Io {
                 input,
                 output,
                 format: fmt(format),
             };
-            app::summarize(&model, &task, &io, &hubc, &mut progress).map(|_| 0)
+            commands::summarize(&setup, &io, &mut progress).map(|_| 0)
         }
         Command::Review {
             source,
@@ -404,15 +411,15 @@ fn run(cli: Cli) -> Result<i32, Error> {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            setup.options.low_confidence = low_confidence;
             let rc = ReviewConfig {
                 source,
                 translation,
                 html,
-                json: matches!(format, ReviewFormat::Json),
+                format: review_format(format),
                 fail_on,
-                low_confidence,
             };
-            app::review(&model, &rc, &hubc, &mut progress)
+            commands::review(&setup, &rc, &mut progress)
         }
         Command::Eval {
             data,
@@ -422,18 +429,18 @@ fn run(cli: Cli) -> Result<i32, Error> {
             out,
             low_confidence,
         } => {
+            setup.options.low_confidence = low_confidence;
             let ec = EvalConfig {
                 data: data.unwrap_or_else(anuvad::eval::default_set),
                 task: match task {
-                    EvalTask::Translate => anuvad::eval::Task::Translate,
-                    EvalTask::Summarize => anuvad::eval::Task::Summarize,
+                    EvalTask::Translate => Task::Translate,
+                    EvalTask::Summarize => Task::Summarize,
                 },
                 limit,
                 json: matches!(format, ReviewFormat::Json),
                 out,
-                low_confidence,
             };
-            app::eval(&model, &ec, &hubc, &mut progress)
+            commands::eval(&setup, &ec, &mut progress)
         }
         Command::Batch(b) => {
             let outcome = match b.command {
@@ -443,22 +450,29 @@ fn run(cli: Cli) -> Result<i32, Error> {
                         inputs: b.inputs,
                         out: b.out.expect("clap requires --out"),
                         task: match b.task {
-                            TaskArg::Translate => BatchTask::Translate,
-                            TaskArg::Summarize => BatchTask::Summarize,
-                            TaskArg::Both => BatchTask::Both,
+                            TaskArg::Translate => Task::Translate,
+                            TaskArg::Summarize => Task::Summarize,
+                            TaskArg::Both => Task::Both,
                         },
                         shard: b.shard.as_deref().map(Shard::parse).transpose()?,
                         fail_fast: b.fail_fast,
-                        max_article_chars: b.max_article_chars,
-                        options: TaskConfig {
+                        input: InputRules {
                             force: b.force,
-                            summary_length: length(b.length),
-                            bullets: b.bullets,
-                            ..TaskConfig::default()
+                            max_chars: b.max_article_chars,
                         },
                     };
+                    setup.options.summary_length = Some(length(b.length));
+                    setup.options.bullets = b.bullets;
+                    setup.options.low_confidence = b.low_confidence;
                     let interrupt = interrupt_on_signals()?;
-                    batch::run(&cfg, &model, &hubc, &mut progress, &interrupt)?
+                    batch::run(
+                        &cfg,
+                        &setup.choice,
+                        &setup.options,
+                        &setup.hub,
+                        &mut progress,
+                        &interrupt,
+                    )?
                 }
             };
             drop(progress);
@@ -483,16 +497,19 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Models { command } => match command {
             ModelsCommand::List => {
-                print!("{}", app::models_list(&model.home, &hubc)?);
+                print!("{}", commands::models_list(&home, &setup.hub)?);
                 Ok(0)
             }
             ModelsCommand::Pull { name } => {
-                let path = app::models_pull(&name, &model.home, &hubc, &mut progress)?;
+                let path = commands::models_pull(&name, &home, &setup.hub, &mut progress)?;
                 println!("{}", path.display());
                 Ok(0)
             }
             ModelsCommand::Path { name } => {
-                println!("{}", app::models_path(&name, &model.home, &hubc)?.display());
+                println!(
+                    "{}",
+                    commands::models_path(&name, &home, &setup.hub)?.display()
+                );
                 Ok(0)
             }
         },

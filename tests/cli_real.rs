@@ -102,9 +102,9 @@ fn a_long_article_keeps_every_paragraph_in_english_without_loops() {
         "long article: {} chars, {} chunks, {:.1} s, prefill {} tok/s, decode {} tok/s",
         source.chars().count(),
         chunks,
-        v["stats"]["seconds"].as_f64().unwrap(),
-        v["stats"]["prefill_tokens_per_second"],
-        v["stats"]["decode_tokens_per_second"]
+        v["timings"]["seconds"].as_f64().unwrap(),
+        v["timings"]["prefill_tokens_per_second"],
+        v["timings"]["decode_tokens_per_second"]
     );
 }
 

@@ -202,33 +202,25 @@ fn command_result(v: &Value) -> Value {
 }
 
 fn review(v: &Value) -> Value {
-    let rows: Vec<Value> = v["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let source: Vec<&str> = r["source"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s.as_str().unwrap())
-                .collect();
-            json!({
-                "paragraph": r["paragraph"],
-                "kind": r["kind"],
-                "source": source.join(" "),
-                "english": r["english"],
-                "confidence": confidence(&r["confidence"]),
-                "flags": flags(&r["flags"]),
-            })
-        })
-        .collect();
+    let mut rows = Vec::new();
+    for p in v["paragraphs"].as_array().unwrap() {
+        for s in p["sentences"].as_array().unwrap() {
+            rows.push(json!({
+                "paragraph": p["index"],
+                "kind": p["kind"],
+                "source": s["source"],
+                "english": s["translation"],
+                "confidence": confidence(&s["confidence"]),
+                "flags": flags(&s["flags"]),
+            }));
+        }
+    }
     json!({
         "model": v["model"]["id"],
         "rows": rows,
-        "flags_by_check": v["summary"]["flags_by_check"],
-        "mean_logprob": v["summary"]["mean_logprob"],
-        "threshold": v["summary"]["min_mean_logprob"],
+        "flags_by_check": v["checks"]["by_check"],
+        "mean_logprob": v["checks"]["mean_logprob"],
+        "threshold": v["checks"]["low_confidence_below"],
     })
 }
 

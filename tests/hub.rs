@@ -4,7 +4,8 @@
 
 use anuvad::card::ModelCard;
 use anuvad::error::Error;
-use anuvad::hub::{self, HubConfig, NoProgress};
+use anuvad::hub::{self, HubConfig};
+use anuvad::progress::{Event, Progress, Silent};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -192,7 +193,7 @@ fn a_card_id_downloads_once_into_the_hf_cache_then_hits_the_cache() {
         &cards,
         &home,
         &config(&hub, &hf, false),
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap();
     assert_eq!(std::fs::read(&r.path).unwrap(), bytes);
@@ -215,7 +216,7 @@ fn a_card_id_downloads_once_into_the_hf_cache_then_hits_the_cache() {
         &cards,
         &home,
         &config(&hub, &hf, false),
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap();
     assert_eq!(again.path, r.path);
@@ -243,7 +244,7 @@ fn offline_mode_uses_the_cache_and_never_the_network() {
         &cards,
         &home,
         &config(&hub, &hf, true),
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap_err();
     assert!(matches!(err, Error::Offline { .. }), "{err}");
@@ -253,7 +254,7 @@ fn offline_mode_uses_the_cache_and_never_the_network() {
     );
     assert_eq!(hub.requests(), 0);
 
-    hub::pull(&cards[0], &home, &config(&hub, &hf, false), &mut NoProgress).unwrap();
+    hub::pull(&cards[0], &home, &config(&hub, &hf, false), &mut Silent).unwrap();
     let before = hub.requests();
     hub::resolve(
         Some("tiny-hub"),
@@ -261,7 +262,7 @@ fn offline_mode_uses_the_cache_and_never_the_network() {
         &cards,
         &home,
         &config(&hub, &hf, true),
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap();
     assert_eq!(hub.requests(), before);
@@ -273,7 +274,7 @@ fn a_download_with_the_wrong_sha256_is_rejected_and_removed() {
     let hub = MockHub::start(vec![(FILE.into(), bytes)]);
     let (home, hf) = (temp("home"), temp("hf"));
     let bad = card(Some(&"0".repeat(64)));
-    let err = hub::pull(&bad, &home, &config(&hub, &hf, false), &mut NoProgress).unwrap_err();
+    let err = hub::pull(&bad, &home, &config(&hub, &hf, false), &mut Silent).unwrap_err();
     let Error::ModelCorrupt { path, .. } = &err else {
         panic!("{err}")
     };
@@ -297,15 +298,14 @@ fn a_download_with_the_wrong_sha256_is_rejected_and_removed() {
 #[test]
 fn downloads_report_progress_in_bytes() {
     struct Count(u64, u64, bool);
-    impl hub::DownloadProgress for Count {
-        fn start(&mut self, _: &str, total: u64) {
-            self.0 = total;
-        }
-        fn advance(&mut self, bytes: u64) {
-            self.1 += bytes;
-        }
-        fn finish(&mut self) {
-            self.2 = true;
+    impl Progress for Count {
+        fn event(&mut self, e: &Event) {
+            match e {
+                Event::DownloadStart { bytes, .. } => self.0 = *bytes,
+                Event::DownloadAdvance { bytes } => self.1 += bytes,
+                Event::DownloadDone => self.2 = true,
+                _ => {}
+            }
         }
     }
     let bytes = tiny_model_bytes();
@@ -325,7 +325,7 @@ fn the_tokenizer_json_comes_through_the_same_mechanism() {
         b"{\"version\": \"1.0\"}".to_vec(),
     )]);
     let hf = temp("hf");
-    let p = hub::tokenizer_json(&card(None), &config(&hub, &hf, false), &mut NoProgress).unwrap();
+    let p = hub::tokenizer_json(&card(None), &config(&hub, &hf, false), &mut Silent).unwrap();
     assert_eq!(std::fs::read(p).unwrap(), b"{\"version\": \"1.0\"}");
 }
 
@@ -337,8 +337,7 @@ fn unknown_ids_missing_paths_and_broken_files_are_clear_errors() {
         offline: true,
         ..HubConfig::default()
     };
-    let err =
-        hub::resolve(Some("nope"), None, &cards, &home, &offline, &mut NoProgress).unwrap_err();
+    let err = hub::resolve(Some("nope"), None, &cards, &home, &offline, &mut Silent).unwrap_err();
     assert!(
         matches!(err, Error::UnknownModel { .. }) && err.to_string().contains("tiny-hub"),
         "{err}"
@@ -350,7 +349,7 @@ fn unknown_ids_missing_paths_and_broken_files_are_clear_errors() {
         &cards,
         &home,
         &offline,
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap_err();
     assert!(
@@ -367,7 +366,7 @@ fn unknown_ids_missing_paths_and_broken_files_are_clear_errors() {
         &cards,
         &home,
         &offline,
-        &mut NoProgress,
+        &mut Silent,
     )
     .unwrap_err();
     assert!(matches!(err, Error::ModelCorrupt { .. }), "{err}");

@@ -1,9 +1,10 @@
 //! `anuvad batch`: many articles, one model load, for unattended nightly runs.
 //!
 //! The run, in order: collect the input items (`source`), keep this shard's slice, lock
-//! the output directory (`store`), work out which articles are already done (a stored
-//! record with status "done" and the same work key), then translate/summarize the rest
-//! one at a time, writing each record atomically as soon as it is finished. A bad
+//! the output directory (`store`), find the models and work out which articles are
+//! already done (a stored record with status "done" and the same work key), then run
+//! the rest through the pipeline one at a time, writing each record atomically as soon
+//! as it is finished. A bad
 //! article becomes a failed record and the run goes on; a signal stops the run between
 //! two tokens without writing a record for the article in flight. At the end (also
 //! after a signal or --fail-fast) `articles.jsonl` and the reports (`report`) are
@@ -13,48 +14,24 @@ pub mod report;
 pub mod source;
 pub mod store;
 
-use crate::app;
-use crate::card::ModelCard;
-use crate::config::{ModelConfig, TaskConfig};
-use crate::engine::Engine;
+use crate::config::{InputRules, ModelChoice, Options, Task};
 use crate::error::{Error, Result};
-use crate::generate::{Generator, Options, Stats};
 use crate::hub::{HubConfig, Resolved};
-use crate::output::{self, merge as merge_json};
+use crate::pipeline::{Found, Pipeline, Plan, Uses};
 use crate::progress::{Event, Progress};
-use crate::{input, segment, summarize, translate};
+use crate::record::{BatchRecord, Failure, ModelInfo, SCHEMA_VERSION, Status};
+use crate::settings::Settings;
+use crate::text::Article;
 use report::{Counts, Report, RunFacts};
-use serde_json::{Value, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use source::{ArticleIn, Item};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use store::OutDir;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchTask {
-    Translate,
-    Summarize,
-    Both,
-}
-
-impl BatchTask {
-    fn name(self) -> &'static str {
-        match self {
-            BatchTask::Translate => "translate",
-            BatchTask::Summarize => "summarize",
-            BatchTask::Both => "both",
-        }
-    }
-    fn translates(self) -> bool {
-        self != BatchTask::Summarize
-    }
-    fn summarizes(self) -> bool {
-        self != BatchTask::Translate
-    }
-}
 
 /// `--shard K/N`: this run takes the items whose id hashes to K modulo N (K from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +75,11 @@ impl std::fmt::Display for Shard {
 pub struct BatchConfig {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
-    pub task: BatchTask,
+    pub task: Task,
     pub shard: Option<Shard>,
     pub fail_fast: bool,
-    pub max_article_chars: usize,
-    /// Summary length, bullets, and `force` (accept articles without Devanagari).
-    pub options: TaskConfig,
+    /// `force` (accept articles without Devanagari) and the length limit.
+    pub input: InputRules,
 }
 
 /// How a batch (or merge) ended; main turns it into the exit code.
@@ -128,9 +104,9 @@ impl Outcome {
 
 /// An item after the first pass: already done, or to do (with its text or the error
 /// that will be its record).
-enum Plan {
-    Skip(Value),
-    Todo {
+enum Todo {
+    Skip(Box<BatchRecord>),
+    Work {
         article: Result<ArticleIn>,
         source_sha256: String,
         work_key: String,
@@ -139,10 +115,11 @@ enum Plan {
 
 pub fn run(
     cfg: &BatchConfig,
-    model_cfg: &ModelConfig,
-    hubc: &HubConfig,
+    choice: &ModelChoice,
+    options: &Options,
+    hub: &HubConfig,
     progress: &mut dyn Progress,
-    interrupt: &AtomicBool,
+    interrupt: &Arc<AtomicBool>,
 ) -> Result<Outcome> {
     let clock = Instant::now();
     let started_at = report::now_rfc3339();
@@ -159,27 +136,27 @@ pub fn run(
             ),
         });
     }
-    let resolved = app::resolve_model(model_cfg, hubc, progress)?;
-    // Summaries may come from another model than translations (`--summary-model`).
-    let summary_cfg = if cfg.task.summarizes() {
-        app::summary_config(model_cfg)?
-    } else {
-        None
+    // Titles are translated whatever the task, so the translator is always needed.
+    let uses = Uses {
+        translate: true,
+        summarize: cfg.task.summarizes(),
     };
-    let mut options = task_options(cfg, model_cfg);
-    if let Some(s) = &summary_cfg {
-        let r = app::resolve_model(s, hubc, progress)?;
-        options["summary_model"] = json!({"sha256": r.sha256, "card_sha256": card_hash(&r.card)});
-    }
-    let card_sha256 = card_hash(&resolved.card);
+    let plan = Plan::resolve(choice, options, uses, hub, progress)?;
+    let translator = plan
+        .translator
+        .as_ref()
+        .expect("a batch always has a translator");
+    let model = model_info(&translator.resolved);
+    let summary_model = plan.summarizer.as_ref().map(|f| model_info(&f.resolved));
+    let keys = Keys::new(cfg, &plan);
 
     // First pass: which articles are done already (cheap: hashing and small reads).
     let mut first_seen: HashMap<&str, &str> = HashMap::new();
-    let mut plans = Vec::with_capacity(items.len());
+    let mut todo = Vec::with_capacity(items.len());
     for item in &items {
         if let Some(first) = first_seen.get(item.id.as_str()) {
             // Never touch the first one's record: this one is reported, not stored.
-            plans.push(Plan::Todo {
+            todo.push(Todo::Work {
                 article: Err(Error::BadRecord {
                     origin: item.origin.clone(),
                     message: format!("duplicate id {:?} (first seen at {first})", item.id),
@@ -190,22 +167,20 @@ pub fn run(
             continue;
         }
         first_seen.insert(&item.id, &item.origin);
-        let article = item.read().and_then(|a| check(a, item, cfg));
+        let article = item.read().and_then(|a| {
+            crate::text::input::check(&item.origin, &a.text, &cfg.input)?;
+            Ok(a)
+        });
         let (source_sha256, title) = match &article {
-            Ok(a) => (hex(&Sha256::digest(a.text.as_bytes())), a.title.clone()),
+            Ok(a) => (hex(&Sha256::digest(a.text.as_bytes())), a.title.as_deref()),
             Err(_) => (String::new(), None),
         };
-        let work_key = hex(&Sha256::digest(
-            json!({"source_sha256": source_sha256, "title": title,
-                "model_sha256": resolved.sha256, "card_sha256": card_sha256, "options": options})
-            .to_string()
-            .as_bytes(),
-        ));
+        let work_key = keys.of(&source_sha256, title);
         match out.read_record(&item.id) {
-            Some(r) if article.is_ok() && r["status"] == "done" && r["work_key"] == work_key => {
-                plans.push(Plan::Skip(r))
+            Some(r) if article.is_ok() && r.status == Status::Done && r.work_key == work_key => {
+                todo.push(Todo::Skip(Box::new(r)))
             }
-            _ => plans.push(Plan::Todo {
+            _ => todo.push(Todo::Work {
                 article,
                 source_sha256,
                 work_key,
@@ -213,42 +188,36 @@ pub fn run(
         }
     }
 
-    let todo = plans
+    let to_do = todo
         .iter()
-        .filter(|p| matches!(p, Plan::Todo { .. }))
+        .filter(|t| matches!(t, Todo::Work { .. }))
         .count();
     let mut counts = Counts {
         total: items.len(),
-        skipped: items.len() - todo,
+        skipped: items.len() - to_do,
         ..Counts::default()
     };
     progress.event(&Event::BatchBegin {
-        total: todo,
+        total: to_do,
         skipped: counts.skipped,
     });
-    let model_json = json!({"id": resolved.card.id, "file": file_name(&resolved.path),
-        "sha256": resolved.sha256, "architecture": resolved.card.architecture});
     let mut worker = Worker {
-        cfg,
-        model_cfg,
-        hubc,
-        resolved: &resolved,
-        engine: None,
-        summary_cfg: summary_cfg.as_ref(),
-        summary: None,
+        plan: &plan,
+        hub,
+        pipeline: None,
         interrupt,
     };
-    let mut records: Vec<Option<Value>> = vec![None; items.len()];
+    let mut records: Vec<Option<BatchRecord>> = vec![None; items.len()];
     let mut processed: Vec<usize> = Vec::new();
     let mut interrupted = false;
     let mut index = 0;
-    for (i, (item, plan)) in items.iter().zip(plans).enumerate() {
-        let (article, source_sha256, work_key) = match plan {
-            Plan::Skip(r) => {
-                records[i] = Some(r);
+    for (i, (item, t)) in items.iter().zip(todo).enumerate() {
+        let (article, source_sha256, work_key) = match t {
+            Todo::Skip(r) => {
+                records[i] = Some(*r);
                 continue;
             }
-            Plan::Todo {
+            Todo::Work {
                 article,
                 source_sha256,
                 work_key,
@@ -266,7 +235,7 @@ pub fn run(
         index += 1;
         progress.event(&Event::ArticleBegin {
             index,
-            total: todo,
+            total: to_do,
             id: &item.id,
         });
         if article.is_ok() {
@@ -275,17 +244,26 @@ pub fn run(
         }
         let started = Instant::now();
         let started_at = report::now_rfc3339();
-        let result = article.and_then(|a| worker.process(&a, progress).map(|r| (a, r)));
-        let mut record = json!({
-            "id": item.id, "origin": item.origin, "task": cfg.task.name(),
-            "work_key": work_key, "model": model_json,
-        });
-        let error = match result {
-            Ok((article, parts)) => {
-                merge_json(&mut record, parts);
-                merge_json(&mut record, source_fields(&article, &source_sha256));
-                record["status"] = "done".into();
-                None
+        let mut record = BatchRecord {
+            work_key,
+            model: model.clone(),
+            summary_model: summary_model.clone(),
+            ..BatchRecord::new(&item.id, &item.origin, cfg.task)
+        };
+        if !source_sha256.is_empty() {
+            record.source_sha256 = Some(source_sha256);
+        }
+        match article.and_then(|a| worker.process(item, &a, cfg.task, progress).map(|w| (a, w))) {
+            Ok((a, w)) => {
+                record.source_chars = Some(a.text.chars().count());
+                record.title = a.title;
+                record.url = a.url;
+                record.extra = a.extra;
+                record.title_translation = w.title_translation;
+                record.translation = w.translation;
+                record.summary = w.summary;
+                record.stats = Some(w.stats.counts());
+                record.timings = w.stats.timings();
             }
             Err(Error::Interrupted) => {
                 interrupted = true;
@@ -305,27 +283,22 @@ pub fn run(
                 | Error::Offline { .. }),
             ) => return Err(e),
             Err(e) => {
-                record["status"] = "failed".into();
-                record["error"] = json!({"kind": e.kind(), "message": e.to_string()});
-                if !source_sha256.is_empty() {
-                    record["source_sha256"] = source_sha256.into();
-                }
-                Some(e.to_string())
+                record.status = Status::Failed;
+                record.error = Some(Failure {
+                    kind: e.kind().into(),
+                    message: e.to_string(),
+                });
             }
-        };
+        }
         let seconds = started.elapsed().as_secs_f64();
-        if !record["timings"].is_object() {
-            record["timings"] = json!({});
-        }
-        merge_json(
-            &mut record["timings"],
-            json!({"seconds": output::round(seconds, 3), "started_at": started_at,
-                "finished_at": report::now_rfc3339()}),
-        );
+        record.timings.seconds = crate::pipeline::runner::round(seconds, 3);
+        record.timings.started_at = Some(started_at);
+        record.timings.finished_at = Some(report::now_rfc3339());
         // A duplicate id's record would overwrite the first one's: report it only.
-        if !work_key.is_empty() {
-            out.write_record(&item.id, &record)?;
+        if !record.work_key.is_empty() {
+            out.write_record(&record)?;
         }
+        let error = record.error.as_ref().map(|e| e.message.clone());
         if error.is_some() {
             counts.failed += 1;
         } else {
@@ -333,30 +306,27 @@ pub fn run(
         }
         progress.event(&Event::ArticleDone {
             index,
-            total: todo,
+            total: to_do,
             id: &item.id,
             error: error.as_deref(),
             seconds,
-            output_tokens: record
-                .pointer("/stats/output_tokens")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as usize,
+            output_tokens: record.stats.as_ref().map_or(0, |s| s.output_tokens),
         });
         records[i] = Some(record);
         processed.push(i);
     }
     progress.event(&Event::BatchEnd);
 
-    let all: Vec<&Value> = records.iter().flatten().collect();
-    let processed: Vec<&Value> = processed
+    let all: Vec<&BatchRecord> = records.iter().flatten().collect();
+    let processed: Vec<&BatchRecord> = processed
         .iter()
         .filter_map(|&i| records[i].as_ref())
         .collect();
     let facts = RunFacts {
         task: cfg.task.name().into(),
-        options,
+        options: keys.options(),
         shards: cfg.shard.iter().map(|s| s.to_string()).collect(),
-        model: model_json.clone(),
+        model: Some(model),
         started_at,
         wall_seconds: clock.elapsed().as_secs_f64(),
         interrupted,
@@ -370,54 +340,57 @@ pub fn run(
     })
 }
 
-/// The model and what runs it, loaded on the first article that needs it (a resumed
-/// run with nothing left to do never loads it).
+fn model_info(r: &Resolved) -> ModelInfo {
+    ModelInfo {
+        id: r.card.id.clone(),
+        file: r
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256: r.sha256.clone(),
+        architecture: r.card.architecture.clone(),
+    }
+}
+
+/// The models, loaded on the first article that needs them (a resumed run with
+/// nothing left to do never loads them).
 struct Worker<'a> {
-    cfg: &'a BatchConfig,
-    model_cfg: &'a ModelConfig,
-    hubc: &'a HubConfig,
-    resolved: &'a Resolved,
-    engine: Option<Box<dyn Engine>>,
-    /// The summary model, when it is not the translation model: its config, and the
-    /// model once loaded.
-    summary_cfg: Option<&'a ModelConfig>,
-    summary: Option<(Box<dyn Engine>, ModelCard)>,
-    interrupt: &'a AtomicBool,
+    plan: &'a Plan,
+    hub: &'a HubConfig,
+    pipeline: Option<Pipeline>,
+    interrupt: &'a Arc<AtomicBool>,
 }
 
 impl Worker<'_> {
-    fn load(&mut self, progress: &mut dyn Progress) -> Result<()> {
-        if self.engine.is_none() {
-            self.engine = Some(app::load_resolved(
-                self.resolved,
-                self.model_cfg,
-                self.hubc,
-                progress,
-            )?);
+    fn load(&mut self, progress: &mut dyn Progress) -> Result<&mut Pipeline> {
+        if self.pipeline.is_none() {
+            let mut p = self.plan.load(self.hub, progress)?;
+            p.interrupt_on(self.interrupt.clone());
+            self.pipeline = Some(p);
         }
-        if let (Some(c), None) = (self.summary_cfg, &self.summary) {
-            self.summary = Some(app::load_engine(c, self.hubc, progress)?);
-        }
-        Ok(())
+        Ok(self.pipeline.as_mut().expect("loaded above"))
     }
 
-    /// The task's output fields, `stats` and `timings` for one article. A panic inside
-    /// the model becomes this article's error rather than the end of the run.
-    fn process(&mut self, article: &ArticleIn, progress: &mut dyn Progress) -> Result<Value> {
-        self.load(progress)?;
-        let engine = self.engine.as_mut().expect("loaded above");
-        let card = &self.resolved.card;
-        let summary: Option<(&mut dyn Engine, &ModelCard)> = match &mut self.summary {
-            Some((e, c)) => Some((e.as_mut(), c)),
-            None => None,
+    /// The task's results for one article. A panic inside the model becomes this
+    /// article's error rather than the end of the run.
+    fn process(
+        &mut self,
+        item: &Item,
+        a: &ArticleIn,
+        task: Task,
+        progress: &mut dyn Progress,
+    ) -> Result<crate::pipeline::Worked> {
+        let pipeline = self.load(progress)?;
+        // Checked in the first pass; `force` keeps a non-Hindi article (with --force)
+        // from being refused again here.
+        let rules = InputRules {
+            force: true,
+            max_chars: usize::MAX,
         };
-        let (cfg, model_cfg, interrupt) = (self.cfg, self.model_cfg, self.interrupt);
+        let article = Article::new(&item.origin, &a.text, &rules)?.with_title(a.title.clone());
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let models = Models {
-                translate: (engine.as_mut(), card),
-                summarize: summary,
-            };
-            work(cfg, model_cfg, models, article, progress, interrupt)
+            pipeline.run(&article, task, progress)
         }))
         .unwrap_or_else(|panic| {
             let what = panic
@@ -432,143 +405,104 @@ impl Worker<'_> {
     }
 }
 
-/// The engines an article goes through: one translates; summaries come from the
-/// second when there is one.
-struct Models<'e> {
-    translate: (&'e mut dyn Engine, &'e ModelCard),
-    summarize: Option<(&'e mut dyn Engine, &'e ModelCard)>,
+/// Work keys: a hash of everything that decides an article's output (its text and
+/// title, the task, the models' files, prompts and settings), so editing a prompt or a
+/// setting redoes the articles and editing a card's description does not.
+struct Keys<'a> {
+    task: Task,
+    force: bool,
+    translator: ModelKey<'a>,
+    summarizer: Option<ModelKey<'a>>,
 }
 
-fn work(
-    cfg: &BatchConfig,
-    model_cfg: &ModelConfig,
-    models: Models,
-    article: &ArticleIn,
-    progress: &mut dyn Progress,
-    interrupt: &AtomicBool,
-) -> Result<Value> {
-    let doc = segment::segment(&segment::normalize(&article.text));
-    let options = Options::from(model_cfg);
-    let (engine, card) = models.translate;
-    let mut parts = json!({});
-    let mut stats = Stats::default();
-    if let Some(title) = article
-        .title
-        .as_deref()
-        .filter(|t| segment::has_devanagari(t))
-    {
-        let mut g = Generator::new(engine, card, options, progress).with_interrupt(interrupt);
-        let english = translate::translate_sentences(&mut g, &[title])?;
-        let text: Vec<&str> = english.iter().map(|l| l.text.as_str()).collect();
-        parts["title_translation"] = text.join(" ").into();
-        stats.add(&g.finish());
-    }
-    if cfg.task.translates() {
-        let mut g = Generator::new(engine, card, options, progress).with_interrupt(interrupt);
-        let mut t = translate::translate(&mut g, &doc)?;
-        stats.add(&g.finish());
-        // The same flags as `translate --format json` on every sentence.
-        let settings = crate::checks::Settings {
-            min_mean_logprob: card.review.min_mean_logprob,
-        };
-        crate::review::Review::flag(&mut t, &settings);
-        merge_json(&mut parts, output::translation_json(&t));
-    }
-    if cfg.task.summarizes() {
-        let (engine, card) = models.summarize.unwrap_or((engine, card));
-        let mut g = Generator::new(engine, card, options, progress).with_interrupt(interrupt);
-        let length = cfg.options.summary_length;
-        let s = summarize::summarize(&mut g, &doc, length)?;
-        stats.add(&g.finish());
-        merge_json(&mut parts, output::summary_json(&s, length));
-    }
-    parts["stats"] = output::counts_json(&stats);
-    parts["timings"] = output::timings_json(&stats);
-    Ok(parts)
+#[derive(Serialize)]
+struct ModelKey<'a> {
+    sha256: &'a str,
+    tokenizer: &'a crate::card::TokenizerSource,
+    prompts: &'a crate::card::Prompts,
+    settings: serde_json::Value,
 }
 
-/// The input checks of translate/summarize, plus the batch's length limit.
-fn check(article: ArticleIn, item: &Item, cfg: &BatchConfig) -> Result<ArticleIn> {
-    let a = input::Article {
-        origin: item.origin.clone(),
-        text: article.text,
-    };
-    input::check(&a, cfg.options.force)?;
-    let chars = a.text.chars().count();
-    if chars > cfg.max_article_chars {
-        return Err(Error::TooLong {
-            origin: a.origin,
-            chars,
-            max: cfg.max_article_chars,
+impl<'a> ModelKey<'a> {
+    fn new(found: &'a Found, task: Task) -> ModelKey<'a> {
+        ModelKey {
+            sha256: &found.resolved.sha256,
+            tokenizer: &found.resolved.card.tokenizer,
+            prompts: &found.resolved.card.prompts,
+            settings: key_settings(&found.settings, task),
+        }
+    }
+}
+
+/// The settings that can change this task's records: a translation's key does not
+/// depend on summary settings, and no batch record depends on `--bullets` (records keep
+/// the bullet list either way) or on the threshold for scored reviews.
+fn key_settings(s: &Settings, task: Task) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("bullets");
+        o.remove("low_confidence_scored");
+        if !task.summarizes() {
+            for k in [
+                "summary_method",
+                "summary_length",
+                "summary_words",
+                "notes_chunk_tokens",
+            ] {
+                o.remove(k);
+            }
+        }
+    }
+    v
+}
+
+impl<'a> Keys<'a> {
+    fn new(cfg: &BatchConfig, plan: &'a Plan) -> Keys<'a> {
+        Keys {
+            task: cfg.task,
+            force: cfg.input.force,
+            translator: ModelKey::new(
+                plan.translator
+                    .as_ref()
+                    .expect("a batch always has a translator"),
+                cfg.task,
+            ),
+            summarizer: plan.summarizer.as_ref().map(|f| ModelKey::new(f, cfg.task)),
+        }
+    }
+
+    fn of(&self, source_sha256: &str, title: Option<&str>) -> String {
+        let key = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "source_sha256": source_sha256,
+            "title": title,
+            "task": self.task,
+            "force": self.force,
+            "model": self.translator,
+            "summary_model": self.summarizer,
         });
+        hex(&Sha256::digest(key.to_string().as_bytes()))
     }
-    Ok(ArticleIn {
-        text: a.text,
-        ..article
-    })
-}
 
-/// The fields describing the source in a done record.
-fn source_fields(a: &ArticleIn, sha: &str) -> Value {
-    let mut v = json!({"source_sha256": sha, "source_chars": a.text.chars().count()});
-    if let Some(t) = &a.title {
-        v["title"] = t.as_str().into();
+    /// The options part of the report: each model's settings as they ran.
+    fn options(&self) -> serde_json::Value {
+        serde_json::json!({
+            "force": self.force,
+            "settings": self.translator.settings,
+            "summary_settings": self.summarizer.as_ref().map(|s| &s.settings),
+        })
     }
-    if let Some(u) = &a.url {
-        v["url"] = u.as_str().into();
-    }
-    if !a.extra.is_empty() {
-        v["extra"] = Value::Object(a.extra.clone());
-    }
-    v
-}
-
-/// The options that change a task's output, and so belong in the work key.
-fn task_options(cfg: &BatchConfig, m: &ModelConfig) -> Value {
-    let mut v = json!({"task": cfg.task.name(), "force": cfg.options.force,
-        "max_new_tokens": m.max_new_tokens, "temperature": m.sampling.temperature});
-    if m.beams.is_some() || m.precision.is_some() {
-        v["beams"] = json!(m.beams);
-        v["precision"] = json!(m.precision);
-    }
-    if m.sampling.temperature > 0.0 {
-        v["top_p"] = json!(m.sampling.top_p);
-        v["seed"] = json!(m.sampling.seed);
-    }
-    if cfg.task.summarizes() {
-        v["summary_length"] = json!(cfg.options.summary_length);
-        v["bullets"] = json!(cfg.options.bullets);
-    }
-    v
-}
-
-/// The parts of a card that change outputs (prompts, generation, chunking, summary,
-/// context, tokenizer), hashed: editing a prompt redoes the articles, editing the
-/// description does not.
-fn card_hash(c: &ModelCard) -> String {
-    let mut v = json!({"tokenizer": c.tokenizer, "context": c.context, "generation": c.generation,
-        "chunk": c.chunk, "summary": c.summary, "prompts": c.prompts});
-    if c.is_marian() {
-        v["precision"] = json!(c.precision);
-    }
-    hex(&Sha256::digest(v.to_string().as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 /// `articles.jsonl` (one line per article, input order) and the two reports.
-fn write_run_files(out: &OutDir, records: &[&Value], report: &Report) -> Result<()> {
+fn write_run_files(out: &OutDir, records: &[&BatchRecord], report: &Report) -> Result<()> {
     let mut lines = String::new();
     for r in records {
-        lines.push_str(&r.to_string());
+        lines.push_str(&serde_json::to_string(r).unwrap_or_default());
         lines.push('\n');
     }
     out.write(&out.root().join("articles.jsonl"), lines.as_bytes())?;
@@ -586,7 +520,7 @@ fn write_run_files(out: &OutDir, records: &[&Value], report: &Report) -> Result<
 pub fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<Outcome> {
     let out = OutDir::open(out_dir)?;
     let mut reports: Vec<Report> = Vec::new();
-    let mut records: Vec<Value> = Vec::new();
+    let mut records: Vec<BatchRecord> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
     for dir in dirs {
         if same_dir(dir, out_dir) {
@@ -615,23 +549,22 @@ pub fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<Outcome> {
             ))
         })?;
         for (n, line) in read("articles.jsonl")?.lines().enumerate() {
-            let record: Value = serde_json::from_str(line).map_err(|e| {
+            let record: BatchRecord = serde_json::from_str(line).map_err(|e| {
                 Error::Invalid(format!(
-                    "{}/articles.jsonl:{}: not a record ({e})",
+                    "{}/articles.jsonl:{}: not a record of this version of anuvad (schema {SCHEMA_VERSION}): {e}",
                     dir.display(),
                     n + 1
                 ))
             })?;
-            let id = record["id"].as_str().unwrap_or_default().to_string();
-            match at.get(&id) {
+            match at.get(&record.id) {
                 // The same article in two shards: keep a done record over a failed one.
                 Some(&i) => {
-                    if records[i]["status"] != "done" && record["status"] == "done" {
+                    if records[i].status != Status::Done && record.status == Status::Done {
                         records[i] = record;
                     }
                 }
                 None => {
-                    at.insert(id, records.len());
+                    at.insert(record.id.clone(), records.len());
                     records.push(record);
                 }
             }
@@ -639,11 +572,11 @@ pub fn merge(dirs: &[PathBuf], out_dir: &Path) -> Result<Outcome> {
         reports.push(report);
     }
     for r in &records {
-        if r["work_key"].as_str().is_some_and(|k| !k.is_empty()) {
-            out.write_record(r["id"].as_str().unwrap_or_default(), r)?;
+        if !r.work_key.is_empty() {
+            out.write_record(r)?;
         }
     }
-    let all: Vec<&Value> = records.iter().collect();
+    let all: Vec<&BatchRecord> = records.iter().collect();
     let report = report::combine(&reports, &all);
     write_run_files(&out, &all, &report)?;
     Ok(Outcome {
@@ -688,23 +621,35 @@ mod tests {
     }
 
     #[test]
-    fn summary_options_do_not_change_the_work_key_of_a_translation() {
-        let m = ModelConfig::for_model(None, PathBuf::new());
-        let mut cfg = BatchConfig {
-            inputs: vec![],
-            out: PathBuf::new(),
-            task: BatchTask::Translate,
-            shard: None,
-            fail_fast: false,
-            max_article_chars: 10,
-            options: TaskConfig::default(),
+    fn summary_settings_do_not_change_the_work_key_of_a_translation() {
+        let cards = crate::card::load_all(None).unwrap();
+        let card = cards.iter().find(|c| c.default).unwrap();
+        let settings = |length| {
+            let o = Options {
+                summary_length: Some(length),
+                ..Options::default()
+            };
+            Settings::resolve(card, &o)
         };
-        let before = task_options(&cfg, &m);
-        cfg.options.summary_length = SummaryLength::Long;
-        assert_eq!(task_options(&cfg, &m), before);
-        cfg.task = BatchTask::Both;
-        let both = task_options(&cfg, &m);
-        cfg.options.summary_length = SummaryLength::Short;
-        assert_ne!(task_options(&cfg, &m), both);
+        let (long, short) = (
+            settings(SummaryLength::Long),
+            settings(SummaryLength::Short),
+        );
+        assert_eq!(
+            key_settings(&long, Task::Translate),
+            key_settings(&short, Task::Translate)
+        );
+        assert_ne!(
+            key_settings(&long, Task::Both),
+            key_settings(&short, Task::Both)
+        );
+        let more_tokens = Settings {
+            max_new_tokens: long.max_new_tokens + 1,
+            ..long.clone()
+        };
+        assert_ne!(
+            key_settings(&more_tokens, Task::Translate),
+            key_settings(&long, Task::Translate)
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! article records of the run (so a merged report is built the same way from the
 //! merged records) plus the few run-level facts records do not carry.
 
-use crate::output::round;
+use crate::pipeline::runner::round;
+use crate::record::{BatchRecord, ModelInfo, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -42,11 +43,11 @@ pub struct Failure {
 pub struct Report {
     pub anuvad_version: String,
     pub task: String,
-    /// The task options that are part of the work key.
+    /// The settings the models ran with (part of every work key).
     pub options: Value,
     /// `K/N` when the run was one shard of a feed; a merged report lists its parts.
     pub shards: Vec<String>,
-    pub model: Value,
+    pub model: Option<ModelInfo>,
     pub started_at: String,
     pub finished_at: String,
     /// Wall time of the run (of the longest shard, for a merged report).
@@ -70,44 +71,33 @@ pub struct RunFacts {
     pub task: String,
     pub options: Value,
     pub shards: Vec<String>,
-    pub model: Value,
+    pub model: Option<ModelInfo>,
     pub started_at: String,
     pub wall_seconds: f64,
     pub interrupted: bool,
     pub counts: Counts,
 }
 
-/// A number field of a record, wherever it sits (`a.b`), or 0.
-fn num(v: &Value, path: &str) -> f64 {
-    path.split('.')
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0)
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or("").to_string()
+fn output_tokens(r: &BatchRecord) -> usize {
+    r.stats.as_ref().map_or(0, |s| s.output_tokens)
 }
 
 /// The report of a run: `processed` are the records this run wrote, `all` every record
 /// of its input (processed and skipped), in input order.
-pub fn build(facts: RunFacts, processed: &[&Value], all: &[&Value]) -> Report {
-    let done: Vec<&&Value> = processed
+pub fn build(facts: RunFacts, processed: &[&BatchRecord], all: &[&BatchRecord]) -> Report {
+    let done: Vec<&&BatchRecord> = processed
         .iter()
-        .filter(|r| r.get("status").and_then(Value::as_str) == Some("done"))
+        .filter(|r| r.status == Status::Done)
         .collect();
-    let processing_seconds: f64 = processed.iter().map(|r| num(r, "timings.seconds")).sum();
-    let output_tokens = processed
-        .iter()
-        .map(|r| num(r, "stats.output_tokens") as usize)
-        .sum();
+    let processing_seconds: f64 = processed.iter().map(|r| r.timings.seconds).sum();
+    let tokens: usize = processed.iter().map(|r| output_tokens(r)).sum();
     let mut slowest: Vec<Slow> = done
         .iter()
         .map(|r| Slow {
-            id: text(r, "id"),
-            seconds: num(r, "timings.seconds"),
-            source_chars: num(r, "source_chars") as usize,
-            output_tokens: num(r, "stats.output_tokens") as usize,
+            id: r.id.clone(),
+            seconds: r.timings.seconds,
+            source_chars: r.source_chars.unwrap_or(0),
+            output_tokens: output_tokens(r),
         })
         .collect();
     slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
@@ -125,12 +115,12 @@ pub fn build(facts: RunFacts, processed: &[&Value], all: &[&Value]) -> Report {
         articles: facts.counts,
         input_tokens: processed
             .iter()
-            .map(|r| num(r, "stats.input_tokens") as usize)
+            .map(|r| r.stats.as_ref().map_or(0, |s| s.input_tokens))
             .sum(),
-        output_tokens,
+        output_tokens: tokens,
         processing_seconds: round(processing_seconds, 3),
         articles_per_minute: round(rate(done.len() as f64 * 60.0, processing_seconds), 2),
-        output_tokens_per_second: round(rate(output_tokens as f64, processing_seconds), 1),
+        output_tokens_per_second: round(rate(tokens as f64, processing_seconds), 1),
         slowest,
         failures: failures(all),
     }
@@ -138,7 +128,7 @@ pub fn build(facts: RunFacts, processed: &[&Value], all: &[&Value]) -> Report {
 
 /// One report for shard runs: counts and tokens added up, wall time of the longest
 /// shard, failures from the merged records.
-pub fn combine(reports: &[Report], all: &[&Value]) -> Report {
+pub fn combine(reports: &[Report], all: &[&BatchRecord]) -> Report {
     let mut counts = Counts::default();
     let (mut input_tokens, mut output_tokens, mut seconds, mut done) = (0, 0, 0.0, 0);
     let mut slowest = Vec::new();
@@ -159,10 +149,7 @@ pub fn combine(reports: &[Report], all: &[&Value]) -> Report {
     }
     // Failures are recounted from the merged records: an article that failed in one
     // shard directory and was done in another counts as done.
-    counts.failed = all
-        .iter()
-        .filter(|r| r.get("status").and_then(Value::as_str) == Some("failed"))
-        .count();
+    counts.failed = all.iter().filter(|r| r.status == Status::Failed).count();
     slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     slowest.truncate(SLOWEST);
     let first = reports.first();
@@ -195,22 +182,17 @@ pub fn combine(reports: &[Report], all: &[&Value]) -> Report {
     }
 }
 
-fn failures(all: &[&Value]) -> Vec<Failure> {
+fn failures(all: &[&BatchRecord]) -> Vec<Failure> {
     all.iter()
-        .filter(|r| r.get("status").and_then(Value::as_str) == Some("failed"))
+        .filter(|r| r.status == Status::Failed)
         .map(|r| Failure {
-            id: text(r, "id"),
-            origin: text(r, "origin"),
-            kind: r
-                .pointer("/error/kind")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .into(),
+            id: r.id.clone(),
+            origin: r.origin.clone(),
+            kind: r.error.as_ref().map_or(String::new(), |e| e.kind.clone()),
             message: r
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .into(),
+                .error
+                .as_ref()
+                .map_or(String::new(), |e| e.message.clone()),
         })
         .collect()
 }
@@ -241,12 +223,12 @@ pub fn markdown(r: &Report) -> String {
     if !r.shards.is_empty() {
         s.push_str(&format!("- Shards: {}\n", r.shards.join(", ")));
     }
-    s.push_str(&format!(
-        "- Model: {} (`{}`, sha256 `{}`)\n",
-        r.model["id"].as_str().unwrap_or("?"),
-        r.model["file"].as_str().unwrap_or("?"),
-        r.model["sha256"].as_str().unwrap_or("?")
-    ));
+    if let Some(m) = &r.model {
+        s.push_str(&format!(
+            "- Model: {} (`{}`, sha256 `{}`)\n",
+            m.id, m.file, m.sha256
+        ));
+    }
     s.push_str(&format!(
         "- Time: {} → {} ({:.1} s wall)\n\n",
         r.started_at, r.finished_at, r.wall_seconds
@@ -349,7 +331,12 @@ mod tests {
             task: "translate".into(),
             options: json!({}),
             shards: vec![],
-            model: json!({"id": "m", "file": "m.gguf", "sha256": "ab"}),
+            model: Some(ModelInfo {
+                id: "m".into(),
+                file: "m.gguf".into(),
+                sha256: "ab".into(),
+                architecture: "gemma3".into(),
+            }),
             started_at: "2026-11-25T00:00:00Z".into(),
             wall_seconds: 10.0,
             interrupted: false,
@@ -357,17 +344,52 @@ mod tests {
         }
     }
 
+    fn record(id: &str, chars: usize, tokens: (usize, usize), seconds: f64) -> BatchRecord {
+        BatchRecord {
+            schema_version: 1,
+            id: id.into(),
+            origin: format!("in/{id}.txt"),
+            status: Status::Done,
+            task: crate::config::Task::Translate,
+            work_key: "k".into(),
+            model: facts(Counts::default()).model.unwrap(),
+            summary_model: None,
+            title: None,
+            url: None,
+            extra: Default::default(),
+            source_sha256: None,
+            source_chars: Some(chars),
+            title_translation: None,
+            translation: None,
+            summary: None,
+            error: None,
+            stats: Some(crate::record::Counts {
+                input_tokens: tokens.0,
+                output_tokens: tokens.1,
+                chunks: 1,
+                retries: 0,
+            }),
+            timings: crate::record::Timings {
+                seconds,
+                ..Default::default()
+            },
+        }
+    }
+
     #[test]
     fn the_report_counts_throughput_over_processed_articles_and_lists_failures() {
-        let a = json!({"id": "a", "status": "done", "source_chars": 100,
-            "stats": {"input_tokens": 50, "output_tokens": 40}, "timings": {"seconds": 2.0}});
-        let b = json!({"id": "b", "status": "done", "source_chars": 300,
-            "stats": {"input_tokens": 150, "output_tokens": 80}, "timings": {"seconds": 4.0}});
-        let bad = json!({"id": "c", "origin": "in/c.txt", "status": "failed",
-            "error": {"kind": "empty", "message": "in/c.txt is empty | really"},
-            "timings": {"seconds": 0.0}});
-        let skipped = json!({"id": "d", "status": "done", "stats": {"output_tokens": 999},
-            "timings": {"seconds": 99.0}});
+        let a = record("a", 100, (50, 40), 2.0);
+        let b = record("b", 300, (150, 80), 4.0);
+        let bad = BatchRecord {
+            status: Status::Failed,
+            stats: None,
+            error: Some(crate::record::Failure {
+                kind: "empty".into(),
+                message: "in/c.txt is empty | really".into(),
+            }),
+            ..record("c", 0, (0, 0), 0.0)
+        };
+        let skipped = record("d", 10, (0, 999), 99.0);
         let counts = Counts {
             total: 4,
             done: 2,

@@ -4,9 +4,8 @@
 //! used becomes an item that fails with its line number instead of stopping the run.
 
 use crate::error::{Error, Result};
-use crate::input;
+use crate::text::input;
 use serde_json::{Map, Value};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// One article to work on.
@@ -78,14 +77,7 @@ pub fn collect(inputs: &[PathBuf]) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|source| Error::Io {
-                    path: "<stdin>".into(),
-                    source,
-                })?;
-            items.extend(records(&bytes, "<stdin>"));
+            items.extend(records(&input::read_stdin()?, "<stdin>"));
             continue;
         }
         let meta = std::fs::metadata(input).map_err(|source| Error::Io {

@@ -7,7 +7,7 @@
 //! article count as done on the next run.
 
 use crate::error::{Error, Result};
-use serde_json::Value;
+use crate::record::BatchRecord;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -100,16 +100,17 @@ impl OutDir {
         self.root.join(ARTICLES).join(file_name_for(id))
     }
 
-    /// The stored record of `id`, if there is a readable one.
-    pub fn read_record(&self, id: &str) -> Option<Value> {
+    /// The stored record of `id`, if there is a readable one (a record of another
+    /// schema does not read, and its article is done again).
+    pub fn read_record(&self, id: &str) -> Option<BatchRecord> {
         let bytes = std::fs::read(self.article_path(id)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    pub fn write_record(&self, id: &str, record: &Value) -> Result<()> {
+    pub fn write_record(&self, record: &BatchRecord) -> Result<()> {
         let mut text = serde_json::to_string_pretty(record).unwrap_or_default();
         text.push('\n');
-        self.write(&self.article_path(id), text.as_bytes())
+        self.write(&self.article_path(&record.id), text.as_bytes())
     }
 
     /// Write `bytes` to `path` (inside the directory) atomically.
@@ -229,8 +230,8 @@ mod tests {
         std::fs::write(dir.join(TMP).join("x.json.1.tmp"), "{\"half").unwrap();
         let out = OutDir::open(&dir).unwrap();
         assert_eq!(std::fs::read_dir(dir.join(TMP)).unwrap().count(), 0);
-        let rec = serde_json::json!({"id": "x", "status": "done"});
-        out.write_record("x", &rec).unwrap();
+        let rec = BatchRecord::new("x", "in/x.txt", crate::config::Task::Translate);
+        out.write_record(&rec).unwrap();
         assert_eq!(out.read_record("x"), Some(rec));
         assert_eq!(out.read_record("missing"), None);
         std::fs::remove_dir_all(&dir).unwrap();

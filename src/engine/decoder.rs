@@ -6,9 +6,10 @@
 use super::sampling::log_prob;
 use super::search::{self, Rows, Rules, Vocab as SearchVocab};
 use super::{Engine, Generation, ModelInfo, Request};
-use crate::card::{ModelCard, TokenizerKind};
+use crate::card::{ModelCard, SUPPORTED_ARCHITECTURES, TokenizerKind};
 use crate::error::{Error, Result};
 use crate::models::{KvCache, gemma3};
+use crate::text::script::is_indic;
 use crate::tokenizer::{self, Specials};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
@@ -16,8 +17,6 @@ use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qw
 use std::io::BufReader;
 use std::path::Path;
 use std::time::Instant;
-
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["gemma3", "llama", "qwen2", "qwen3"];
 
 enum Net {
     /// Our own Gemma 3, with an external KV cache so the prompt prefix can be reused.
@@ -185,7 +184,7 @@ impl DecoderEngine {
                     .map_err(|e| corrupt(e.to_string()))?,
             ),
         };
-        let info = ModelInfo::new(card, path, sha256, arch, capacity);
+        let info = super::model_info(card, path, sha256, &arch);
         let (non_english, blank_lines) = classify_vocab(&tokenizer);
         Ok(DecoderEngine {
             info,
@@ -595,7 +594,7 @@ fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> (Vec<u32>, Vec<u32>) {
         let writes_e0 = if byte_level {
             piece.contains('à')
         } else {
-            piece == "<0xE0>" || piece.chars().any(super::is_indic)
+            piece == "<0xE0>" || piece.chars().any(is_indic)
         };
         if writes_e0 {
             non_english.push(id);

@@ -14,6 +14,7 @@ use crate::card::ModelCard;
 use crate::config::Precision;
 use crate::error::{Error, Result};
 use crate::models::marian::{Checkpoint, Config, DecoderState, Model};
+use crate::text::script::is_indic;
 use crate::tokenizer::marian::MarianTokenizer;
 use candle_core::{Device, Tensor};
 use std::path::Path;
@@ -75,15 +76,9 @@ impl MarianEngine {
             Model::load(config, &checkpoint, precision).map_err(|e| corrupt(e.to_string()))?;
         drop(checkpoint);
         let non_english = (0..tokenizer.target_vocab_size() as u32)
-            .filter(|&id| tokenizer.piece(id).chars().any(super::is_indic))
+            .filter(|&id| tokenizer.piece(id).chars().any(is_indic))
             .collect();
-        let info = ModelInfo::new(
-            card,
-            path,
-            sha256,
-            "marian".into(),
-            model.config.max_position_embeddings,
-        );
+        let info = super::model_info(card, path, sha256, "marian");
         Ok(MarianEngine {
             info,
             tokenizer,

@@ -9,6 +9,7 @@
 //! interface (start rows, step them, keep some) and hands it to `search::run`.
 
 use crate::error::Result;
+pub use crate::record::ModelInfo;
 
 pub use search::Rules;
 
@@ -54,41 +55,22 @@ pub struct Generation {
     pub decode_seconds: f64,
 }
 
-/// Facts about the loaded model, reported in outputs.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ModelInfo {
-    pub id: String,
-    pub file: String,
-    pub sha256: String,
-    pub architecture: String,
-    pub context: usize,
-}
-
-impl ModelInfo {
-    pub fn new(
-        card: &crate::card::ModelCard,
-        path: &std::path::Path,
-        sha256: String,
-        architecture: String,
-        context: usize,
-    ) -> Self {
-        ModelInfo {
-            id: card.id.clone(),
-            file: path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            sha256,
-            architecture,
-            context,
-        }
+/// The model's card id, file, hash and architecture, for records.
+pub(crate) fn model_info(
+    card: &crate::card::ModelCard,
+    path: &std::path::Path,
+    sha256: String,
+    architecture: &str,
+) -> ModelInfo {
+    ModelInfo {
+        id: card.id.clone(),
+        file: path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        sha256,
+        architecture: architecture.to_string(),
     }
-}
-
-/// Whether a character would put Devanagari (or another script of U+0800–U+0FFF, or
-/// Devanagari Extended) into an answer that must be English.
-pub(crate) fn is_indic(c: char) -> bool {
-    ('\u{0800}'..='\u{0FFF}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
 }
 
 pub trait Engine {
@@ -115,4 +97,4 @@ pub mod marian;
 mod sampling;
 pub mod search;
 
-pub use decoder::{DecoderEngine, SUPPORTED_ARCHITECTURES};
+pub use decoder::DecoderEngine;

@@ -3,8 +3,9 @@
 //! shaded by degree, flags beside their sentence, a summary on top, `j`/`k` (or `n`/`p`)
 //! to jump between flagged sentences, and a print style.
 
-use super::{Review, summary_line};
-use crate::segment::ParagraphKind;
+use super::{by_check, summary_line};
+use crate::record::Translation;
+use crate::text::segment::ParagraphKind;
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -85,8 +86,10 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// The whole page. `title` names the article (a file name, usually).
-pub fn render(review: &Review, title: &str) -> String {
+/// The whole page for a checked translation. `title` names the article (a file name,
+/// usually).
+pub fn render(t: &Translation, title: &str) -> String {
+    let checks = &t.checks;
     let mut s = String::new();
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     s.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -97,9 +100,9 @@ pub fn render(review: &Review, title: &str) -> String {
     s.push_str(&format!(
         "<header>\n<h1>Translation review: {}</h1>\n<p class=\"summary\">{}</p>\n<div class=\"chips\">",
         esc(title),
-        esc(&summary_line(review))
+        esc(&summary_line(checks))
     ));
-    for (check, n) in review.counts() {
+    for (check, n) in by_check(checks) {
         s.push_str(&format!(
             "<span class=\"chip\">{} <b>{n}</b></span>",
             esc(check.name())
@@ -107,84 +110,74 @@ pub fn render(review: &Review, title: &str) -> String {
     }
     s.push_str("</div>\n<p class=\"help\">Press <kbd>j</kbd>/<kbd>n</kbd> for the next flagged sentence, <kbd>k</kbd>/<kbd>p</kbd> for the previous. Shading: how unsure the model was of the English.</p>\n</header>\n<main>\n");
     s.push_str("<div class=\"cols\"><span>#</span><span>Hindi</span><span>English</span></div>\n");
-    let mut paragraph = usize::MAX;
-    for (i, r) in review.rows.iter().enumerate() {
-        if r.paragraph != paragraph {
-            if paragraph != usize::MAX {
-                s.push_str("</div>\n");
-            }
-            paragraph = r.paragraph;
-            let kind = match r.kind {
-                ParagraphKind::Heading => "heading",
-                ParagraphKind::Caption => "caption",
-                ParagraphKind::Credit => "credit",
-                ParagraphKind::Body => "body",
-            };
-            s.push_str(&format!("<div class=\"para {kind}\">\n"));
-        }
-        let flagged = !r.flags.is_empty();
-        let shade = r
-            .confidence
-            .map(|c| unsure(c.mean_logprob, review.min_mean_logprob))
-            .unwrap_or(0.0);
-        let title_attr = r.confidence.map_or(String::new(), |c| {
-            format!(
-                " title=\"mean token log-probability {:.2}, lowest {:.2}\"",
-                c.mean_logprob, c.min_logprob
-            )
-        });
-        s.push_str(&format!(
-            "<div class=\"row{}\" id=\"s{}\" tabindex=\"{}\" data-flags=\"{}\">",
-            if flagged { " flagged" } else { "" },
-            i + 1,
-            if flagged { "0" } else { "-1" },
-            r.flags
-                .iter()
-                .map(|f| f.check.name())
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
-        s.push_str(&format!("<span class=\"num\">{}</span>", i + 1));
-        let hindi = if r.source.is_empty() {
-            "<span class=\"empty\">(no Hindi)</span>".to_string()
-        } else {
-            r.source
-                .iter()
-                .map(|x| format!("<span class=\"src\">{}</span>", esc(x)))
-                .collect::<Vec<_>>()
-                .join(" ")
+    let mut row = 0;
+    for p in t.paragraphs.iter().filter(|p| !p.sentences.is_empty()) {
+        let kind = match p.kind {
+            ParagraphKind::Heading => "heading",
+            ParagraphKind::Caption => "caption",
+            ParagraphKind::Credit => "credit",
+            ParagraphKind::Body => "body",
         };
-        s.push_str(&format!("<div class=\"hi\" lang=\"hi\">{hindi}</div>"));
-        let english = if r.english.trim().is_empty() {
-            "<span class=\"empty\">(no English)</span>".to_string()
-        } else {
-            esc(&r.english)
-        };
-        s.push_str(&format!(
-            "<div class=\"en\" lang=\"en\" style=\"background: rgba(var(--warm),{:.2})\"{title_attr}>{english}",
-            shade * 0.45
-        ));
-        if let Some(c) = r.confidence {
+        s.push_str(&format!("<div class=\"para {kind}\">\n"));
+        for r in &p.sentences {
+            row += 1;
+            let flagged = !r.flags.is_empty();
+            let shade = r
+                .confidence
+                .map(|c| unsure(c.mean_logprob, checks.low_confidence_below))
+                .unwrap_or(0.0);
+            let title_attr = r.confidence.map_or(String::new(), |c| {
+                format!(
+                    " title=\"mean token log-probability {:.2}, lowest {:.2}\"",
+                    c.mean_logprob, c.min_logprob
+                )
+            });
             s.push_str(&format!(
-                " <span class=\"conf\">({:.2})</span>",
-                c.mean_logprob
+                "<div class=\"row{}\" id=\"s{row}\" tabindex=\"{}\" data-flags=\"{}\">",
+                if flagged { " flagged" } else { "" },
+                if flagged { "0" } else { "-1" },
+                r.flags
+                    .iter()
+                    .map(|f| f.check.name())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ));
-        }
-        s.push_str("</div>");
-        if flagged {
-            s.push_str("<ul class=\"flags\">");
-            for f in &r.flags {
+            s.push_str(&format!("<span class=\"num\">{row}</span>"));
+            let hindi = if r.source.trim().is_empty() {
+                "<span class=\"empty\">(no Hindi)</span>".to_string()
+            } else {
+                format!("<span class=\"src\">{}</span>", esc(&r.source))
+            };
+            s.push_str(&format!("<div class=\"hi\" lang=\"hi\">{hindi}</div>"));
+            let english = if r.translation.trim().is_empty() {
+                "<span class=\"empty\">(no English)</span>".to_string()
+            } else {
+                esc(&r.translation)
+            };
+            s.push_str(&format!(
+                "<div class=\"en\" lang=\"en\" style=\"background: rgba(var(--warm),{:.2})\"{title_attr}>{english}",
+                shade * 0.45
+            ));
+            if let Some(c) = r.confidence {
                 s.push_str(&format!(
-                    "<li><code>{}</code> {}</li>",
-                    esc(f.check.name()),
-                    esc(&f.message)
+                    " <span class=\"conf\">({:.2})</span>",
+                    c.mean_logprob
                 ));
             }
-            s.push_str("</ul>");
+            s.push_str("</div>");
+            if flagged {
+                s.push_str("<ul class=\"flags\">");
+                for f in &r.flags {
+                    s.push_str(&format!(
+                        "<li><code>{}</code> {}</li>",
+                        esc(f.check.name()),
+                        esc(&f.message)
+                    ));
+                }
+                s.push_str("</ul>");
+            }
+            s.push_str("</div>\n");
         }
-        s.push_str("</div>\n");
-    }
-    if paragraph != usize::MAX {
         s.push_str("</div>\n");
     }
     s.push_str(&format!(
@@ -196,42 +189,46 @@ pub fn render(review: &Review, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assemble::Confidence;
-    use crate::checks::{Check, Flag};
-    use crate::review::Row;
+    use crate::record::{Confidence, Paragraph, Sentence};
+    use crate::review::checks::{Check, Flag};
 
-    fn row(p: usize, hi: &str, en: &str, flags: Vec<Flag>) -> Row {
-        Row {
-            paragraph: p,
+    fn paragraph(index: usize, hi: &str, en: &str, flags: Vec<Flag>) -> Paragraph {
+        Paragraph {
+            index,
             kind: ParagraphKind::Body,
-            source: vec![hi.into()],
-            english: en.into(),
-            confidence: Some(Confidence {
-                mean_logprob: -0.5,
-                min_logprob: -2.0,
-            }),
-            flags,
+            source: hi.into(),
+            translation: en.into(),
+            sentences: vec![Sentence {
+                index: 0,
+                source: hi.into(),
+                translation: en.into(),
+                confidence: Some(Confidence {
+                    mean_logprob: -0.5,
+                    min_logprob: -2.0,
+                }),
+                flags,
+                source_sentences: None,
+            }],
+            separator: "\n".into(),
         }
     }
 
     #[test]
     fn the_page_is_self_contained_escaped_and_has_every_sentence_once() {
-        let review = Review {
-            rows: vec![
-                row(0, "पहला <वाक्य>।", "The first <sentence>.", vec![]),
-                row(
-                    1,
-                    "दूसरा वाक्य 412।",
-                    "The second one 421.",
-                    vec![Flag {
-                        check: Check::Numbers,
-                        message: "in the Hindi but not in the English: 412".into(),
-                    }],
-                ),
-            ],
-            min_mean_logprob: -1.5,
-        };
-        let page = render(&review, "a&b.txt");
+        let paragraphs = vec![
+            paragraph(0, "पहला <वाक्य>।", "The first <sentence>.", vec![]),
+            paragraph(
+                1,
+                "दूसरा वाक्य 412।",
+                "The second one 421.",
+                vec![Flag {
+                    check: Check::Numbers,
+                    message: "in the Hindi but not in the English: 412".into(),
+                }],
+            ),
+        ];
+        let checks = crate::review::count(&paragraphs, -1.5);
+        let page = render(&Translation::new(paragraphs, checks), "a&b.txt");
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src="));
         assert_eq!(page.matches("<span class=\"src\">").count(), 2);

@@ -1,225 +1,155 @@
-//! The editor's view of a translation: rows of Hindi sentence(s) beside their English,
-//! each with the model's confidence and the flags of the checks (`checks`). Built from
-//! this tool's own translation (one row per sentence) or from a translation made
-//! elsewhere aligned to its source (`align`, one row per aligned group), and rendered as
-//! Markdown, JSON or a self-contained HTML page (`html`).
+//! The editor's view of a translation: the checks (`checks`) run over every sentence,
+//! with the model's confidence beside it, for this tool's own translation or for one
+//! made elsewhere and aligned to its source by sentence (`align`); the review page
+//! (`html`) shows the result side by side.
 
+pub mod align;
+pub mod checks;
 pub mod html;
 
-use crate::align::Group;
-use crate::assemble::{Confidence, Translation};
-use crate::checks::{self, Check, Flag, Pair, Settings};
-use crate::segment::{Document, ParagraphKind};
-use serde::Serialize;
+use crate::record::{Checks, Confidence, Paragraph, Sentence};
+use crate::text::segment::Document;
+use align::Group;
+use checks::{Check, Pair};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    pub paragraph: usize,
-    pub kind: ParagraphKind,
-    /// The Hindi sentence(s) of the row (none for English with no Hindi behind it).
-    pub source: Vec<String>,
-    pub english: String,
-    pub confidence: Option<Confidence>,
-    pub flags: Vec<Flag>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Review {
-    pub rows: Vec<Row>,
-    /// The low-confidence threshold the rows were checked against.
-    pub min_mean_logprob: f32,
-}
-
-impl Review {
-    /// Run the checks over `rows` (their flags are replaced).
-    fn checked(mut rows: Vec<Row>, settings: &Settings) -> Review {
-        let sources: Vec<String> = rows.iter().map(|r| r.source.join(" ")).collect();
-        let pairs: Vec<Pair> = rows
+/// Run the checks over every sentence of `paragraphs` (their flags are replaced) and
+/// count what they found. Length and repetition look across sentences (the article's
+/// usual length ratio; the previous sentence).
+pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32) -> Checks {
+    let flags = {
+        let pairs: Vec<Pair> = paragraphs
             .iter()
-            .zip(&sources)
-            .map(|(r, s)| Pair {
-                source: s,
-                english: &r.english,
-                mean_logprob: r.confidence.map(|c| c.mean_logprob),
+            .flat_map(|p| &p.sentences)
+            .map(|s| Pair {
+                source: &s.source,
+                english: &s.translation,
+                mean_logprob: s.confidence.map(|c| c.mean_logprob),
             })
             .collect();
-        let flags = checks::check_all(&pairs, settings);
-        for (row, f) in rows.iter_mut().zip(flags) {
-            row.flags = f;
-        }
-        Review {
-            rows,
-            min_mean_logprob: settings.min_mean_logprob,
-        }
-    }
-
-    /// One row per sentence of this tool's translation.
-    pub fn of_translation(t: &Translation, settings: &Settings) -> Review {
-        let mut rows = Vec::new();
-        for (p, para) in t.paragraphs.iter().enumerate() {
-            for s in &para.sentences {
-                rows.push(Row {
-                    paragraph: p,
-                    kind: para.kind.clone(),
-                    source: vec![s.source.clone()],
-                    english: s.translation.clone(),
-                    confidence: s.confidence,
-                    flags: Vec::new(),
-                });
-            }
-        }
-        Review::checked(rows, settings)
-    }
-
-    /// One row per aligned group of a translation made elsewhere; `confidence[i]` is
-    /// the forced-decoding score of group i.
-    pub fn of_alignment(
-        doc: &Document,
-        groups: &[Group],
-        confidence: &[Option<Confidence>],
-        settings: &Settings,
-    ) -> Review {
-        let rows = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| Row {
-                paragraph: g.paragraph,
-                kind: doc
-                    .paragraphs
-                    .get(g.paragraph)
-                    .map_or(ParagraphKind::Body, |p| p.kind.clone()),
-                source: g
-                    .source
-                    .iter()
-                    .map(|&(p, s)| doc.paragraphs[p].sentences[s].clone())
-                    .collect(),
-                english: g.english.join(" "),
-                confidence: confidence.get(i).copied().flatten(),
-                flags: Vec::new(),
-            })
-            .collect();
-        Review::checked(rows, settings)
-    }
-
-    /// Check this tool's translation and put the flags on its sentences; the review is
-    /// returned for a page.
-    pub fn flag(t: &mut Translation, settings: &Settings) -> Review {
-        let review = Review::of_translation(t, settings);
-        review.annotate(t);
-        review
-    }
-
-    /// Copy the flags back onto the sentences of the translation they were made from.
-    pub fn annotate(&self, t: &mut Translation) {
-        let mut rows = self.rows.iter();
-        for para in &mut t.paragraphs {
-            for s in &mut para.sentences {
-                if let Some(r) = rows.next() {
-                    s.flags = r.flags.clone();
-                }
-            }
-        }
-    }
-
-    /// How many rows each check flagged.
-    pub fn counts(&self) -> BTreeMap<Check, usize> {
-        let mut c = BTreeMap::new();
-        for r in &self.rows {
-            let mut seen: Vec<Check> = r.flags.iter().map(|f| f.check).collect();
-            seen.dedup();
-            for k in seen {
-                *c.entry(k).or_insert(0) += 1;
-            }
-        }
-        c
-    }
-
-    /// The mean of the rows' mean log-probabilities, over rows that have one.
-    pub fn overall_confidence(&self) -> Option<f32> {
-        let m: Vec<f32> = self
-            .rows
-            .iter()
-            .filter_map(|r| r.confidence.map(|c| c.mean_logprob))
-            .collect();
-        (!m.is_empty()).then(|| m.iter().sum::<f32>() / m.len() as f32)
-    }
-
-    /// Which of `gate` fired on some row.
-    pub fn fired(&self, gate: &[Check]) -> Vec<Check> {
-        let counts = self.counts();
-        gate.iter()
-            .copied()
-            .filter(|c| counts.contains_key(c))
-            .collect()
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        let counts: BTreeMap<&str, usize> = self
-            .counts()
-            .into_iter()
-            .map(|(k, v)| (k.name(), v))
-            .collect();
-        serde_json::json!({
-            "summary": {
-                "rows": self.rows.len(),
-                "flagged_rows": self.rows.iter().filter(|r| !r.flags.is_empty()).count(),
-                "flags_by_check": counts,
-                "mean_logprob": self.overall_confidence(),
-                "min_mean_logprob": self.min_mean_logprob,
+        checks::check_all(
+            &pairs,
+            &checks::Settings {
+                min_mean_logprob: low_confidence,
             },
-            "rows": self.rows,
-        })
+        )
+    };
+    let sentences = paragraphs.iter_mut().flat_map(|p| p.sentences.iter_mut());
+    for (s, f) in sentences.zip(flags) {
+        s.flags = f;
     }
+    count(paragraphs, low_confidence)
+}
 
-    /// For a terminal or a merge request: a summary, then a table of every row.
-    pub fn markdown(&self) -> String {
-        let mut s = String::from("# Translation review\n\n");
-        s.push_str(&summary_line(self));
-        s.push_str("\n\n| # | Hindi | English | confidence | flags |\n|---:|---|---|---:|---|\n");
-        for (i, r) in self.rows.iter().enumerate() {
-            let conf = r
-                .confidence
-                .map_or_else(|| "–".to_string(), |c| format!("{:.2}", c.mean_logprob));
-            let flags: Vec<String> = r
-                .flags
-                .iter()
-                .map(|f| format!("**{}**: {}", f.check.name(), cell(&f.message)))
-                .collect();
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                i + 1,
-                cell(&r.source.join(" ")),
-                cell(&r.english),
-                conf,
-                flags.join("<br>")
-            ));
+/// How many sentences each check flagged, and the overall confidence.
+pub fn count(paragraphs: &[Paragraph], low_confidence: f32) -> Checks {
+    let mut by_check: BTreeMap<Check, usize> = BTreeMap::new();
+    let (mut sentences, mut flagged, mut means) = (0, 0, Vec::new());
+    for s in paragraphs.iter().flat_map(|p| &p.sentences) {
+        sentences += 1;
+        if !s.flags.is_empty() {
+            flagged += 1;
         }
-        s
+        let mut seen: Vec<Check> = s.flags.iter().map(|f| f.check).collect();
+        seen.dedup();
+        for k in seen {
+            *by_check.entry(k).or_insert(0) += 1;
+        }
+        means.extend(s.confidence.map(|c| c.mean_logprob));
+    }
+    Checks {
+        sentences,
+        flagged,
+        by_check: by_check
+            .into_iter()
+            .map(|(k, n)| (k.name().to_string(), n))
+            .collect(),
+        mean_logprob: (!means.is_empty()).then(|| means.iter().sum::<f32>() / means.len() as f32),
+        low_confidence_below: low_confidence,
     }
 }
 
-/// "24 sentences, 3 flagged: numbers 1, dropped 1 …; mean log-probability -0.62".
-pub fn summary_line(r: &Review) -> String {
-    let flagged = r.rows.iter().filter(|r| !r.flags.is_empty()).count();
-    let counts: Vec<String> = r
-        .counts()
+/// Which of `gate` fired on some sentence.
+pub fn fired(checks: &Checks, gate: &[Check]) -> Vec<Check> {
+    gate.iter()
+        .copied()
+        .filter(|c| checks.by_check.contains_key(c.name()))
+        .collect()
+}
+
+/// A translation made elsewhere, as paragraphs: each aligned group is one sentence (its
+/// Hindi sentences joined by a space, `source_sentences` saying which), shown in the
+/// paragraph the aligner put it in; `confidence[i]` is group i's score.
+pub fn aligned(
+    doc: &Document,
+    groups: &[Group],
+    confidence: &[Option<Confidence>],
+) -> Vec<Paragraph> {
+    let mut paragraphs: Vec<Paragraph> = doc
+        .paragraphs
+        .iter()
+        .enumerate()
+        .map(|(index, p)| Paragraph {
+            index,
+            kind: p.kind.clone(),
+            source: p.text.clone(),
+            translation: String::new(),
+            sentences: Vec::new(),
+            separator: p.separator.clone(),
+        })
+        .collect();
+    for (i, g) in groups.iter().enumerate() {
+        let Some(p) = paragraphs.get_mut(g.paragraph) else {
+            continue;
+        };
+        let source: Vec<&str> = g
+            .source
+            .iter()
+            .map(|&(pi, si)| doc.paragraphs[pi].sentences[si].as_str())
+            .collect();
+        p.sentences.push(Sentence {
+            index: p.sentences.len(),
+            source: source.join(" "),
+            translation: g.english.join(" "),
+            confidence: confidence.get(i).copied().flatten(),
+            flags: Vec::new(),
+            source_sentences: Some(g.source.iter().map(|&(_, si)| si).collect()),
+        });
+    }
+    for p in &mut paragraphs {
+        let english: Vec<&str> = p
+            .sentences
+            .iter()
+            .map(|s| s.translation.as_str())
+            .filter(|t| !t.is_empty())
+            .collect();
+        p.translation = english.join(" ");
+    }
+    paragraphs
+}
+
+/// The counts by check, in the checks' order (numbers first).
+pub fn by_check(c: &Checks) -> impl Iterator<Item = (Check, usize)> + '_ {
+    Check::ALL
         .into_iter()
+        .filter_map(|k| c.by_check.get(k.name()).map(|&n| (k, n)))
+}
+
+/// "24 rows, 3 flagged (numbers 1, dropped 1 …); mean token log-probability -0.62
+/// (low-confidence threshold -1.50)".
+pub fn summary_line(c: &Checks) -> String {
+    let counts: Vec<String> = by_check(c)
         .map(|(k, v)| format!("{} {v}", k.name()))
         .collect();
-    let mut s = format!("{} rows, {flagged} flagged", r.rows.len());
+    let mut s = format!("{} rows, {} flagged", c.sentences, c.flagged);
     if !counts.is_empty() {
         s.push_str(&format!(" ({})", counts.join(", ")));
     }
-    if let Some(c) = r.overall_confidence() {
+    if let Some(m) = c.mean_logprob {
         s.push_str(&format!(
-            "; mean token log-probability {c:.2} (low-confidence threshold {:.2})",
-            r.min_mean_logprob
+            "; mean token log-probability {m:.2} (low-confidence threshold {:.2})",
+            c.low_confidence_below
         ));
     }
     s
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }

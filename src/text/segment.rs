@@ -6,6 +6,7 @@
 //! nothing but punctuation) just yields odd but complete pieces. No piece ever drops a
 //! character other than whitespace at its ends.
 
+use super::script::is_devanagari;
 use std::ops::Range;
 use unicode_normalization::UnicodeNormalization;
 
@@ -57,37 +58,12 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-fn is_devanagari(c: char) -> bool {
-    matches!(c, '\u{0900}'..='\u{097F}' | '\u{A8E0}'..='\u{A8FF}')
-}
-
 /// Devanagari digits (०-९) count as digits everywhere ASCII digits do.
 fn is_digit(c: char) -> bool {
     c.is_ascii_digit() || ('\u{0966}'..='\u{096F}').contains(&c)
 }
 
-pub fn has_devanagari(text: &str) -> bool {
-    text.chars().any(is_devanagari)
-}
-
-/// Devanagari letters / all letters (0 when there are no letters). Vowel signs count
-/// as letters (they are `Alphabetic` in Unicode), digits and punctuation do not.
-pub fn devanagari_ratio(text: &str) -> f32 {
-    let (mut deva, mut all) = (0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
-        all += 1;
-        if is_devanagari(c) {
-            deva += 1;
-        }
-    }
-    if all == 0 {
-        0.0
-    } else {
-        deva as f32 / all as f32
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ParagraphKind {
     Body,
@@ -754,23 +730,6 @@ mod tests {
     }
 
     #[test]
-    fn devanagari_detection_and_ratio() {
-        assert!(has_devanagari("Score: १२५/३"));
-        assert!(!has_devanagari("Only English, 2025."));
-        assert_eq!(devanagari_ratio("123 ... !!"), 0.0);
-        assert_eq!(devanagari_ratio("abc"), 0.0);
-        assert_eq!(devanagari_ratio("भारत"), 1.0);
-        let mixed = devanagari_ratio("भारत India");
-        assert!(mixed > 0.3 && mixed < 0.5, "{mixed}");
-    }
-
-    #[test]
-    fn devanagari_extended_block_counts() {
-        assert!(has_devanagari("\u{A8F2}"));
-        assert!(!has_devanagari("\u{0980}")); // Bengali, next block
-    }
-
-    #[test]
     fn paragraph_kind_serializes_lowercase() {
         let kinds = [
             ParagraphKind::Body,
@@ -1125,7 +1084,6 @@ mod tests {
                 }
             }
             assert_eq!(ink(&rebuild(&doc)), ink(&text), "{raw:?}");
-            let _ = (has_devanagari(&raw), devanagari_ratio(&raw));
         }
     }
 }

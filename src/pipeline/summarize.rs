@@ -3,43 +3,28 @@
 //! reducing the notes in rounds if they are themselves too long), so nothing past the
 //! context window is ignored.
 
+use super::runner::{Call, Runner};
+use super::translate::translate_sentences;
 use crate::card::SummaryMethod;
-use crate::chunk;
-use crate::config::SummaryLength;
 use crate::engine::Finish;
 use crate::error::{Error, Result};
-use crate::generate::Generator;
-use crate::progress::Event;
-use crate::segment::{self, Document, ParagraphKind};
-use serde::Serialize;
+use crate::record::Summary;
+use crate::text::chunk;
+use crate::text::segment::{self, Document, ParagraphKind};
 use std::collections::{HashMap, HashSet};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub summary: String,
-    /// The summary's sentences, for `--bullets`.
-    pub bullets: Vec<String>,
-    /// Map-step notes (empty when the article fitted one prompt).
-    pub notes: Vec<String>,
-    pub target_words: usize,
-}
 
 const MAX_REDUCE_ROUNDS: usize = 4;
 
-pub fn summarize(
-    generator: &mut Generator,
-    doc: &Document,
-    length: SummaryLength,
-) -> Result<Summary> {
-    let card = generator.card;
-    let words = card.summary_words(length);
-    if card.summary.method == SummaryMethod::Extractive {
-        return extractive(generator, doc, words);
+pub fn summarize(runner: &mut Runner, doc: &Document) -> Result<Summary> {
+    let (card, s) = (runner.card, runner.settings);
+    let words = s.summary_words;
+    if s.summary_method == SummaryMethod::Extractive {
+        return extractive(runner, doc);
     }
     let words_s = words.to_string();
     // A summary of N words takes about 1.5 N tokens; leave room for 2 N.
-    let summary_budget = (words * 2 + 32).min(generator.max_new_tokens().max(words * 2 + 32));
-    let direct_cap = generator
+    let summary_budget = (words * 2 + 32).min(s.max_new_tokens.max(words * 2 + 32));
+    let direct_cap = runner
         .source_budget(&card.prompts.summarize, 0.0, usize::MAX)?
         .saturating_sub(summary_budget);
     let whole: String = doc
@@ -48,77 +33,70 @@ pub fn summarize(
         .map(|p| p.text.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    let whole_tokens = generator.count(&whole);
+    let whole_tokens = runner.count(&whole);
 
-    if whole_tokens <= direct_cap.min(card.summary.notes_chunk_tokens * 2) {
-        generator.stats.chunks = 1;
-        generator.progress.event(&Event::Begin {
-            task: "summarize",
-            total: 1,
-        });
-        let out = generator.run(
-            &card.prompts.summarize,
+    if whole_tokens <= direct_cap.min(s.notes_chunk_tokens * 2) {
+        runner.begin("summarize", 1);
+        let template = &card.prompts.summarize;
+        let call = Call::new(
+            template,
             &[("source", &whole), ("words", &words_s)],
             summary_budget,
-            1.0,
-        )?;
+        );
+        let out = one(runner.generate(template, &[call])?);
         let summary = tidy(&out.text, out.finish);
-        generator.chunk_done(1, 1);
-        return Ok(finish(summary, Vec::new(), words));
+        runner.chunk_done(1, 1);
+        return Ok(finish(runner, summary, Vec::new()));
     }
 
-    // Map: notes on each span of the article.
-    let notes_cap =
-        generator.source_budget(&card.prompts.notes, 0.5, card.summary.notes_chunk_tokens)?;
-    let spans = chunk::plan_spans(doc, notes_cap, &|s| generator.count(s));
+    // Map: notes on each span of the article, all spans submitted together.
+    let notes_cap = runner.source_budget(&card.prompts.notes, 0.5, s.notes_chunk_tokens)?;
+    let spans = chunk::plan_spans(doc, notes_cap, &|t| runner.count(t));
     let total = spans.len() + 1;
-    generator.stats.chunks = total;
-    generator.progress.event(&Event::Begin {
-        task: "summarize",
-        total,
-    });
+    runner.begin("summarize", total);
+    let template = &card.prompts.notes;
+    let calls: Vec<Call> = spans
+        .iter()
+        .map(|span| {
+            let budget = (runner.count(span) / 2 + 48).min(s.max_new_tokens);
+            Call::new(template, &[("source", span)], budget)
+        })
+        .collect();
     let mut notes = Vec::with_capacity(spans.len());
-    for (i, span) in spans.iter().enumerate() {
-        let budget = (generator.count(span) / 2 + 48).min(generator.max_new_tokens());
-        let out = generator.run(&card.prompts.notes, &[("source", span)], budget, 1.0)?;
+    for (i, out) in runner.generate(template, &calls)?.into_iter().enumerate() {
         let note = tidy(&out.text, out.finish);
         if !note.is_empty() {
             notes.push(note);
         }
-        generator.chunk_done(i + 1, total);
+        runner.chunk_done(i + 1, total);
     }
 
     // Reduce: one summary of the notes; if the notes are too long for one prompt, reduce
     // groups of them first.
-    let reduce_cap = generator
+    let reduce_cap = runner
         .source_budget(&card.prompts.reduce, 0.0, usize::MAX)?
         .saturating_sub(summary_budget)
         .max(64);
     let mut layer = notes.clone();
     for _ in 0..MAX_REDUCE_ROUNDS {
         let joined = layer.join("\n");
-        if generator.count(&joined) <= reduce_cap || layer.len() <= 1 {
-            let out = generator.run(
-                &card.prompts.reduce,
-                &[("notes", &joined), ("words", &words_s)],
-                summary_budget,
-                1.0,
-            )?;
-            generator.chunk_done(total, total);
-            return Ok(finish(tidy(&out.text, out.finish), notes, words));
+        if runner.count(&joined) <= reduce_cap || layer.len() <= 1 {
+            let summary = reduce(runner, &joined, &words_s, summary_budget)?;
+            runner.chunk_done(total, total);
+            return Ok(finish(runner, summary, notes));
         }
         let mut next = Vec::new();
         let mut group = String::new();
         for note in &layer {
-            if !group.is_empty() && generator.count(&group) + generator.count(note) > reduce_cap {
-                next.push(reduce_group(generator, &group, &words_s, summary_budget)?);
+            if !group.is_empty() && runner.count(&group) + runner.count(note) > reduce_cap {
+                next.push(reduce(runner, &group, &words_s, summary_budget)?);
                 group.clear();
             }
             group.push_str(note);
             group.push('\n');
         }
         if !group.is_empty() {
-            next.push(reduce_group(generator, &group, &words_s, summary_budget)?);
+            next.push(reduce(runner, &group, &words_s, summary_budget)?);
         }
         layer = next;
     }
@@ -127,23 +105,28 @@ pub fn summarize(
     )))
 }
 
+/// The one answer of a one-call submission.
+fn one(mut answers: Vec<crate::engine::Generation>) -> crate::engine::Generation {
+    answers.remove(0)
+}
+
 /// Extractive summary: score every body sentence of the whole article (lead position,
 /// words shared with the rest of the article, numbers), take the best until the target
 /// length is reached, skipping near-duplicates, and translate them in article order.
-fn extractive(generator: &mut Generator, doc: &Document, target_words: usize) -> Result<Summary> {
-    let picked = select_sentences(doc, target_words);
-    generator.stats.chunks = picked.len();
-    generator.progress.event(&Event::Begin {
-        task: "summarize",
-        total: picked.len(),
-    });
+fn extractive(runner: &mut Runner, doc: &Document) -> Result<Summary> {
+    let picked = select_sentences(doc, runner.settings.summary_words);
+    runner.begin("summarize", picked.len());
     let mut english = Vec::with_capacity(picked.len());
-    for (i, s) in picked.iter().enumerate() {
-        let out = crate::translate::translate_sentences(generator, &[s.as_str()])?;
-        english.extend(out.into_iter().map(|l| l.text).filter(|t| !t.is_empty()));
-        generator.chunk_done(i + 1, picked.len());
+    for (i, line) in translate_sentences(runner, &picked)?
+        .into_iter()
+        .enumerate()
+    {
+        if !line.text.is_empty() {
+            english.push(line.text);
+        }
+        runner.chunk_done(i + 1, picked.len());
     }
-    Ok(finish(english.join(" "), picked, target_words))
+    Ok(finish(runner, english.join(" "), picked))
 }
 
 /// Hindi function words that say nothing about what an article is about.
@@ -265,18 +248,10 @@ pub fn select_sentences(doc: &Document, target_words: usize) -> Vec<String> {
     chosen.into_iter().map(|i| candidates[i].clone()).collect()
 }
 
-fn reduce_group(
-    generator: &mut Generator,
-    notes: &str,
-    words: &str,
-    budget: usize,
-) -> Result<String> {
-    let out = generator.run(
-        &generator.card.prompts.reduce,
-        &[("notes", notes), ("words", words)],
-        budget,
-        1.0,
-    )?;
+fn reduce(runner: &mut Runner, notes: &str, words: &str, budget: usize) -> Result<String> {
+    let template = &runner.card.prompts.reduce;
+    let call = Call::new(template, &[("notes", notes), ("words", words)], budget);
+    let out = one(runner.generate(template, &[call])?);
     Ok(tidy(&out.text, out.finish))
 }
 
@@ -291,7 +266,7 @@ fn tidy(text: &str, finish: Finish) -> String {
     text.to_string()
 }
 
-fn finish(summary: String, notes: Vec<String>, target_words: usize) -> Summary {
+fn finish(runner: &Runner, summary: String, notes: Vec<String>) -> Summary {
     let bullets = segment::split_sentences(&summary)
         .into_iter()
         .map(|s| s.trim_start_matches(['-', '*', '•', ' ']).to_string())
@@ -300,8 +275,9 @@ fn finish(summary: String, notes: Vec<String>, target_words: usize) -> Summary {
     Summary {
         summary,
         bullets,
+        length: runner.settings.summary_length,
+        target_words: runner.settings.summary_words,
         notes,
-        target_words,
     }
 }
 

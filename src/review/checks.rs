@@ -5,9 +5,10 @@
 //! vs million/billion, spelled-out small numbers), length is judged against the
 //! article's own ratio, repetition needs a long repeated phrase.
 
-use serde::Serialize;
+use crate::text::script::is_devanagari;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     /// A number of the Hindi is missing from the English, or the English has a new one.
@@ -57,7 +58,7 @@ impl Check {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
     pub check: Check,
     pub message: String,
@@ -128,10 +129,6 @@ pub fn check_all(pairs: &[Pair], settings: &Settings) -> Vec<Vec<Flag>> {
 }
 
 // ---------------------------------------------------------------- untranslated
-
-fn is_devanagari(c: char) -> bool {
-    ('\u{0900}'..='\u{097F}').contains(&c) || ('\u{A8E0}'..='\u{A8FF}').contains(&c)
-}
 
 pub fn untranslated(en: &str) -> Option<Flag> {
     let words: Vec<&str> = en

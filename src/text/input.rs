@@ -1,19 +1,21 @@
 //! First stage: read an article from a file or stdin and make sure it is text we can
 //! translate. Errors name the input and, for bad bytes, the byte offset.
 
+use super::script::has_devanagari;
+use crate::config::InputRules;
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
 
-/// An article as read: where it came from (for messages) and its raw text.
+/// An article as read: where it came from (for messages) and its text.
 #[derive(Debug, Clone)]
-pub struct Article {
+pub struct Raw {
     pub origin: String,
     pub text: String,
 }
 
 /// Read `path`, or stdin when it is `None` or `-`.
-pub fn read(path: Option<&Path>) -> Result<Article> {
+pub fn read(path: Option<&Path>) -> Result<Raw> {
     let (origin, bytes) = match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
             let bytes = std::fs::read(p).map_err(|source| Error::Io {
@@ -22,21 +24,24 @@ pub fn read(path: Option<&Path>) -> Result<Article> {
             })?;
             (p.display().to_string(), bytes)
         }
-        None => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|source| Error::Io {
-                    path: "<stdin>".into(),
-                    source,
-                })?;
-            ("<stdin>".to_string(), bytes)
-        }
+        None => ("<stdin>".to_string(), read_stdin()?),
     };
-    Ok(Article {
+    Ok(Raw {
         text: decode(bytes, &origin)?,
         origin,
     })
+}
+
+/// All of stdin.
+pub fn read_stdin() -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Io {
+            path: "<stdin>".into(),
+            source,
+        })?;
+    Ok(bytes)
 }
 
 /// UTF-8 decode (a leading byte-order mark is dropped), naming the first bad byte.
@@ -51,16 +56,25 @@ pub fn decode(bytes: Vec<u8>, origin: &str) -> Result<String> {
     })
 }
 
-/// Reject input we cannot sensibly translate: empty, or (unless `force`) not Hindi.
-pub fn check(article: &Article, force: bool) -> Result<()> {
-    if article.text.trim().is_empty() {
+/// Reject input we cannot sensibly translate: empty, too long, or (unless `force`) not
+/// Hindi.
+pub fn check(origin: &str, text: &str, rules: &InputRules) -> Result<()> {
+    if text.trim().is_empty() {
         return Err(Error::EmptyInput {
-            origin: article.origin.clone(),
+            origin: origin.to_string(),
         });
     }
-    if !force && !crate::segment::has_devanagari(&article.text) {
+    let chars = text.chars().count();
+    if chars > rules.max_chars {
+        return Err(Error::TooLong {
+            origin: origin.to_string(),
+            chars,
+            max: rules.max_chars,
+        });
+    }
+    if !rules.force && !has_devanagari(text) {
         return Err(Error::NotHindi {
-            origin: article.origin.clone(),
+            origin: origin.to_string(),
         });
     }
     Ok(())
@@ -70,11 +84,12 @@ pub fn check(article: &Article, force: bool) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn article(text: &str) -> Article {
-        Article {
-            origin: "a.txt".into(),
-            text: text.into(),
-        }
+    fn check_text(text: &str, force: bool) -> Result<()> {
+        let rules = InputRules {
+            force,
+            max_chars: 100,
+        };
+        check("a.txt", text, &rules)
     }
 
     #[test]
@@ -95,7 +110,7 @@ mod tests {
     #[test]
     fn whitespace_only_input_is_empty() {
         assert!(matches!(
-            check(&article(" \n\t\n"), false),
+            check_text(" \n\t\n", false),
             Err(Error::EmptyInput { .. })
         ));
     }
@@ -103,11 +118,29 @@ mod tests {
     #[test]
     fn english_only_input_needs_force() {
         assert!(matches!(
-            check(&article("Hello world."), false),
+            check_text("Hello world.", false),
             Err(Error::NotHindi { .. })
         ));
-        assert!(check(&article("Hello world."), true).is_ok());
-        assert!(check(&article("नमस्ते दुनिया।"), false).is_ok());
+        assert!(check_text("Hello world.", true).is_ok());
+        assert!(check_text("नमस्ते दुनिया।", false).is_ok());
+    }
+
+    #[test]
+    fn an_article_over_the_limit_is_too_long() {
+        let long = "क".repeat(101);
+        let err = check_text(&long, false).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TooLong {
+                    chars: 101,
+                    max: 100,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--max-article-chars"));
     }
 
     #[test]

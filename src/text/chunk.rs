@@ -6,7 +6,7 @@
 //! result still fits. A sentence that alone exceeds the budget is cut into pieces at
 //! clause boundaries, then at spaces; a single word larger than the budget stays whole.
 
-use crate::segment::{Document, ParagraphKind, clause_spans, word_spans};
+use super::segment::{Document, ParagraphKind, clause_spans, word_spans};
 use std::ops::Range;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -229,7 +229,7 @@ fn pieces(sentence: &str, budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::segment::{normalize, segment};
+    use crate::text::segment::{normalize, segment};
 
     const ARTICLE: &str = "लोकसभा में विपक्ष का हंगामा, कार्यवाही स्थगित\n\
         \n\

@@ -4,7 +4,7 @@
 //! 0–1 groups, scored by length (against the text's own English/Hindi ratio) and by the
 //! numbers the two sides share.
 
-use crate::segment::{self, Document};
+use crate::text::segment::{self, Document};
 
 /// English sentences of a paragraph: split after `.`, `!` or `?` (and closing quotes or
 /// brackets) before whitespace and a capital, digit or quote; not after abbreviations
@@ -90,8 +90,10 @@ pub struct Group {
     pub english: Vec<String>,
 }
 
-/// Align `english` (one paragraph per non-empty line) to `doc`.
+/// Align `english` (one paragraph per non-empty line; normalized here like the
+/// source) to `doc`.
 pub fn align(doc: &Document, english: &str) -> Vec<Group> {
+    let english = segment::normalize(english);
     let en_paras: Vec<Vec<String>> = english
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -180,7 +182,7 @@ fn cost(h: &str, e: &str, ratio: f64, kind: (usize, usize)) -> f64 {
     }
     let (hl, el) = (chars(h) as f64, chars(e) as f64);
     let delta = (el - ratio * hl) / (hl.max(1.0) * VARIANCE).sqrt();
-    let (shared, unshared) = crate::checks::number_agreement(h, e);
+    let (shared, unshared) = super::checks::number_agreement(h, e);
     prior + delta * delta / 2.0 - shared as f64 + unshared as f64
 }
 
@@ -232,17 +234,15 @@ fn dp_within(
     out
 }
 
-/// The Hindi sentences of a document with a translation aligned to them, for callers
-/// that want the document as well.
-pub fn segment_and_align(hindi: &str, english: &str) -> (Document, Vec<Group>) {
-    let doc = segment::segment(&segment::normalize(hindi));
-    let groups = align(&doc, &segment::normalize(english));
-    (doc, groups)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn segment_and_align(hindi: &str, english: &str) -> (Document, Vec<Group>) {
+        let doc = segment::segment(&segment::normalize(hindi));
+        let groups = align(&doc, english);
+        (doc, groups)
+    }
 
     #[test]
     fn english_sentences_split_at_ends_but_not_abbreviations_decimals_or_datelines() {

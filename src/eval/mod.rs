@@ -11,12 +11,17 @@
 //! `devtest/hin_Deva.devtest` and `devtest/eng_Latn.devtest`) is read as one article
 //! per sentence.
 
-use crate::checks::{self, Check};
-use crate::config::SummaryLength;
+pub mod metrics;
+
+use crate::config::{InputRules, Task};
 use crate::error::{Error, Result};
-use crate::generate::{Generator, Stats};
-use crate::review::Review;
-use crate::{input, metrics, output, segment, summarize, translate};
+use crate::pipeline::runner::round;
+use crate::pipeline::{Pipeline, Worked};
+use crate::progress::{Event, Progress};
+use crate::record::ModelInfo;
+use crate::review::checks;
+use crate::text::segment::Document;
+use crate::text::{self, input};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -129,12 +134,6 @@ fn load_flores(dir: &Path) -> Result<Vec<Article>> {
         .collect())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    Translate,
-    Summarize,
-}
-
 /// What was measured for one article.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -172,15 +171,83 @@ fn lines(s: &str) -> Vec<&str> {
     s.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
-/// Evaluate one article with `generator`'s model.
-pub fn article(
-    generator: &mut Generator,
-    a: &Article,
+/// The report of a run over an evaluation set: per article, overall, and failures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub data: String,
+    pub task: Task,
+    pub model: Option<ModelInfo>,
+    pub summary: Summary,
+    pub articles: Vec<Row>,
+    /// (article id, error message) of articles that failed.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Run `task` (translate or summarize) over `articles` and measure every result.
+pub fn run(
+    pipeline: &mut Pipeline,
+    articles: &[Article],
     task: Task,
-    settings: &checks::Settings,
-) -> Result<(Row, Stats)> {
-    let doc = segment::segment(&segment::normalize(&a.hindi));
-    let sentences: usize = doc.paragraphs.iter().map(|p| p.sentences.len()).sum();
+    data: &Path,
+    progress: &mut dyn Progress,
+) -> Report {
+    let total = articles.len();
+    progress.event(&Event::BatchBegin { total, skipped: 0 });
+    let (mut rows, mut failures) = (Vec::new(), Vec::new());
+    // Evaluation articles are taken as they are: no language check, no length limit.
+    let rules = InputRules {
+        force: true,
+        ..InputRules::default()
+    };
+    for (i, a) in articles.iter().enumerate() {
+        progress.event(&Event::ArticleBegin {
+            index: i + 1,
+            total,
+            id: &a.id,
+        });
+        let result = text::Article::new(&a.id, &a.hindi, &rules).and_then(|article| {
+            let worked = pipeline.run(&article, task, progress)?;
+            Ok((article, worked))
+        });
+        let (error, seconds, output_tokens) = match result {
+            Ok((article, worked)) => {
+                let row = measure(a, &article.doc, worked);
+                let done = (None, row.seconds, row.output_tokens);
+                rows.push(row);
+                done
+            }
+            Err(e) => {
+                failures.push((a.id.clone(), e.to_string()));
+                (Some(e.to_string()), 0.0, 0)
+            }
+        };
+        progress.event(&Event::ArticleDone {
+            index: i + 1,
+            total,
+            id: &a.id,
+            error: error.as_deref(),
+            seconds,
+            output_tokens,
+        });
+    }
+    progress.event(&Event::BatchEnd);
+    let summary = summarize_rows(&rows, failures.len(), articles);
+    let model = match task {
+        Task::Summarize => pipeline.summarizer_info(),
+        _ => pipeline.translator_info(),
+    };
+    Report {
+        data: data.display().to_string(),
+        task,
+        model: model.cloned(),
+        summary,
+        articles: rows,
+        failures,
+    }
+}
+
+/// What one article's result measures against its reference and facts.
+fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
     let mut row = Row {
         id: a.id.clone(),
         topic: a.meta.topic.clone(),
@@ -188,86 +255,79 @@ pub fn article(
         chrf: None,
         bleu: None,
         kept: None,
-        sentences_covered: (0, sentences),
-        paragraphs: (0, doc.paragraphs.len()),
+        sentences_covered: (0, 0),
+        paragraphs: (0, 0),
         flags: BTreeMap::new(),
         mean_logprob: None,
         facts_covered: None,
         summary_words: None,
         invented_numbers: None,
-        seconds: 0.0,
-        output_tokens: 0,
+        seconds: worked.stats.decode_seconds + worked.stats.prefill_seconds,
+        output_tokens: worked.stats.output_tokens,
         output: String::new(),
     };
-    match task {
-        Task::Translate => {
-            let mut t = translate::translate(generator, &doc)?;
-            let review = Review::flag(&mut t, settings);
-            row.output = t.text();
-            row.paragraphs.0 = t.paragraphs.len();
-            row.sentences_covered.0 = review
-                .rows
-                .iter()
-                .filter(|r| !r.english.trim().is_empty())
-                .count();
-            for (check, n) in review.counts() {
-                row.flags.insert(check.name().to_string(), n);
-            }
-            row.mean_logprob = review.overall_confidence();
-            if let Some(reference) = &a.reference {
-                let (h, r) = (lines(&row.output), lines(reference));
-                if h.len() == r.len() {
-                    row.chrf = Some(metrics::chrf(&h, &r));
-                    row.bleu = Some(metrics::bleu(&h, &r));
-                } else {
-                    // Not line-aligned (should not happen: paragraphs are kept): score
-                    // the whole text as one segment rather than misalign lines.
-                    let (h, r) = (h.join(" "), r.join(" "));
-                    row.chrf = Some(metrics::chrf(&[&h], &[&r]));
-                    row.bleu = Some(metrics::bleu(&[&h], &[&r]));
-                }
-            }
-            if !a.meta.keep.is_empty() {
-                let found = a
-                    .meta
-                    .keep
-                    .iter()
-                    .filter(|k| contains_ci(&row.output, k))
-                    .count();
-                row.kept = Some((found, a.meta.keep.len()));
+    if let Some(t) = worked.translation {
+        row.output = t.translation.clone();
+        row.paragraphs = (t.paragraphs.len(), t.paragraphs.len());
+        row.sentences_covered = (
+            t.sentences()
+                .filter(|s| !s.translation.trim().is_empty())
+                .count(),
+            t.sentences().count(),
+        );
+        row.flags = t.checks.by_check.clone();
+        row.mean_logprob = t.checks.mean_logprob;
+        if let Some(reference) = &a.reference {
+            let (h, r) = (lines(&row.output), lines(reference));
+            if h.len() == r.len() {
+                row.chrf = Some(metrics::chrf(&h, &r));
+                row.bleu = Some(metrics::bleu(&h, &r));
+            } else {
+                // Not line-aligned (should not happen: paragraphs are kept): score the
+                // whole text as one segment rather than misalign lines.
+                let (h, r) = (h.join(" "), r.join(" "));
+                row.chrf = Some(metrics::chrf(&[&h], &[&r]));
+                row.bleu = Some(metrics::bleu(&[&h], &[&r]));
             }
         }
-        Task::Summarize => {
-            let s = summarize::summarize(generator, &doc, SummaryLength::Medium)?;
-            row.output = s.summary.clone();
-            row.summary_words = Some(s.summary.split_whitespace().count());
-            let covered = a
+        if !a.meta.keep.is_empty() {
+            let found = a
                 .meta
-                .facts
+                .keep
                 .iter()
-                .filter(|f| f.terms.iter().all(|t| contains_ci(&s.summary, t)))
+                .filter(|k| contains_ci(&row.output, k))
                 .count();
-            row.facts_covered = Some((covered, a.meta.facts.len()));
-            // Numbers the summary has and the article does not: a faithfulness failure.
-            let invented = checks::numbers(&a.hindi, &s.summary)
-                .iter()
-                .filter(|f| f.message.starts_with("in the English but not in the Hindi"))
-                .map(|f| f.message.matches(',').count() + 1)
-                .sum();
-            row.invented_numbers = Some(invented);
-            if invented > 0 {
-                row.flags.insert("invented_numbers".into(), invented);
-            }
-            row.sentences_covered.0 = sentences;
-            if let Some(c) = checks::untranslated(&s.summary) {
-                row.flags.insert(c.check.name().to_string(), 1);
-            }
+            row.kept = Some((found, a.meta.keep.len()));
         }
     }
-    let stats = std::mem::take(&mut generator.stats);
-    row.seconds = stats.decode_seconds + stats.prefill_seconds;
-    row.output_tokens = stats.output_tokens;
-    Ok((row, stats))
+    if let Some(s) = worked.summary {
+        let sentences: usize = doc.paragraphs.iter().map(|p| p.sentences.len()).sum();
+        row.paragraphs = (0, doc.paragraphs.len());
+        row.sentences_covered = (sentences, sentences);
+        row.output = s.summary.clone();
+        row.summary_words = Some(s.summary.split_whitespace().count());
+        let covered = a
+            .meta
+            .facts
+            .iter()
+            .filter(|f| f.terms.iter().all(|t| contains_ci(&s.summary, t)))
+            .count();
+        row.facts_covered = Some((covered, a.meta.facts.len()));
+        // Numbers the summary has and the article does not: a faithfulness failure.
+        let invented = checks::numbers(&a.hindi, &s.summary)
+            .iter()
+            .filter(|f| f.message.starts_with("in the English but not in the Hindi"))
+            .map(|f| f.message.matches(',').count() + 1)
+            .sum();
+        row.invented_numbers = Some(invented);
+        if invented > 0 {
+            row.flags.insert("invented_numbers".into(), invented);
+        }
+        if let Some(c) = checks::untranslated(&s.summary) {
+            row.flags.insert(c.check.name().to_string(), 1);
+        }
+    }
+    row
 }
 
 /// Totals over all articles.
@@ -343,9 +403,9 @@ pub fn summarize_rows(rows: &[Row], failed: usize, articles: &[Article]) -> Summ
         flags,
         mean_logprob: (!confidences.is_empty())
             .then(|| confidences.iter().sum::<f32>() / confidences.len() as f32),
-        seconds: output::round(seconds, 2),
+        seconds: round(seconds, 2),
         output_tokens,
-        output_tokens_per_second: output::round(
+        output_tokens_per_second: round(
             if seconds > 0.0 {
                 output_tokens as f64 / seconds
             } else {
@@ -428,11 +488,6 @@ pub fn table(rows: &[Row], s: &Summary, failures: &[(String, String)]) -> String
 /// Where the evaluation set lives when none is given.
 pub fn default_set() -> PathBuf {
     PathBuf::from("eval/news")
-}
-
-/// Check names in the order the table shows them (for documentation).
-pub fn check_names() -> Vec<&'static str> {
-    Check::ALL.iter().map(|c| c.name()).collect()
 }
 
 #[cfg(test)]

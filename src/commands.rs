@@ -1,0 +1,229 @@
+//! The commands, as the binary calls them: each reads its inputs, runs the pipeline and
+//! writes the result. main.rs only parses flags into the plain configs here.
+
+use crate::card::{self, ModelCard};
+use crate::config::{InputRules, ModelChoice, Options, OutputFormat, Task};
+use crate::error::{Error, Result};
+use crate::eval;
+use crate::hub::{self, HubConfig};
+use crate::output;
+use crate::pipeline::{Pipeline, Uses};
+use crate::progress::{Event, Progress};
+use crate::review::{self, checks::Check, html};
+use crate::text::{Article, input};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What every model-running command shares: the models, the choices over their cards'
+/// defaults, what input is accepted, and how to reach the hub.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub choice: ModelChoice,
+    pub options: Options,
+    pub input: InputRules,
+    pub hub: HubConfig,
+}
+
+impl Setup {
+    fn pipeline(&self, uses: Uses, progress: &mut dyn Progress) -> Result<Pipeline> {
+        Pipeline::load(&self.choice, &self.options, uses, &self.hub, progress)
+    }
+}
+
+/// Where a command's result goes.
+#[derive(Debug, Clone)]
+pub struct Io {
+    /// Input file; None or "-" for stdin.
+    pub input: Option<PathBuf>,
+    /// Output file; None for stdout.
+    pub output: Option<PathBuf>,
+    pub format: OutputFormat,
+}
+
+/// `anuvad translate`; `review_page` also writes the side-by-side review page.
+pub fn translate(
+    setup: &Setup,
+    io: &Io,
+    review_page: Option<&Path>,
+    progress: &mut dyn Progress,
+) -> Result<()> {
+    // Bad input fails before the slow model load.
+    let article = Article::read(io.input.as_deref(), &setup.input)?;
+    let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
+    let record = pipeline.translate(&article, progress)?;
+    if let Some(path) = review_page {
+        write_file(path, &html::render(&record.translation, &article.origin))?;
+    }
+    write_output(
+        io.output.as_deref(),
+        &output::translation(&record, io.format),
+    )
+}
+
+/// `anuvad summarize`.
+pub fn summarize(setup: &Setup, io: &Io, progress: &mut dyn Progress) -> Result<()> {
+    let article = Article::read(io.input.as_deref(), &setup.input)?;
+    let mut pipeline = setup.pipeline(Uses::SUMMARIZE, progress)?;
+    let record = pipeline.summarize(&article, progress)?;
+    let text = output::summary(&record, setup.options.bullets, io.format);
+    write_output(io.output.as_deref(), &text)
+}
+
+/// `anuvad review`: check a translation made elsewhere against its Hindi source.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    pub source: PathBuf,
+    pub translation: PathBuf,
+    pub html: Option<PathBuf>,
+    /// Markdown or JSON on stdout.
+    pub format: OutputFormat,
+    /// Exit non-zero when any of these checks fires.
+    pub fail_on: Vec<Check>,
+}
+
+/// Returns the exit code: 9 when a check named in `--fail-on` fired.
+pub fn review(setup: &Setup, rc: &ReviewConfig, progress: &mut dyn Progress) -> Result<i32> {
+    let article = Article::read(Some(&rc.source), &setup.input)?;
+    let english = input::read(Some(&rc.translation))?;
+    if english.text.trim().is_empty() {
+        return Err(Error::EmptyInput {
+            origin: english.origin,
+        });
+    }
+    let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
+    let record = pipeline.review(&article, &english.text, progress)?;
+    if let Some(path) = &rc.html {
+        write_file(path, &html::render(&record.translation, &english.origin))?;
+    }
+    write_output(None, &output::review(&record, rc.format))?;
+    let fired = review::fired(&record.translation.checks, &rc.fail_on);
+    if fired.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<&str> = fired.iter().map(|c| c.name()).collect();
+    progress.event(&Event::Warning {
+        message: &format!("checks named in --fail-on fired: {}", names.join(", ")),
+    });
+    Ok(9)
+}
+
+/// `anuvad eval`: measure the pipeline on an evaluation set.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// An evaluation-set directory or a FLORES-200 directory.
+    pub data: PathBuf,
+    pub task: Task,
+    /// Only the first N articles.
+    pub limit: Option<usize>,
+    /// JSON instead of a table on stdout.
+    pub json: bool,
+    /// Also write the JSON report here.
+    pub out: Option<PathBuf>,
+}
+
+/// Returns the exit code: 7 when an article failed.
+pub fn eval(setup: &Setup, ec: &EvalConfig, progress: &mut dyn Progress) -> Result<i32> {
+    let mut articles = eval::load(&ec.data)?;
+    if let Some(n) = ec.limit {
+        articles.truncate(n);
+    }
+    let mut pipeline = setup.pipeline(Uses::of(ec.task), progress)?;
+    let report = eval::run(&mut pipeline, &articles, ec.task, &ec.data, progress);
+    let json = output::json(&report);
+    if let Some(path) = &ec.out {
+        write_file(path, &json)?;
+    }
+    let text = if ec.json {
+        json
+    } else {
+        eval::table(&report.articles, &report.summary, &report.failures)
+    };
+    write_output(None, &text)?;
+    Ok(if report.failures.is_empty() { 0 } else { 7 })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Write to `path`, or to stdout.
+fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => write_file(path, text),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|source| Error::Io {
+                    path: "<stdout>".into(),
+                    source,
+                })
+        }
+    }
+}
+
+pub fn cards(home: &Path) -> Result<Vec<ModelCard>> {
+    card::load_all(Some(&home.join("models")))
+}
+
+/// `anuvad models list`: every card, whether its file is here, and its size.
+pub fn models_list(home: &Path, hubc: &HubConfig) -> Result<String> {
+    let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
+    for c in cards(home)? {
+        let local = hub::local_path(&c, home, hubc);
+        let size = local
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .or(c.source.size)
+            .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+            .unwrap_or_else(|| "?".into());
+        let mark = if c.default { " (default)" } else { "" };
+        s.push_str(&format!(
+            "{:<24} {:<8} {:>10}  {}{}\n",
+            c.id,
+            if local.is_some() { "yes" } else { "no" },
+            size,
+            c.name,
+            mark
+        ));
+    }
+    Ok(s)
+}
+
+fn find_card(home: &Path, name: &str) -> Result<ModelCard> {
+    let cards = cards(home)?;
+    cards
+        .iter()
+        .find(|c| c.id == name)
+        .cloned()
+        .ok_or_else(|| Error::UnknownModel {
+            name: name.to_string(),
+            known: hub::known(&cards),
+        })
+}
+
+pub fn models_pull(
+    name: &str,
+    home: &Path,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<PathBuf> {
+    let card = find_card(home, name)?;
+    hub::pull(&card, home, hubc, progress)
+}
+
+pub fn models_path(name: &str, home: &Path, hubc: &HubConfig) -> Result<PathBuf> {
+    let card = find_card(home, name)?;
+    hub::local_path(&card, home, hubc).ok_or_else(|| Error::ModelMissing {
+        path: home.join("models").join(&card.source.file),
+        fix: if card.source.hub_repo.is_some() {
+            format!("anuvad models pull {}", card.id)
+        } else {
+            "scripts/fetch-model.sh".to_string()
+        },
+    })
+}

@@ -1,0 +1,259 @@
+//! The one place prompts meet the engine: one model at work on one article, with the
+//! card's prompts, the resolved settings, the run's counts, progress and the interrupt
+//! flag. The translate and summarize stages submit their requests here and handle each
+//! result themselves.
+
+use crate::card::{ModelCard, Template};
+use crate::engine::{Engine, Finish, Generation, Request, Rules};
+use crate::error::{Error, Result};
+use crate::progress::{Event, Progress};
+use crate::record::{Counts, Timings};
+use crate::settings::Settings;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Totals of a run, as counts (the same every time) and timings.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Prompt tokens of every model call (the same for the same input and model).
+    pub input_tokens: usize,
+    /// Of those, the prefix tokens reused from the KV cache instead of computed: this
+    /// depends on what ran before, so it is a timing fact, not a count of the output.
+    pub cached_tokens: usize,
+    pub output_tokens: usize,
+    pub seconds: f64,
+    pub chunks: usize,
+    pub retries: usize,
+    pub prefill_seconds: f64,
+    pub decode_seconds: f64,
+}
+
+impl Stats {
+    /// Add another task's totals (a batch article translated and summarized).
+    pub fn add(&mut self, o: &Stats) {
+        self.input_tokens += o.input_tokens;
+        self.cached_tokens += o.cached_tokens;
+        self.output_tokens += o.output_tokens;
+        self.seconds += o.seconds;
+        self.chunks += o.chunks;
+        self.retries += o.retries;
+        self.prefill_seconds += o.prefill_seconds;
+        self.decode_seconds += o.decode_seconds;
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            chunks: self.chunks,
+            retries: self.retries,
+        }
+    }
+
+    pub fn timings(&self) -> Timings {
+        let rate = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        Timings {
+            seconds: round(self.seconds, 3),
+            cached_prompt_tokens: self.cached_tokens,
+            prefill_tokens_per_second: round(
+                rate(self.input_tokens - self.cached_tokens, self.prefill_seconds),
+                1,
+            ),
+            decode_tokens_per_second: round(rate(self.output_tokens, self.decode_seconds), 1),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
+pub fn round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
+}
+
+/// One prompt to send: the body rendered from the template's placeholders, and how many
+/// tokens the answer may have.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub body: String,
+    pub budget: usize,
+}
+
+impl Call {
+    pub fn new(template: &Template, vars: &[(&str, &str)], budget: usize) -> Call {
+        Call {
+            body: template.render(vars),
+            budget,
+        }
+    }
+}
+
+pub struct Runner<'a> {
+    engine: &'a mut dyn Engine,
+    pub card: &'a ModelCard,
+    pub settings: &'a Settings,
+    pub progress: &'a mut dyn Progress,
+    /// Set by a signal handler: the generation in flight stops at the next token with
+    /// `Error::Interrupted`.
+    interrupt: Option<&'a AtomicBool>,
+    pub stats: Stats,
+    started: Instant,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(
+        engine: &'a mut dyn Engine,
+        card: &'a ModelCard,
+        settings: &'a Settings,
+        progress: &'a mut dyn Progress,
+        interrupt: Option<&'a AtomicBool>,
+    ) -> Self {
+        Runner {
+            engine,
+            card,
+            settings,
+            progress,
+            interrupt,
+            stats: Stats::default(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        // Token counts only size budgets; a tokenizer failure here is not worth aborting
+        // for, so fall back to a generous estimate (Devanagari ≈ 1 token per 2 chars).
+        self.engine
+            .count_tokens(text)
+            .unwrap_or_else(|_| text.chars().count() / 2 + 1)
+    }
+
+    /// How many source tokens fit in one call of `template`, leaving room for an answer
+    /// `ratio` times as long as the source.
+    pub fn source_budget(&self, template: &Template, ratio: f32, cap: usize) -> Result<usize> {
+        let context = self.settings.context_tokens;
+        let fixed = self.count(&template.prefix) + self.count(&template.render(&[])) + 16;
+        let free = context.saturating_sub(fixed);
+        let budget = ((free as f32) / (1.0 + ratio)) as usize;
+        if budget < 8 {
+            return Err(Error::ContextTooSmall {
+                context,
+                needed: fixed + 8,
+            });
+        }
+        Ok(budget.min(cap))
+    }
+
+    /// Output budget for translating `source_tokens`: the output ratio × the source
+    /// plus 8, capped by `max_new_tokens`.
+    pub fn translation_budget(&self, source_tokens: usize) -> usize {
+        let s = self.settings;
+        ((source_tokens as f32 * s.output_ratio).ceil() as usize + 8).min(s.max_new_tokens)
+    }
+
+    /// Generate an answer to every call of `template`, up to the batch size together
+    /// (one pass over the weights per step serves them all). An answer that loops is
+    /// generated again with the repetition penalty.
+    pub fn generate(&mut self, template: &Template, calls: &[Call]) -> Result<Vec<Generation>> {
+        let mut out = self.call(template, calls, 1.0)?;
+        let looped: Vec<usize> = (0..out.len())
+            .filter(|&i| out[i].finish == Finish::Repetition)
+            .collect();
+        if !looped.is_empty() {
+            for _ in &looped {
+                self.stats.retries += 1;
+                self.progress.event(&Event::Warning {
+                    message: "repetition loop detected; retrying the chunk with a repetition penalty",
+                });
+            }
+            let again: Vec<Call> = looped.iter().map(|&i| calls[i].clone()).collect();
+            let penalty = self.settings.retry_repetition_penalty;
+            for (i, g) in looped
+                .into_iter()
+                .zip(self.call(template, &again, penalty)?)
+            {
+                out[i] = g;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One pass through the engine: every token reported, the interrupt flag checked.
+    fn call(
+        &mut self,
+        template: &Template,
+        calls: &[Call],
+        penalty: f32,
+    ) -> Result<Vec<Generation>> {
+        let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
+        if interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let s = self.settings;
+        let reqs: Vec<Request> = calls
+            .iter()
+            .map(|c| Request {
+                prefix: &template.prefix,
+                body: &c.body,
+                rules: Rules {
+                    max_new_tokens: c.budget,
+                    sampling: s.sampling,
+                    repetition_penalty: penalty,
+                    repeat_ngram: s.repeat_ngram,
+                    repeat_limit: s.repeat_limit,
+                    english_only: true,
+                    stop: s.stop.clone(),
+                    forced: Vec::new(),
+                },
+                beams: s.beams,
+            })
+            .collect();
+        let progress = &mut *self.progress;
+        let out = self.engine.generate(&reqs, s.batch_size, &mut || {
+            progress.event(&Event::Token);
+            if interrupted() {
+                return Err(Error::Interrupted);
+            }
+            Ok(())
+        })?;
+        for g in &out {
+            self.stats.input_tokens += g.prompt_tokens;
+            self.stats.cached_tokens += g.cached_tokens;
+            self.stats.output_tokens += g.output_tokens;
+            self.stats.prefill_seconds += g.prefill_seconds;
+            self.stats.decode_seconds += g.decode_seconds;
+        }
+        Ok(out)
+    }
+
+    /// Forced decoding of `continuation` after the template's prompt for `vars`.
+    pub fn score(
+        &mut self,
+        template: &Template,
+        vars: &[(&str, &str)],
+        continuation: &str,
+    ) -> Result<Vec<f32>> {
+        let body = template.render(vars);
+        self.engine.score(&template.prefix, &body, continuation)
+    }
+
+    /// A task starts with `total` chunks.
+    pub fn begin(&mut self, task: &str, total: usize) {
+        self.stats.chunks = total;
+        self.progress.event(&Event::Begin { task, total });
+    }
+
+    /// Report that `done` of `total` chunks are finished.
+    pub fn chunk_done(&mut self, done: usize, total: usize) {
+        self.progress.event(&Event::ChunkDone {
+            done,
+            total,
+            input_tokens: self.stats.input_tokens,
+            output_tokens: self.stats.output_tokens,
+        });
+    }
+
+    pub fn finish(mut self) -> Stats {
+        self.stats.seconds = self.started.elapsed().as_secs_f64();
+        self.stats
+    }
+}

@@ -2,10 +2,10 @@
 //! made recorded for a peer to replay one after another (scripts/bench.py does that with
 //! llama.cpp). Prints one JSON object on stdout.
 //! `cargo run --release --example article_speed -- ARTICLE.txt [BATCH]`
+use anuvad::HubConfig;
 use anuvad::config::{InputRules, ModelChoice, Options};
 use anuvad::engine::{Engine, Generation, ModelInfo, Request};
 use anuvad::error::Result;
-use anuvad::hub::HubConfig;
 use anuvad::pipeline::{Pipeline, Plan, Uses, load_engine};
 use anuvad::progress::Silent;
 use anuvad::text::Article;

@@ -5,7 +5,7 @@
 //! `cargo run --release --example marian_speed -- MODEL_DIR IDS.json BATCH MAX_NEW f32|int8 [BEAMS]`
 use anuvad::config::Precision;
 use anuvad::engine::Rules;
-use anuvad::engine::marian::MarianEngine;
+use anuvad::internals::MarianEngine;
 use serde_json::json;
 use std::time::Instant;
 

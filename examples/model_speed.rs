@@ -2,7 +2,7 @@
 //! decode M tokens greedily; with B > 1, B sequences continue the N-token prompt as a
 //! shared prefix and are decoded together (M steps of B tokens each).
 //! `cargo run --release --example model_speed -- MODEL.gguf [N] [M] [B]`
-use anuvad::models::gemma3::{Logits, Model};
+use anuvad::internals::gemma3::{Logits, Model};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use std::time::Instant;

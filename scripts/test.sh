@@ -33,3 +33,5 @@ cargo clippy --all-targets --quiet -- -D warnings
 # binary, which is ~30x slower unoptimised.
 echo "== cargo test --profile ci"
 cargo test --profile ci --all-targets
+# The library's documentation example (must compile; --all-targets skips doc tests).
+cargo test --profile ci --doc

@@ -30,6 +30,13 @@ impl Setup {
     }
 }
 
+/// The instruction-set tier the kernels run on (`avx512`, `avx2`, `generic`): what
+/// this CPU has, capped by `ANUVAD_ISA`; an error when that variable names no tier.
+pub fn kernel_tier() -> Result<&'static str> {
+    crate::models::kernels::isa_cap().map_err(Error::Invalid)?;
+    Ok(crate::models::kernels::isa().name())
+}
+
 /// Where a command's result goes.
 #[derive(Debug, Clone)]
 pub struct Io {
@@ -110,8 +117,8 @@ pub fn review(setup: &Setup, rc: &ReviewConfig, progress: &mut dyn Progress) -> 
 /// `anuvad eval`: measure the pipeline on an evaluation set.
 #[derive(Debug, Clone)]
 pub struct EvalConfig {
-    /// An evaluation-set directory or a FLORES-200 directory.
-    pub data: PathBuf,
+    /// An evaluation-set directory or a FLORES-200 directory; default `eval/news`.
+    pub data: Option<PathBuf>,
     pub task: Task,
     /// Only the first N articles.
     pub limit: Option<usize>,
@@ -123,12 +130,16 @@ pub struct EvalConfig {
 
 /// Returns the exit code: 7 when an article failed.
 pub fn eval(setup: &Setup, ec: &EvalConfig, progress: &mut dyn Progress) -> Result<i32> {
-    let mut articles = eval::load(&ec.data)?;
+    let data = ec
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("eval/news"));
+    let mut articles = eval::load(&data)?;
     if let Some(n) = ec.limit {
         articles.truncate(n);
     }
     let mut pipeline = setup.pipeline(Uses::of(ec.task), progress)?;
-    let report = eval::run(&mut pipeline, &articles, ec.task, &ec.data, progress);
+    let report = eval::run(&mut pipeline, &articles, ec.task, &data, progress);
     let json = output::json(&report);
     if let Some(path) = &ec.out {
         write_file(path, &json)?;

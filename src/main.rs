@@ -1,16 +1,16 @@
 //! The command line: parse flags here, in one place, and hand plain configs to the
-//! library (`anuvad::app`). Errors become a message on stderr and a documented exit code.
+//! library (`anuvad::commands`, `anuvad::batch`). Errors become a message on stderr and a
+//! documented exit code.
 
-use anuvad::Error;
 use anuvad::batch::{self, BatchConfig, Shard};
 use anuvad::commands::{self, EvalConfig, Io, ReviewConfig, Setup};
 use anuvad::config::{
     self, InputRules, ModelChoice, Options, OutputFormat, Precision, ProgressMode, Sampling,
     SummaryLength, Task,
 };
-use anuvad::hub::HubConfig;
 use anuvad::progress::Reporter;
-use anuvad::review::checks::Check;
+use anuvad::record::Check;
+use anuvad::{Error, HubConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -295,7 +295,7 @@ fn main() {
 /// The process exit code on success (batch runs report failures through it).
 fn run(cli: Cli) -> Result<i32, Error> {
     let g = cli.global;
-    anuvad::models::kernels::isa_cap().map_err(Error::Invalid)?;
+    commands::kernel_tier()?;
     // candle's CPU kernels size their thread pools from this variable; set it before any
     // of them starts. Always set: without it candle counts physical cores by reading
     // /proc/cpuinfo on every matrix product (measured: a few percent of a decode step).
@@ -431,7 +431,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         } => {
             setup.options.low_confidence = low_confidence;
             let ec = EvalConfig {
-                data: data.unwrap_or_else(anuvad::eval::default_set),
+                data,
                 task: match task {
                     EvalTask::Translate => Task::Translate,
                     EvalTask::Summarize => Task::Summarize,

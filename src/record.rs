@@ -3,13 +3,70 @@
 //! share the paragraph, sentence and flag shapes; indices are 0-based everywhere.
 //! README.md ("Output formats") documents each record; a test parses its examples.
 
-use crate::review::checks::Flag;
-use crate::text::segment::ParagraphKind;
+pub use crate::text::segment::ParagraphKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped when a field changes meaning or goes away (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The checks editors rely on (`review::checks` runs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// A number of the Hindi is missing from the English, or the English has a new one.
+    Numbers,
+    /// Devanagari left in the English.
+    Untranslated,
+    /// A Hindi sentence with no English.
+    Dropped,
+    /// An English sentence with no Hindi behind it.
+    Added,
+    /// English far shorter or longer than the article's usual ratio suggests.
+    Length,
+    /// A phrase repeated within a sentence or across neighbouring sentences.
+    Repetition,
+    /// The model found the English unlikely (mean token log-probability below the
+    /// card's threshold).
+    LowConfidence,
+}
+
+impl Check {
+    pub const ALL: [Check; 7] = [
+        Check::Numbers,
+        Check::Untranslated,
+        Check::Dropped,
+        Check::Added,
+        Check::Length,
+        Check::Repetition,
+        Check::LowConfidence,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Numbers => "numbers",
+            Check::Untranslated => "untranslated",
+            Check::Dropped => "dropped",
+            Check::Added => "added",
+            Check::Length => "length",
+            Check::Repetition => "repetition",
+            Check::LowConfidence => "low_confidence",
+        }
+    }
+
+    /// Parse a name as written on the command line (`low-confidence` or `low_confidence`).
+    pub fn parse(s: &str) -> Option<Check> {
+        let s = s.trim().replace('-', "_");
+        Check::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// What a check found on a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    pub check: Check,
+    pub message: String,
+}
 
 /// How sure the model was of a sentence: natural-log token probabilities.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]

@@ -2,7 +2,8 @@
 //! model of each is written, loaded with a card, and asked for a deterministic answer.
 
 use anuvad::card::ModelCard;
-use anuvad::engine::{DecoderEngine, Engine, Finish, Request, Rules};
+use anuvad::engine::{Engine, Finish, Request, Rules};
+use anuvad::internals::DecoderEngine;
 use anuvad::testing::{TinyModel, write_model};
 
 fn card(arch: &str) -> ModelCard {

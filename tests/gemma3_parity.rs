@@ -12,7 +12,7 @@
 
 mod common;
 
-use anuvad::models::gemma3::{Logits, Model};
+use anuvad::internals::gemma3::{Logits, Model};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
@@ -28,7 +28,12 @@ fn vec_f64(v: &serde_json::Value) -> Vec<f64> {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-fn run(model: &Model, cache: &mut anuvad::models::KvCache, ids: &[u32], which: Logits) -> Vec<u32> {
+fn run(
+    model: &Model,
+    cache: &mut anuvad::internals::KvCache,
+    ids: &[u32],
+    which: Logits,
+) -> Vec<u32> {
     let input = Tensor::new(ids, &Device::Cpu)
         .unwrap()
         .unsqueeze(0)
@@ -96,7 +101,7 @@ fn gemma3_matches_llama_cpp() {
         );
 
         // Decode steps, fed llama.cpp's greedy tokens (teacher forcing).
-        let prefix_len = cache.len();
+        let prefix_len = cache.held();
         let mut forced = vec![*top1.last().unwrap()];
         for &tok in &want_greedy[..want_greedy.len() - 1] {
             forced.extend(run(&model, &mut cache, &[tok], Logits::Last));

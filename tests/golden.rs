@@ -33,7 +33,7 @@ fn updating() -> bool {
 
 /// The tiers to check here: the machine's own, and the recorded ones below it.
 fn tiers() -> Vec<&'static str> {
-    let native = anuvad::models::kernels::isa().name();
+    let native = anuvad::internals::kernels::isa().name();
     let Some(top) = TIERS.iter().position(|t| *t == native) else {
         panic!(
             "no golden outputs for this machine's kernel tier `{native}` (recorded: {}); record them with ANUVAD_GOLDEN_UPDATE=1 on such a machine",
@@ -72,8 +72,8 @@ fn check(tier: &str, case: &str, got: Value) {
         )
     });
     let want: Value = serde_json::from_str(&text).unwrap();
-    let mut diffs = Vec::new();
-    diff(&want, &got, String::new(), &mut diffs);
+    // Numbers within 1e-4: confidences are recomputed means of the same log-probabilities.
+    let diffs = common::json_diffs(&want, &got, 1e-4);
     assert!(
         diffs.is_empty(),
         "{tier}/{case} differs from {} in {} place(s):\n{}",
@@ -86,38 +86,6 @@ fn check(tier: &str, case: &str, got: Value) {
             .collect::<Vec<_>>()
             .join("\n")
     );
-}
-
-/// Differences between two values; numbers within 1e-4 are equal (confidences are
-/// recomputed means of the same log-probabilities).
-fn diff(want: &Value, got: &Value, at: String, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(a), Value::Object(b)) => {
-            for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
-                let (x, y) = (
-                    a.get(k).unwrap_or(&Value::Null),
-                    b.get(k).unwrap_or(&Value::Null),
-                );
-                diff(x, y, format!("{at}/{k}"), out);
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() != b.len() {
-                out.push(format!("{at}: {} items, now {}", a.len(), b.len()));
-            }
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                diff(x, y, format!("{at}/{i}"), out);
-            }
-        }
-        (Value::Number(a), Value::Number(b)) => {
-            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            if (x - y).abs() > 1e-4 * x.abs().max(1.0) {
-                out.push(format!("{at}: {x}, now {y}"));
-            }
-        }
-        _ if want != got => out.push(format!("{at}: {want}, now {got}")),
-        _ => {}
-    }
 }
 
 // ---------------------------------------------------------------------------------------

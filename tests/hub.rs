@@ -2,9 +2,10 @@
 //! answers the way the real one does (ranged GETs on /{repo}/resolve/{rev}/{file} with
 //! etag, x-repo-commit and content-range). No test touches the internet.
 
+use anuvad::HubConfig;
 use anuvad::card::ModelCard;
 use anuvad::error::Error;
-use anuvad::hub::{self, HubConfig};
+use anuvad::internals::hub;
 use anuvad::progress::{Event, Progress, Silent};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! gives MarianTokenizer's ids, logits agree within 1e-4 for a single sentence and a
 //! padded batch, and greedy and beam outputs are the same tokens.
 
-use anuvad::tokenizer::marian::MarianTokenizer;
+use anuvad::internals::tokenizer::marian::MarianTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -63,7 +63,7 @@ fn target_ids_decode_as_marian_tokenizer_decodes_them() {
 }
 
 use anuvad::config::Precision;
-use anuvad::models::marian::{Checkpoint, Config, Model};
+use anuvad::internals::marian::{Checkpoint, Config, Model};
 use candle_core::{Device, Tensor};
 
 fn model(file: &str, precision: Precision) -> Model {
@@ -134,8 +134,8 @@ fn logits_match_pytorch_for_one_sentence_and_a_padded_batch() {
 }
 
 use anuvad::engine::Finish;
-use anuvad::engine::marian::MarianEngine;
 use anuvad::engine::{Generation, Rules};
+use anuvad::internals::MarianEngine;
 
 fn engine() -> MarianEngine {
     let cards = anuvad::card::load_all(None).unwrap();

@@ -17,7 +17,7 @@ fn gemma3_tokenizer_matches_llama_cpp_on_hindi() {
     let mut f = std::fs::File::open(&path).unwrap();
     let content = gguf_file::Content::read(&mut f).unwrap();
     let t = Instant::now();
-    let (tok, specials) = anuvad::tokenizer::from_gguf(&content).unwrap();
+    let (tok, specials) = anuvad::internals::tokenizer::from_gguf(&content).unwrap();
     eprintln!("tokenizer built in {:.2} s", t.elapsed().as_secs_f64());
     assert_eq!(specials.bos, Some(2));
     assert_eq!(specials.eos, Some(1));
@@ -56,7 +56,7 @@ fn chat_control_tokens_encode_as_single_ids() {
     };
     let mut f = std::fs::File::open(&path).unwrap();
     let content = gguf_file::Content::read(&mut f).unwrap();
-    let (tok, _) = anuvad::tokenizer::from_gguf(&content).unwrap();
+    let (tok, _) = anuvad::internals::tokenizer::from_gguf(&content).unwrap();
     let ids = tok
         .encode("<start_of_turn>user\nनमस्ते<end_of_turn>", false)
         .unwrap()

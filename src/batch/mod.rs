@@ -11,8 +11,8 @@
 //! written. Running the same command again resumes.
 
 pub mod report;
-pub mod source;
-pub mod store;
+pub(crate) mod source;
+pub(crate) mod store;
 
 use crate::config::{InputRules, ModelChoice, Options, Task};
 use crate::error::{Error, Result};

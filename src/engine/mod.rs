@@ -92,9 +92,7 @@ pub trait Engine {
     ) -> Result<Vec<Generation>>;
 }
 
-mod decoder;
-pub mod marian;
+pub(crate) mod decoder;
+pub(crate) mod marian;
 mod sampling;
-pub mod search;
-
-pub use decoder::DecoderEngine;
+pub(crate) mod search;

@@ -24,13 +24,14 @@ use crate::text::segment::Document;
 use crate::text::{self, input};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
-    #[serde(default)]
-    pub title: String,
+    /// The article's headline: accepted for people reading the set, not measured.
+    #[serde(default, rename = "title")]
+    pub _title: String,
     #[serde(default)]
     pub topic: String,
     #[serde(default)]
@@ -485,14 +486,10 @@ pub fn table(rows: &[Row], s: &Summary, failures: &[(String, String)]) -> String
     out
 }
 
-/// Where the evaluation set lives when none is given.
-pub fn default_set() -> PathBuf {
-    PathBuf::from("eval/news")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("anuvad-eval-{name}-{}", std::process::id()));

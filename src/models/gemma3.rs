@@ -22,7 +22,6 @@ const PROMPT_PIECE: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub vocab: usize,
     pub hidden: usize,
     pub layers: usize,
     pub heads: usize,
@@ -46,12 +45,7 @@ impl Config {
         };
         let heads = m.usize("attention.head_count")?;
         let hidden = m.usize("embedding_length")?;
-        let vocab = match content.tensor_infos.get("token_embd.weight") {
-            Some(t) => t.shape.dims()[0],
-            None => candle_core::bail!("GGUF tensor `token_embd.weight` is missing"),
-        };
         Ok(Config {
-            vocab,
             hidden,
             layers: m.usize("block_count")?,
             heads,
@@ -196,10 +190,6 @@ impl Model {
             rope_global,
             device: device.clone(),
         })
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.cfg
     }
 
     /// A KV cache for one sequence of up to the positions this model was loaded for.
@@ -393,10 +383,10 @@ impl Model {
                 if let Some(s) = shared
                     && from(i) < s.position()
                 {
-                    parts.push(s.rows(li, g, from(i).saturating_sub(s.base()), s.len()));
+                    parts.push(s.rows(li, g, from(i).saturating_sub(s.base()), s.held()));
                 }
                 // The entry just written counts: the length advances after every layer.
-                parts.push(own.rows(li, g, from(i).saturating_sub(own.base()), own.len() + 1));
+                parts.push(own.rows(li, g, from(i).saturating_sub(own.base()), own.held() + 1));
                 for r in 0..group {
                     let at = (i * c.heads + g * group + r) * hd;
                     // SAFETY: each (sequence, head) output row is written by exactly one

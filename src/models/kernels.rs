@@ -329,11 +329,6 @@ impl PackedQ8 {
         self.cols
     }
 
-    /// Bytes held, for memory accounting.
-    pub fn bytes(&self) -> usize {
-        self.data.len()
-    }
-
     /// Row `r` dequantized into `out` (an embedding lookup when the matrix is tied).
     pub fn row(&self, r: usize, out: &mut [f32]) {
         let blocks = self.cols / QK;

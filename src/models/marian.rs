@@ -25,9 +25,6 @@ use std::sync::Arc;
 /// The fields of a Marian `config.json` the model uses.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Config {
-    pub vocab_size: usize,
-    #[serde(default)]
-    pub decoder_vocab_size: Option<usize>,
     pub max_position_embeddings: usize,
     pub d_model: usize,
     pub encoder_layers: usize,
@@ -38,8 +35,6 @@ pub struct Config {
     pub activation_function: String,
     #[serde(default = "default_true")]
     pub scale_embedding: bool,
-    pub pad_token_id: u32,
-    pub eos_token_id: u32,
     pub decoder_start_token_id: u32,
     #[serde(default = "default_true")]
     pub share_encoder_decoder_embeddings: bool,

@@ -195,9 +195,6 @@ impl Meta<'_> {
     pub fn usize(&self, key: &str) -> Result<usize> {
         Ok(self.value(key)?.to_u32()? as usize)
     }
-    pub fn f32(&self, key: &str) -> Result<f32> {
-        self.value(key)?.to_f32()
-    }
     pub fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
         match self.value(key) {
             Ok(v) => v.to_f32(),
@@ -350,12 +347,8 @@ impl KvCache {
     }
 
     /// Entries held here (not counting a shared prefix).
-    pub fn len(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Position of the next token: the shared prefix's length plus the entries held here.
@@ -366,10 +359,6 @@ impl KvCache {
     /// Positions before this cache's first entry, held by the cache it continues.
     pub fn base(&self) -> usize {
         self.base
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     pub fn truncate(&mut self, len: usize) {
@@ -493,14 +482,6 @@ pub fn attention_mask(
         }
     }
     Tensor::from_vec(m, (seq, keys), dev)
-}
-
-/// Log-softmax over the last dimension, in F32.
-pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
-    let max = logits.max_keepdim(D::Minus1)?;
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    shifted.broadcast_sub(&lse)
 }
 
 #[cfg(test)]

@@ -9,14 +9,15 @@
 //! before it loads anything: `Plan::resolve` finds the models (downloading them if
 //! needed) and resolves their settings; `Plan::load` loads them.
 
-pub mod runner;
-pub mod summarize;
-pub mod translate;
+pub(crate) mod runner;
+pub(crate) mod summarize;
+pub(crate) mod translate;
 
 use crate::card::{self, ModelCard, TokenizerKind};
 use crate::config::{ModelChoice, Options, Task};
+use crate::engine::Engine;
+use crate::engine::decoder::DecoderEngine;
 use crate::engine::marian::MarianEngine;
-use crate::engine::{DecoderEngine, Engine};
 use crate::error::{Error, Result};
 use crate::hub::{self, HubConfig, Resolved};
 use crate::progress::{Event, Progress};
@@ -28,7 +29,8 @@ use crate::review::{self, align};
 use crate::settings::Settings;
 use crate::text::Article;
 use crate::text::script::has_devanagari;
-use runner::{Runner, Stats};
+use runner::Runner;
+pub use runner::Stats;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 

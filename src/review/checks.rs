@@ -5,64 +5,8 @@
 //! vs million/billion, spelled-out small numbers), length is judged against the
 //! article's own ratio, repetition needs a long repeated phrase.
 
+pub use crate::record::{Check, Flag};
 use crate::text::script::is_devanagari;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// A number of the Hindi is missing from the English, or the English has a new one.
-    Numbers,
-    /// Devanagari left in the English.
-    Untranslated,
-    /// A Hindi sentence with no English.
-    Dropped,
-    /// An English sentence with no Hindi behind it.
-    Added,
-    /// English far shorter or longer than the article's usual ratio suggests.
-    Length,
-    /// A phrase repeated within a sentence or across neighbouring sentences.
-    Repetition,
-    /// The model found the English unlikely (mean token log-probability below the
-    /// card's threshold).
-    LowConfidence,
-}
-
-impl Check {
-    pub const ALL: [Check; 7] = [
-        Check::Numbers,
-        Check::Untranslated,
-        Check::Dropped,
-        Check::Added,
-        Check::Length,
-        Check::Repetition,
-        Check::LowConfidence,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Check::Numbers => "numbers",
-            Check::Untranslated => "untranslated",
-            Check::Dropped => "dropped",
-            Check::Added => "added",
-            Check::Length => "length",
-            Check::Repetition => "repetition",
-            Check::LowConfidence => "low_confidence",
-        }
-    }
-
-    /// Parse a name as written on the command line (`low-confidence` or `low_confidence`).
-    pub fn parse(s: &str) -> Option<Check> {
-        let s = s.trim().replace('-', "_");
-        Check::ALL.into_iter().find(|c| c.name() == s)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Flag {
-    pub check: Check,
-    pub message: String,
-}
 
 /// One aligned unit: Hindi text (one or more sentences, or empty) and its English.
 #[derive(Debug, Clone)]

@@ -3,9 +3,9 @@
 //! made elsewhere and aligned to its source by sentence (`align`); the review page
 //! (`html`) shows the result side by side.
 
-pub mod align;
-pub mod checks;
-pub mod html;
+pub(crate) mod align;
+pub(crate) mod checks;
+pub(crate) mod html;
 
 use crate::record::{Checks, Confidence, Paragraph, Sentence};
 use crate::text::segment::Document;

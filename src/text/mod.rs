@@ -2,11 +2,11 @@
 //! paragraphs and sentences (`segment`), group sentences into token-budgeted chunks for
 //! the model (`chunk`), and put the model's English back together (`assemble`).
 
-pub mod assemble;
-pub mod chunk;
-pub mod input;
-pub mod script;
-pub mod segment;
+pub(crate) mod assemble;
+pub(crate) mod chunk;
+pub(crate) mod input;
+pub(crate) mod script;
+pub(crate) mod segment;
 
 use crate::config::InputRules;
 use crate::error::Result;

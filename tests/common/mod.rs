@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::path::PathBuf;
 
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
@@ -29,6 +30,45 @@ pub fn real_model() -> Option<PathBuf> {
         candidate.display()
     );
     None
+}
+
+/// Where `got` differs from `want` (at most `tolerance` relative difference between
+/// numbers): paths like `/paragraphs/0/translation` with both values.
+pub fn json_diffs(want: &Value, got: &Value, tolerance: f64) -> Vec<String> {
+    let mut out = Vec::new();
+    diff(want, got, String::new(), tolerance, &mut out);
+    out
+}
+
+fn diff(want: &Value, got: &Value, at: String, tolerance: f64, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => diff(x, y, format!("{at}/{k}"), tolerance, out),
+                    (Some(x), None) => out.push(format!("{at}/{k}: {x}, now missing")),
+                    (None, Some(y)) => out.push(format!("{at}/{k}: not there before, now {y}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                out.push(format!("{at}: {} items, now {}", a.len(), b.len()));
+            }
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff(x, y, format!("{at}/{i}"), tolerance, out);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            if (x - y).abs() > tolerance * x.abs().max(1.0) {
+                out.push(format!("{at}: {x}, now {y}"));
+            }
+        }
+        _ if want != got => out.push(format!("{at}: {want}, now {got}")),
+        _ => {}
+    }
 }
 
 /// A temporary ANUVAD_HOME with a tiny random Gemma 3 and its card, and a way to run

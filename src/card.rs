@@ -168,7 +168,8 @@ pub struct GenerationSettings {
     /// Penalty used when a chunk is retried after a repetition loop.
     #[serde(default = "default_retry_penalty")]
     pub retry_repetition_penalty: f32,
-    /// Beam width for engines that search (Marian); 1 = greedy. `--beams` overrides.
+    /// Beam width; 1 = greedy. `--beams` overrides. Beam search needs a model that
+    /// decodes several sequences together (Gemma 3, Marian).
     #[serde(default = "default_beams")]
     pub beams: usize,
 }

@@ -408,10 +408,14 @@ impl Worker<'_> {
 /// Work keys: a hash of everything that decides an article's output (its text and
 /// title, the task, the models' files, prompts and settings), so editing a prompt or a
 /// setting redoes the articles and editing a card's description does not.
+#[derive(Serialize)]
 struct Keys<'a> {
+    schema_version: u32,
     task: Task,
     force: bool,
+    #[serde(rename = "model")]
     translator: ModelKey<'a>,
+    #[serde(rename = "summary_model")]
     summarizer: Option<ModelKey<'a>>,
 }
 
@@ -459,6 +463,7 @@ fn key_settings(s: &Settings, task: Task) -> serde_json::Value {
 impl<'a> Keys<'a> {
     fn new(cfg: &BatchConfig, plan: &'a Plan) -> Keys<'a> {
         Keys {
+            schema_version: SCHEMA_VERSION,
             task: cfg.task,
             force: cfg.input.force,
             translator: ModelKey::new(
@@ -471,17 +476,10 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// The key of an article with this text hash and title.
     fn of(&self, source_sha256: &str, title: Option<&str>) -> String {
-        let key = serde_json::json!({
-            "schema_version": SCHEMA_VERSION,
-            "source_sha256": source_sha256,
-            "title": title,
-            "task": self.task,
-            "force": self.force,
-            "model": self.translator,
-            "summary_model": self.summarizer,
-        });
-        hex(&Sha256::digest(key.to_string().as_bytes()))
+        let key = serde_json::to_string(&(source_sha256, title, self)).unwrap_or_default();
+        hex(&Sha256::digest(key.as_bytes()))
     }
 
     /// The options part of the report: each model's settings as they ran.

@@ -365,12 +365,7 @@ impl Engine for DecoderEngine {
             rules.push(r);
             prompts.push((prefix_ids, body_ids));
         }
-        let beams = reqs[0].beams.max(1);
-        if reqs.iter().any(|r| r.beams.max(1) != beams) {
-            return Err(Error::Invalid(
-                "requests decoded together must use the same beam width".into(),
-            ));
-        }
+        let beams = super::beam_width(reqs)?;
         // Decoded together: Gemma 3 requests that share their prefix (every chunk of a
         // run does). Anything else goes one at a time.
         let together = matches!(self.net, Net::Gemma3 { .. })

@@ -274,12 +274,7 @@ impl Engine for MarianEngine {
         if reqs.is_empty() {
             return Ok(Vec::new());
         }
-        let beams = reqs[0].beams.max(1);
-        if reqs.iter().any(|r| r.beams.max(1) != beams) {
-            return Err(Error::Invalid(
-                "requests decoded together must use the same beam width".into(),
-            ));
-        }
+        let beams = super::beam_width(reqs)?;
         let started = Instant::now();
         let sources: Vec<Vec<u32>> = reqs
             .iter()

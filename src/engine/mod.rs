@@ -73,6 +73,17 @@ pub(crate) fn model_info(
     }
 }
 
+/// The one beam width of requests decoded together (1 = greedy).
+pub(crate) fn beam_width(reqs: &[Request]) -> Result<usize> {
+    let beams = reqs.first().map_or(1, |r| r.beams.max(1));
+    if reqs.iter().any(|r| r.beams.max(1) != beams) {
+        return Err(crate::error::Error::Invalid(
+            "requests decoded together must use the same beam width".into(),
+        ));
+    }
+    Ok(beams)
+}
+
 pub trait Engine {
     fn info(&self) -> &ModelInfo;
     /// Number of tokens `text` takes (without BOS), for chunk budgets.

@@ -425,52 +425,76 @@ fn num(x: Option<f64>) -> String {
     x.map_or("–".into(), |v| format!("{v:.1}"))
 }
 
+/// The measured cells of a table line, chrF to seconds.
+struct Cells<'a> {
+    chrf: Option<f64>,
+    bleu: Option<f64>,
+    kept: Option<(usize, usize)>,
+    facts: Option<(usize, usize)>,
+    sentences: (usize, usize),
+    flags: &'a BTreeMap<String, usize>,
+    mean_logprob: Option<f32>,
+    seconds: f64,
+}
+
+impl Cells<'_> {
+    /// `| chrF | BLEU | … | s |`, the scores in bold for the totals.
+    fn line(&self, bold: bool) -> String {
+        let b = if bold { "**" } else { "" };
+        let flags = if self.flags.is_empty() {
+            "–".to_string()
+        } else {
+            let f: Vec<String> = self.flags.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            f.join(", ")
+        };
+        format!(
+            " {b}{}{b} | {b}{}{b} | {} | {} | {}/{} | {flags} | {} | {:.1} |\n",
+            num(self.chrf),
+            num(self.bleu),
+            frac(self.kept),
+            frac(self.facts),
+            self.sentences.0,
+            self.sentences.1,
+            self.mean_logprob.map_or("–".into(), |v| format!("{v:.2}")),
+            self.seconds
+        )
+    }
+}
+
 /// A table for people: one line per article, then the totals.
 pub fn table(rows: &[Row], s: &Summary, failures: &[(String, String)]) -> String {
     let mut out = String::from(
         "| article | topic | chars | chrF | BLEU | kept | facts | sentences | flags | logprob | s |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n",
     );
-    let flags = |f: &BTreeMap<String, usize>| {
-        if f.is_empty() {
-            "–".to_string()
-        } else {
-            f.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
     for r in rows {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {:.1} |\n",
-            r.id,
-            r.topic,
-            r.source_chars,
-            num(r.chrf),
-            num(r.bleu),
-            frac(r.kept),
-            frac(r.facts_covered),
-            r.sentences_covered.0,
-            r.sentences_covered.1,
-            flags(&r.flags),
-            r.mean_logprob.map_or("–".into(), |v| format!("{v:.2}")),
-            r.seconds
-        ));
+        let cells = Cells {
+            chrf: r.chrf,
+            bleu: r.bleu,
+            kept: r.kept,
+            facts: r.facts_covered,
+            sentences: r.sentences_covered,
+            flags: &r.flags,
+            mean_logprob: r.mean_logprob,
+            seconds: r.seconds,
+        };
+        out.push_str(&format!("| {} | {} | {} |", r.id, r.topic, r.source_chars));
+        out.push_str(&cells.line(false));
     }
+    let cells = Cells {
+        chrf: s.chrf,
+        bleu: s.bleu,
+        kept: s.kept,
+        facts: s.facts_covered,
+        sentences: s.sentences_covered,
+        flags: &s.flags,
+        mean_logprob: s.mean_logprob,
+        seconds: s.seconds,
+    };
     out.push_str(&format!(
-        "| **all** ({} articles, {} failed) | | | **{}** | **{}** | {} | {} | {}/{} | {} | {} | {:.1} |\n",
-        s.articles,
-        s.failed,
-        num(s.chrf),
-        num(s.bleu),
-        frac(s.kept),
-        frac(s.facts_covered),
-        s.sentences_covered.0,
-        s.sentences_covered.1,
-        flags(&s.flags),
-        s.mean_logprob.map_or("–".into(), |v| format!("{v:.2}")),
-        s.seconds
+        "| **all** ({} articles, {} failed) | | |",
+        s.articles, s.failed
     ));
+    out.push_str(&cells.line(true));
     out.push_str(&format!(
         "\n{} output tokens in {:.1} s of generation: {:.1} tokens/s.{}\n",
         s.output_tokens,

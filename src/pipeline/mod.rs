@@ -390,11 +390,7 @@ impl Pipeline {
                 } else {
                     " "
                 };
-                let lp = r.score(
-                    template,
-                    &[("source", &hindi.join(" "))],
-                    &format!("{sep}{}", en.trim()),
-                )?;
+                let lp = r.score(template, &body, &format!("{sep}{}", en.trim()))?;
                 Confidence::from_logprobs(&lp)
             });
             r.chunk_done(i + 1, groups.len());

@@ -225,15 +225,15 @@ impl<'a> Runner<'a> {
         Ok(out)
     }
 
-    /// Forced decoding of `continuation` after the template's prompt for `vars`.
+    /// Forced decoding: the log-probability of each token of `continuation` after the
+    /// template's prefix and `body`.
     pub fn score(
         &mut self,
         template: &Template,
-        vars: &[(&str, &str)],
+        body: &str,
         continuation: &str,
     ) -> Result<Vec<f32>> {
-        let body = template.render(vars);
-        self.engine.score(&template.prefix, &body, continuation)
+        self.engine.score(&template.prefix, body, continuation)
     }
 
     /// A task starts with `total` chunks.

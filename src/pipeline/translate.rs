@@ -74,10 +74,11 @@ struct Item {
 /// What to do with an item's answer.
 enum Next {
     Done(Vec<LineOut>),
-    /// Translate these items instead; `join` puts their lines into one (clause pieces
-    /// of one sentence) or keeps one line each (the sentences of a chunk).
+    /// The item was split into `parts` items to translate instead: `join` puts their
+    /// English into one line (clause pieces of one sentence) or keeps one line each
+    /// (the sentences of a chunk).
     Split {
-        items: Vec<Item>,
+        parts: usize,
         join: bool,
     },
 }
@@ -95,22 +96,17 @@ fn translate_items(runner: &mut Runner, items: &[Item]) -> Result<Vec<Vec<LineOu
         })
         .collect();
     let answers = runner.generate(template, &calls)?;
+    // The items of every split, in order, translated together.
+    let mut again = Vec::new();
     let nexts: Vec<Next> = items
         .iter()
         .zip(answers)
-        .map(|(it, g)| next(it, g))
+        .map(|(it, g)| next(it, g, &mut again))
         .collect();
-    // The items of every split, in order, translated together.
-    let mut again = Vec::new();
-    for n in &nexts {
-        if let Next::Split { items, .. } = n {
-            runner.stats.retries += 1;
-            again.extend(items.iter().map(|i| Item {
-                lines: i.lines.clone(),
-                may_split_clauses: i.may_split_clauses,
-            }));
-        }
-    }
+    runner.stats.retries += nexts
+        .iter()
+        .filter(|n| matches!(n, Next::Split { .. }))
+        .count();
     let mut redone = if again.is_empty() {
         Vec::new()
     } else {
@@ -121,13 +117,12 @@ fn translate_items(runner: &mut Runner, items: &[Item]) -> Result<Vec<Vec<LineOu
         .into_iter()
         .map(|n| match n {
             Next::Done(lines) => lines,
-            Next::Split { items, join: false } => items
-                .iter()
+            Next::Split { parts, join: false } => (0..parts)
                 .flat_map(|_| redone.next().unwrap_or_default())
                 .collect(),
-            Next::Split { items, join: true } => {
+            Next::Split { parts, join: true } => {
                 let mut joined = LineOut::default();
-                for part in items.iter().flat_map(|_| redone.next().unwrap_or_default()) {
+                for part in (0..parts).flat_map(|_| redone.next().unwrap_or_default()) {
                     if !joined.text.is_empty() {
                         joined.text.push(' ');
                     }
@@ -140,21 +135,19 @@ fn translate_items(runner: &mut Runner, items: &[Item]) -> Result<Vec<Vec<LineOu
         .collect())
 }
 
-/// Judge one answer: keep it, or say how to split its item.
-fn next(item: &Item, out: Generation) -> Next {
+/// Judge one answer: keep it, or split its item (the new items go to `again`).
+fn next(item: &Item, out: Generation, again: &mut Vec<Item>) -> Next {
     let english = line_ranges(&out.text);
     if item.lines.len() == 1 {
         if out.finish == Finish::Length && item.may_split_clauses {
             let pieces = segment::split_clauses(&item.lines[0]);
             if pieces.len() > 1 {
-                let items = pieces
-                    .into_iter()
-                    .map(|p| Item {
-                        lines: vec![p],
-                        may_split_clauses: false,
-                    })
-                    .collect();
-                return Next::Split { items, join: true };
+                let parts = pieces.len();
+                again.extend(pieces.into_iter().map(|p| Item {
+                    lines: vec![p],
+                    may_split_clauses: false,
+                }));
+                return Next::Split { parts, join: true };
             }
         }
         let text: Vec<&str> = english.iter().map(|r| out.text[r.clone()].trim()).collect();
@@ -187,15 +180,14 @@ fn next(item: &Item, out: Generation) -> Next {
     }
     // The answer does not line up with the source: translate sentence by sentence so
     // that no sentence is lost or merged into its neighbour.
-    let items = item
-        .lines
-        .iter()
-        .map(|l| Item {
-            lines: vec![l.clone()],
-            may_split_clauses: true,
-        })
-        .collect();
-    Next::Split { items, join: false }
+    again.extend(item.lines.iter().map(|l| Item {
+        lines: vec![l.clone()],
+        may_split_clauses: true,
+    }));
+    Next::Split {
+        parts: item.lines.len(),
+        join: false,
+    }
 }
 
 /// Byte ranges of the non-blank lines of `text`.

@@ -39,7 +39,122 @@ pub struct ModelCard {
     /// Thresholds of the review checks.
     #[serde(default)]
     pub review: ReviewSettings,
+    /// The candidates each quality mode decodes, and how one is chosen.
+    #[serde(default)]
+    pub quality: QualitySettings,
     pub prompts: Prompts,
+}
+
+/// What a translation candidate is: how it is decoded, and with which prompt.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Candidate {
+    /// Greedy, with the translation prompt.
+    Greedy,
+    /// Greedy, with the prompt that lists the sentence's names (`prompts.translate_hints`).
+    Hints,
+    /// ε-sampled, with the translation prompt (each `sample` in a list draws its own).
+    Sample,
+    /// ε-sampled, with the names prompt.
+    HintsSample,
+    /// Beam search (`quality.beams` wide), with the translation prompt.
+    Beam,
+    /// Source-contrastive greedy decoding with the translation prompt: each token by
+    /// log p(y|x) − λ·log p(y|x′), x′ the prompt with no source (`quality.contrast`).
+    /// Gemma 3 only (it decodes the two prompts together).
+    Contrast,
+}
+
+/// Quality modes (`--quality`): the candidates decoded per chunk, and the weights that
+/// choose among them. With one candidate nothing is chosen: the answer is as before.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySettings {
+    /// The mode without `--quality`.
+    #[serde(default = "default_quality")]
+    pub default: crate::config::Quality,
+    #[serde(default = "greedy_only")]
+    pub fast: Vec<Candidate>,
+    #[serde(default = "greedy_only")]
+    pub balanced: Vec<Candidate>,
+    #[serde(default = "greedy_only")]
+    pub best: Vec<Candidate>,
+    /// `best` also scores each candidate by how well it explains the Hindi, by forced
+    /// decoding with `prompts.channel` (English → Hindi).
+    #[serde(default)]
+    pub best_channel: bool,
+    /// Sampled candidates: temperature and ε.
+    #[serde(default = "default_sample_temperature")]
+    pub temperature: f64,
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f64,
+    /// Width of `beam` candidates.
+    #[serde(default = "default_quality_beams")]
+    pub beams: usize,
+    /// λ of `contrast` candidates.
+    #[serde(default = "default_contrast")]
+    pub contrast: f32,
+    /// The weights of a candidate's score: its facts (source numbers and names kept,
+    /// nothing invented), its mean token log-probability, its agreement with the other
+    /// candidates (chrF), and the channel score.
+    #[serde(default)]
+    pub weights: SelectionWeights,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SelectionWeights {
+    pub facts: f64,
+    pub logprob: f64,
+    pub agreement: f64,
+    pub channel: f64,
+}
+
+impl Default for SelectionWeights {
+    fn default() -> Self {
+        SelectionWeights {
+            facts: 1.0,
+            logprob: 0.2,
+            agreement: 1.0,
+            channel: 0.2,
+        }
+    }
+}
+
+impl Default for QualitySettings {
+    fn default() -> Self {
+        QualitySettings {
+            default: default_quality(),
+            fast: greedy_only(),
+            balanced: greedy_only(),
+            best: greedy_only(),
+            best_channel: false,
+            temperature: default_sample_temperature(),
+            epsilon: default_epsilon(),
+            beams: default_quality_beams(),
+            contrast: default_contrast(),
+            weights: SelectionWeights::default(),
+        }
+    }
+}
+
+fn default_quality() -> crate::config::Quality {
+    crate::config::Quality::Balanced
+}
+fn greedy_only() -> Vec<Candidate> {
+    vec![Candidate::Greedy]
+}
+fn default_sample_temperature() -> f64 {
+    0.7
+}
+fn default_epsilon() -> f64 {
+    0.02
+}
+fn default_quality_beams() -> usize {
+    4
+}
+fn default_contrast() -> f32 {
+    0.3
 }
 
 /// How sure the model must be of a sentence for the review not to flag it.
@@ -168,6 +283,10 @@ pub struct GenerationSettings {
     /// Penalty used when a chunk is retried after a repetition loop.
     #[serde(default = "default_retry_penalty")]
     pub retry_repetition_penalty: f32,
+    /// Answers may write only the numbers of their source: a token that would start or
+    /// finish any other number is masked (default true).
+    #[serde(default = "default_true")]
+    pub constrain_numbers: bool,
     /// Beam width; 1 = greedy. `--beams` overrides. Beam search needs a model that
     /// decodes several sequences together (Gemma 3, Marian).
     #[serde(default = "default_beams")]
@@ -187,6 +306,10 @@ fn default_repeat_ngram() -> usize {
 fn default_repeat_limit() -> usize {
     3
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_retry_penalty() -> f32 {
     1.3
 }
@@ -250,6 +373,14 @@ pub struct Prompts {
     /// Reduce step: one summary from the notes. Body placeholders: `{notes}`, `{words}`.
     #[serde(default)]
     pub reduce: Template,
+    /// Translation that is told the sentence's names (for `hints` candidates). Body
+    /// placeholders: `{source}`, `{hints}` (a `Names: …` line, or nothing).
+    #[serde(default)]
+    pub translate_hints: Option<Template>,
+    /// English → Hindi, for the channel score of `best` candidates. Body placeholder:
+    /// `{english}`; the Hindi follows the prompt.
+    #[serde(default)]
+    pub channel: Option<Template>,
 }
 
 /// A prompt is a fixed `prefix` (instructions, few-shot examples), identical for every

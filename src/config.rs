@@ -32,6 +32,17 @@ impl Task {
     }
 }
 
+/// How hard translation works for faithfulness: one candidate per chunk (`fast`), a few
+/// chosen by their facts (`balanced`), or many, also scored by how well each explains
+/// the Hindi (`best`). The card says which candidates each mode decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quality {
+    Fast,
+    Balanced,
+    Best,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SummaryLength {
@@ -77,6 +88,8 @@ pub enum ProgressMode {
 pub struct Sampling {
     pub temperature: f64,
     pub top_p: Option<f64>,
+    /// ε-sampling: tokens less likely than this (after temperature) are never drawn.
+    pub epsilon: Option<f64>,
     pub seed: u64,
 }
 
@@ -85,6 +98,7 @@ impl Default for Sampling {
         Sampling {
             temperature: 0.0,
             top_p: None,
+            epsilon: None,
             seed: 299792458,
         }
     }
@@ -134,6 +148,10 @@ pub struct Options {
     /// Summary length (default medium) and whether it is a bullet list.
     pub summary_length: Option<SummaryLength>,
     pub bullets: bool,
+    /// A glossary: `Hindi<TAB>English` lines, names the English must keep in this form.
+    pub glossary: Option<PathBuf>,
+    /// Translation quality mode (default: the card's).
+    pub quality: Option<Quality>,
 }
 
 /// Which inputs are accepted.

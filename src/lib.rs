@@ -46,6 +46,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub(crate) mod eval;
+pub(crate) mod facts;
 pub(crate) mod hub;
 pub(crate) mod models;
 pub(crate) mod output;

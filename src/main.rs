@@ -5,8 +5,8 @@
 use anuvad::batch::{self, BatchConfig, Shard};
 use anuvad::commands::{self, EvalConfig, Io, ReviewConfig, Setup};
 use anuvad::config::{
-    self, InputRules, ModelChoice, Options, OutputFormat, Precision, ProgressMode, Sampling,
-    SummaryLength, Task,
+    self, InputRules, ModelChoice, Options, OutputFormat, Precision, ProgressMode, Quality,
+    Sampling, SummaryLength, Task,
 };
 use anuvad::progress::Reporter;
 use anuvad::record::Check;
@@ -42,6 +42,14 @@ struct Global {
     /// Beam search width for translation models (default: the card's, 1 = greedy).
     #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=16))]
     beams: Option<u64>,
+    /// Translation quality: one candidate per chunk (fast), a few chosen by the facts they
+    /// keep (balanced), or many, also scored against the Hindi (best). Default: the card's.
+    #[arg(long, global = true, value_enum)]
+    quality: Option<QualityArg>,
+    /// A glossary: one `Hindi<TAB>English` pair a line; its names must appear in the
+    /// English in that form (checked, hinted, and preferred when choosing a candidate).
+    #[arg(long, global = true, value_name = "FILE.tsv", env = "ANUVAD_GLOSSARY")]
+    glossary: Option<PathBuf>,
     /// Precision of a Marian model's matrix products: f32 (exact) or int8 (faster).
     #[arg(long, global = true, value_enum)]
     precision: Option<PrecisionArg>,
@@ -244,6 +252,13 @@ enum ModelsCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum QualityArg {
+    Fast,
+    Balanced,
+    Best,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PrecisionArg {
     F32,
     Int8,
@@ -326,8 +341,15 @@ fn run(cli: Cli) -> Result<i32, Error> {
             sampling: Sampling {
                 temperature: g.temperature,
                 top_p: g.top_p,
+                epsilon: None,
                 seed: g.seed,
             },
+            glossary: g.glossary,
+            quality: g.quality.map(|q| match q {
+                QualityArg::Fast => Quality::Fast,
+                QualityArg::Balanced => Quality::Balanced,
+                QualityArg::Best => Quality::Best,
+            }),
             ..Options::default()
         },
         input: InputRules::default(),

@@ -16,6 +16,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Check {
     /// A number of the Hindi is missing from the English, or the English has a new one.
     Numbers,
+    /// A name of the Hindi (a place, person, party, agency, date word) is missing from
+    /// the English, or the English has a name nothing in the Hindi accounts for.
+    Names,
     /// Devanagari left in the English.
     Untranslated,
     /// A Hindi sentence with no English.
@@ -32,8 +35,9 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 8] = [
         Check::Numbers,
+        Check::Names,
         Check::Untranslated,
         Check::Dropped,
         Check::Added,
@@ -45,6 +49,7 @@ impl Check {
     pub fn name(self) -> &'static str {
         match self {
             Check::Numbers => "numbers",
+            Check::Names => "names",
             Check::Untranslated => "untranslated",
             Check::Dropped => "dropped",
             Check::Added => "added",

@@ -2,8 +2,8 @@
 //! (`config::Options`), else the card's default. Stages below read these, never a flag
 //! or a card default directly; the card still supplies the prompts and the context.
 
-use crate::card::{ModelCard, SummaryMethod};
-use crate::config::{Options, Precision, Sampling, SummaryLength};
+use crate::card::{Candidate, ModelCard, SelectionWeights, SummaryMethod};
+use crate::config::{Options, Precision, Quality, Sampling, SummaryLength};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,6 +19,8 @@ pub struct Settings {
     pub repeat_ngram: usize,
     pub repeat_limit: usize,
     pub retry_repetition_penalty: f32,
+    /// Answers may write only the numbers of their source (no invented number).
+    pub constrain_numbers: bool,
     pub sampling: Sampling,
     /// Beam width (1 = greedy).
     pub beams: usize,
@@ -28,6 +30,17 @@ pub struct Settings {
     pub precision: Precision,
     /// Tokens of context used: prompts, chunk and answer must fit.
     pub context_tokens: usize,
+    /// The quality mode, the candidates it decodes per chunk (those the card has the
+    /// prompts for), how sampled and beam candidates decode, and how one is chosen.
+    pub quality: Quality,
+    pub candidates: Vec<Candidate>,
+    pub candidate_sampling: Sampling,
+    pub candidate_beams: usize,
+    /// λ of contrastive candidates.
+    pub contrast: f32,
+    pub weights: SelectionWeights,
+    /// Score candidates by forced decoding of the Hindi given each (`best`).
+    pub channel: bool,
     /// Most sentences per translation chunk, and the token budget of its source.
     pub max_sentences: usize,
     pub max_source_tokens: usize,
@@ -49,6 +62,23 @@ impl Settings {
     pub fn resolve(card: &ModelCard, o: &Options) -> Settings {
         let g = &card.generation;
         let summary_length = o.summary_length.unwrap_or(SummaryLength::Medium);
+        let q = &card.quality;
+        let quality = o.quality.unwrap_or(q.default);
+        let hints = card.prompts.translate_hints.is_some();
+        // Candidates the card has no prompt for are left out; one always remains.
+        let mut candidates: Vec<Candidate> = match quality {
+            Quality::Fast => &q.fast,
+            Quality::Balanced => &q.balanced,
+            Quality::Best => &q.best,
+        }
+        .iter()
+        .copied()
+        .filter(|c| hints || !matches!(c, Candidate::Hints | Candidate::HintsSample))
+        .filter(|c| card.architecture == "gemma3" || *c != Candidate::Contrast)
+        .collect();
+        if candidates.is_empty() {
+            candidates.push(Candidate::Greedy);
+        }
         Settings {
             max_new_tokens: o.max_new_tokens.unwrap_or(g.max_new_tokens),
             output_ratio: g.output_ratio,
@@ -56,11 +86,24 @@ impl Settings {
             repeat_ngram: g.repeat_ngram,
             repeat_limit: g.repeat_limit,
             retry_repetition_penalty: g.retry_repetition_penalty,
+            constrain_numbers: g.constrain_numbers,
             sampling: o.sampling,
             beams: o.beams.unwrap_or(g.beams).max(1),
             batch_size: o.batch_size.unwrap_or(card.chunk.batch).max(1),
             precision: o.precision.unwrap_or(card.precision),
             context_tokens: card.context.use_tokens,
+            quality,
+            candidates,
+            candidate_sampling: Sampling {
+                temperature: q.temperature,
+                top_p: None,
+                epsilon: Some(q.epsilon),
+                seed: o.sampling.seed,
+            },
+            candidate_beams: q.beams.max(2),
+            contrast: q.contrast,
+            weights: q.weights,
+            channel: quality == Quality::Best && q.best_channel && card.prompts.channel.is_some(),
             max_sentences: card.chunk.max_sentences,
             max_source_tokens: card.chunk.max_source_tokens,
             summary_method: card.summary.method,

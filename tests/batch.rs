@@ -279,6 +279,34 @@ fn a_rerun_skips_what_is_done_and_redoes_only_what_changed() {
     let longer = batch(&home, &[&args[..], &["--max-new-tokens", "5"]].concat());
     assert!(longer.status.success());
     assert_eq!(report(&out)["articles"]["done"], 5);
+    let glossary = home.path("glossary.tsv");
+    std::fs::write(&glossary, "दिल्ली\tDilli\n").unwrap();
+    let with_glossary = [
+        &args[..],
+        &["--max-new-tokens", "5"],
+        &["--glossary", glossary.to_str().unwrap()],
+    ]
+    .concat();
+    assert!(batch(&home, &with_glossary).status.success());
+    assert_eq!(
+        report(&out)["articles"]["done"],
+        5,
+        "a glossary is other work"
+    );
+    std::fs::write(&glossary, "दिल्ली\tDelhi NCR\n").unwrap();
+    assert!(batch(&home, &with_glossary).status.success());
+    assert_eq!(
+        report(&out)["articles"]["done"],
+        5,
+        "so is an edited glossary"
+    );
+    let best = [&with_glossary[..], &["--quality", "best"]].concat();
+    assert!(batch(&home, &best).status.success());
+    assert_eq!(
+        report(&out)["articles"]["done"],
+        5,
+        "and another quality mode"
+    );
 }
 
 #[test]

@@ -62,29 +62,31 @@ fn text_output_keeps_the_input_layout() {
 }
 
 #[test]
-fn the_same_input_gives_the_same_output() {
+fn the_same_input_gives_the_same_output_in_every_quality_mode() {
     let home = Home::new("determinism");
-    let a = home.run(&[
-        "translate",
-        &file(&home),
-        "--format",
-        "json",
-        "--progress",
-        "none",
-    ]);
-    let b = home.run(&[
-        "translate",
-        &file(&home),
-        "--format",
-        "json",
-        "--progress",
-        "none",
-    ]);
-    // Everything but the timings: text, confidences, flags and counts.
-    let (mut a, mut b) = (json(&a), json(&b));
-    a["timings"] = serde_json::Value::Null;
-    b["timings"] = serde_json::Value::Null;
-    assert_eq!(a, b);
+    let run = |quality: &str| {
+        let mut v = json(&home.run(&[
+            "translate",
+            &file(&home),
+            "--format",
+            "json",
+            "--progress",
+            "none",
+            "--quality",
+            quality,
+        ]));
+        // Everything but the timings: text, confidences, flags and counts.
+        v["timings"] = serde_json::Value::Null;
+        v
+    };
+    let mut tokens = Vec::new();
+    for quality in ["fast", "balanced", "best"] {
+        let a = run(quality);
+        assert_eq!(a, run(quality), "{quality}");
+        tokens.push(a["stats"]["output_tokens"].as_u64().unwrap());
+    }
+    // Balanced and best decode more candidates per chunk than fast.
+    assert!(tokens[0] < tokens[1] && tokens[1] < tokens[2], "{tokens:?}");
 }
 
 #[test]
@@ -378,6 +380,81 @@ fn review_reports_json_and_rejects_unknown_checks() {
     let out = home.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown check"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_glossary_is_enforced_by_the_names_check_in_every_command() {
+    let home = Home::new("glossary");
+    let article = file(&home);
+    let en = home.path("en.txt");
+    std::fs::write(&en, "Rain in Delhi\n\nNew Delhi, March 13 (PTI). It rained heavily in Delhi on Wednesday. The weather office said it will rain for 2 more days.\nThe government asked people to stay home.\n\nPhoto: PTI\n").unwrap();
+    let glossary = home.path("glossary.tsv");
+    std::fs::write(&glossary, "# our style\nदिल्ली\tDilli\n").unwrap();
+    let review = |extra: &[&str]| {
+        let mut a = vec![
+            "review",
+            &article,
+            "--translation",
+            en.to_str().unwrap(),
+            "--format",
+            "json",
+            "--progress",
+            "none",
+        ];
+        a.extend_from_slice(extra);
+        json(&home.run(&a))
+    };
+    let names_flags = |v: &serde_json::Value| -> Vec<String> {
+        v["paragraphs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["sentences"].as_array().unwrap().clone())
+            .flat_map(|s| s["flags"].as_array().unwrap().clone())
+            .filter(|f| f["check"] == "names")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The gazetteer knows दिल्ली as Delhi, which the English writes.
+    assert_eq!(names_flags(&review(&[])), Vec::<String>::new());
+    // The glossary wants "Dilli": the title and the sentence naming दिल्ली are flagged
+    // (नई दिल्ली is the longer name New Delhi, which the English keeps).
+    let flagged = names_flags(&review(&["--glossary", glossary.to_str().unwrap()]));
+    assert_eq!(flagged.len(), 2, "{flagged:?}");
+    assert!(
+        flagged.iter().all(|m| m.contains("दिल्ली (Dilli)")),
+        "{flagged:?}"
+    );
+
+    // Translate, summarize and batch take it too; a bad glossary says where.
+    for cmd in ["translate", "summarize"] {
+        let out = home.run(&[
+            cmd,
+            &article,
+            "--progress",
+            "none",
+            "--glossary",
+            glossary.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{cmd}: {}", stderr(&out));
+    }
+    let bad = home.path("bad.tsv");
+    std::fs::write(&bad, "दिल्ली\tDilli\nनाम बिना टैब\n").unwrap();
+    let out_dir = home.path("out");
+    for cmd in [
+        &["translate"][..],
+        &["summarize"],
+        &["review", "--translation", en.to_str().unwrap()],
+        &["batch", "--out", out_dir.to_str().unwrap()],
+    ] {
+        let args = [
+            cmd,
+            &[&article, "--progress", "none"],
+            &["--glossary", bad.to_str().unwrap()],
+        ]
+        .concat();
+        assert_error(&home.run(&args), 2, "bad.tsv, line 2");
+    }
 }
 
 #[test]

@@ -417,6 +417,8 @@ struct Keys<'a> {
     translator: ModelKey<'a>,
     #[serde(rename = "summary_model")]
     summarizer: Option<ModelKey<'a>>,
+    /// The glossary's sha256: its names change translations and checks.
+    glossary: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -473,6 +475,7 @@ impl<'a> Keys<'a> {
                 cfg.task,
             ),
             summarizer: plan.summarizer.as_ref().map(|f| ModelKey::new(f, cfg.task)),
+            glossary: plan.glossary_sha256.as_deref(),
         }
     }
 
@@ -648,6 +651,18 @@ mod tests {
         assert_ne!(
             key_settings(&more_tokens, Task::Translate),
             key_settings(&long, Task::Translate)
+        );
+        let best = Settings::resolve(
+            card,
+            &Options {
+                quality: Some(crate::config::Quality::Best),
+                ..Options::default()
+            },
+        );
+        assert_ne!(
+            key_settings(&best, Task::Translate),
+            key_settings(&long, Task::Translate),
+            "another quality mode is other work"
         );
     }
 }

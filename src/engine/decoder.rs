@@ -8,6 +8,7 @@ use super::search::{self, Rows, Rules, Vocab as SearchVocab};
 use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::{ModelCard, SUPPORTED_ARCHITECTURES, TokenizerKind};
 use crate::error::{Error, Result};
+use crate::facts::numbers::english_scale;
 use crate::models::{KvCache, gemma3};
 use crate::text::script::is_indic;
 use crate::tokenizer::{self, Specials};
@@ -185,14 +186,15 @@ impl DecoderEngine {
             ),
         };
         let info = super::model_info(card, path, sha256, &arch);
-        let (non_english, blank_lines) = classify_vocab(&tokenizer);
+        let classified = classify_vocab(&tokenizer);
         Ok(DecoderEngine {
             info,
             vocab: Vocab {
                 tokenizer,
                 stop_ids,
-                non_english,
-                blank_lines,
+                non_english: classified.non_english,
+                blank_lines: classified.blank_lines,
+                number_tokens: classified.number_tokens,
             },
             specials,
             net,
@@ -306,6 +308,7 @@ impl Engine for DecoderEngine {
                 never: &[],
                 non_english: &[],
                 blank_lines: &[],
+                number_tokens: &[],
                 decode: &|ids| self.vocab.decode(ids),
             };
             let mut rows = OneRow {
@@ -381,6 +384,7 @@ impl Engine for DecoderEngine {
             never: &[],
             non_english: &self.vocab.non_english,
             blank_lines: &self.vocab.blank_lines,
+            number_tokens: &self.vocab.number_tokens,
             decode: &decode,
         };
         let mut out = if together {
@@ -564,6 +568,8 @@ struct Vocab {
     non_english: Vec<u32>,
     /// Tokens that are only whitespace with a newline (see `search::Vocab::blank_lines`).
     blank_lines: Vec<u32>,
+    /// Tokens that write digits or number separators, with their text.
+    number_tokens: Vec<(u32, String)>,
 }
 
 impl Vocab {
@@ -575,16 +581,16 @@ impl Vocab {
 }
 
 /// Sort the vocabulary once at load: tokens that would write Devanagari (directly, or
-/// through the UTF-8 lead byte 0xE0, which starts every character in U+0800–U+0FFF), and
-/// tokens that are nothing but whitespace around a newline. Byte-level vocabularies
-/// (GPT-2 style: Qwen, Llama 3) spell bytes as characters: 0xE0 is 'à', '\n' is 'Ċ'.
-fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> (Vec<u32>, Vec<u32>) {
+/// through the UTF-8 lead byte 0xE0, which starts every character in U+0800–U+0FFF),
+/// tokens that are nothing but whitespace around a newline, and tokens that write digits
+/// or number separators (with their text). Byte-level vocabularies (GPT-2 style: Qwen,
+/// Llama 3) spell bytes as characters: 0xE0 is 'à', '\n' is 'Ċ', ' ' is 'Ġ'.
+fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> Classified {
     let byte_level = tokenizer
         .get_decoder()
         .and_then(|d| serde_json::to_string(d).ok())
         .is_some_and(|d| d.contains("ByteLevel"));
-    let mut non_english = Vec::new();
-    let mut blank_lines = Vec::new();
+    let mut c = Classified::default();
     for (piece, id) in tokenizer.get_vocab(true) {
         let writes_e0 = if byte_level {
             piece.contains('à')
@@ -592,21 +598,52 @@ fn classify_vocab(tokenizer: &tokenizers::Tokenizer) -> (Vec<u32>, Vec<u32>) {
             piece == "<0xE0>" || piece.chars().any(is_indic)
         };
         if writes_e0 {
-            non_english.push(id);
+            c.non_english.push(id);
         }
         let text = if byte_level {
             piece
                 .replace('Ċ', "\n")
                 .replace('Ġ', " ")
                 .replace('ĉ', "\t")
+        } else if let Some(byte) = spm_byte(&piece) {
+            byte.to_string()
         } else {
-            piece.replace('\u{2581}', " ").replace("<0x0A>", "\n")
+            piece.replace('\u{2581}', " ")
         };
         if text.contains('\n') && text.trim().is_empty() {
-            blank_lines.push(id);
+            c.blank_lines.push(id);
+        }
+        if is_number_token(&text) {
+            c.number_tokens.push((id, text));
         }
     }
-    non_english.sort_unstable();
-    blank_lines.sort_unstable();
-    (non_english, blank_lines)
+    c.non_english.sort_unstable();
+    c.blank_lines.sort_unstable();
+    c.number_tokens.sort_unstable();
+    c
+}
+
+/// The vocabulary sorted by what the masks need (see `classify_vocab`).
+#[derive(Default)]
+struct Classified {
+    non_english: Vec<u32>,
+    blank_lines: Vec<u32>,
+    number_tokens: Vec<(u32, String)>,
+}
+
+/// The ASCII character of a SentencePiece byte-fallback piece (`<0x31>` is '1').
+fn spm_byte(piece: &str) -> Option<char> {
+    let hex = piece.strip_prefix("<0x")?.strip_suffix('>')?;
+    u8::from_str_radix(hex, 16)
+        .ok()
+        .filter(u8::is_ascii)
+        .map(char::from)
+}
+
+/// Whether a token's text matters to a number plan: it writes a digit, it is nothing
+/// but `,` `.` `:` (which may continue a number), or it is a scale word (`lakh`).
+pub(crate) fn is_number_token(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+        || (!text.is_empty() && text.chars().all(|c| matches!(c, ',' | '.' | ':')))
+        || english_scale(text).is_some()
 }

@@ -8,6 +8,7 @@
 //! of output and, cut there, finishes with `Finish::Length` (what `transformers` does
 //! with `max_new_tokens = N` and Marian's forced end token).
 
+use super::decoder::is_number_token;
 use super::search::{self, Rows, Rules, Vocab};
 use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::ModelCard;
@@ -26,6 +27,8 @@ pub struct MarianEngine {
     model: Model,
     /// Target ids that would write Devanagari (masked for English-only requests).
     non_english: Vec<u32>,
+    /// Target ids that write digits or number separators, with their text.
+    number_tokens: Vec<(u32, String)>,
 }
 
 /// The files of a Marian repository, found beside its weights.
@@ -75,8 +78,14 @@ impl MarianEngine {
         let model =
             Model::load(config, &checkpoint, precision).map_err(|e| corrupt(e.to_string()))?;
         drop(checkpoint);
-        let non_english = (0..tokenizer.target_vocab_size() as u32)
+        let ids = 0..tokenizer.target_vocab_size() as u32;
+        let non_english = ids
+            .clone()
             .filter(|&id| tokenizer.piece(id).chars().any(is_indic))
+            .collect();
+        let number_tokens = ids
+            .map(|id| (id, tokenizer.piece(id).replace('\u{2581}', " ")))
+            .filter(|(_, text)| is_number_token(text))
             .collect();
         let info = super::model_info(card, path, sha256, "marian");
         Ok(MarianEngine {
@@ -84,6 +93,7 @@ impl MarianEngine {
             tokenizer,
             model,
             non_english,
+            number_tokens,
         })
     }
 
@@ -120,6 +130,7 @@ impl MarianEngine {
             never: &never,
             non_english: &self.non_english,
             blank_lines: &[],
+            number_tokens: &self.number_tokens,
             decode: &decode,
         };
         let mut out: Vec<Option<Generation>> = vec![None; sources.len()];

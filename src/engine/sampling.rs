@@ -133,6 +133,9 @@ fn argmax(logits: &[f32]) -> u32 {
 }
 
 fn sample(logits: &[f32], s: &Sampling, rng: &mut Rng) -> u32 {
+    if let Some(eps) = s.epsilon.filter(|e| *e > 0.0 && *e < 1.0) {
+        return sample_epsilon(logits, s.temperature as f32, eps, rng);
+    }
     let t = s.temperature as f32;
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut probs: Vec<(u32, f64)> = logits
@@ -163,6 +166,30 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut Rng) -> u32 {
         }
     }
     kept[kept.len() - 1].0
+}
+
+/// ε-sampling: draw from the tokens whose probability (at temperature `t`) is at least
+/// `eps`, in proportion to it. At most 1/ε tokens survive, so no sort of the vocabulary.
+fn sample_epsilon(logits: &[f32], t: f32, eps: f64, rng: &mut Rng) -> u32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let scaled: Vec<f32> = logits.iter().map(|&l| (l - max) / t).collect();
+    let lse = log_sum_exp(&scaled);
+    let cut = lse + eps.ln();
+    let kept: Vec<(u32, f64)> = scaled
+        .iter()
+        .enumerate()
+        .filter(|&(_, &x)| x as f64 >= cut)
+        .map(|(i, &x)| (i as u32, (x as f64 - lse).exp()))
+        .collect();
+    let mass: f64 = kept.iter().map(|p| p.1).sum();
+    let mut r = rng.next_f64() * mass;
+    for p in &kept {
+        r -= p.1;
+        if r <= 0.0 {
+            return p.0;
+        }
+    }
+    kept.last().map_or_else(|| argmax(logits), |p| p.0)
 }
 
 /// The repetition guard: true when the last `n` tokens have already occurred `limit`
@@ -199,6 +226,7 @@ mod tests {
         let s = Sampling {
             temperature: 0.8,
             top_p: Some(0.9),
+            epsilon: None,
             seed: 7,
         };
         let run = || {
@@ -208,6 +236,32 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn epsilon_sampling_draws_only_likely_tokens_and_repeats_with_its_seed() {
+        // Probabilities about 0.6, 0.3, 0.09 and then a long tail below 1%.
+        let mut logits = vec![-10.0f32; 1000];
+        logits[..3].copy_from_slice(&[2.0, 1.3, 0.1]);
+        let s = Sampling {
+            temperature: 1.0,
+            top_p: None,
+            epsilon: Some(0.02),
+            seed: 3,
+        };
+        let draw = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..200)
+                .map(|_| pick(&logits, log_sum_exp(&logits), &s, &mut rng).0)
+                .collect::<Vec<_>>()
+        };
+        let a = draw(3);
+        assert!(a.iter().all(|&t| t < 3), "only the likely tokens");
+        assert!(
+            a.contains(&0) && a.contains(&1),
+            "not just the most likely one"
+        );
+        assert_eq!(a, draw(3));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use super::sampling::{Rng, apply_repetition_penalty, is_looping, log_sum_exp, pi
 use super::{Finish, Generation};
 use crate::config::Sampling;
 use crate::error::{Error, Result};
+use crate::facts::numbers::{Mask, NumberPlan, numeric_tail};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What one request may produce, and when it stops.
@@ -32,6 +34,13 @@ pub struct Rules {
     /// The answer's first tokens, given: each is taken whatever the model prefers, with
     /// the model's log-probability for it (forced decoding; greedy only).
     pub forced: Vec<u32>,
+    /// The numbers the answer may write (those of its source): a token that would start
+    /// or finish any other number is masked. None: any number.
+    pub numbers: Option<Arc<NumberPlan>>,
+    /// Source-contrastive decoding: this request is followed by its contrast (the same
+    /// prompt about no source), and its tokens are chosen by log p(y|x) − λ·log p(y|x′)
+    /// with this λ (greedy only; needs a model that decodes rows together).
+    pub contrast: Option<f32>,
 }
 
 impl Rules {
@@ -46,6 +55,8 @@ impl Rules {
             english_only: false,
             stop: Vec::new(),
             forced: Vec::new(),
+            numbers: None,
+            contrast: None,
         }
     }
 }
@@ -61,6 +72,9 @@ pub struct Vocab<'a> {
     /// Tokens of nothing but whitespace around a newline: forbidden until the answer
     /// has content, so a model that opens with a newline cannot end on an empty answer.
     pub blank_lines: &'a [u32],
+    /// The text of every token a number plan judges: those that write a digit, those of
+    /// nothing but `,` `.` `:` (which may continue a number), and scale words (`lakh`).
+    pub number_tokens: &'a [(u32, String)],
     pub decode: &'a dyn Fn(&[u32]) -> Result<String>,
 }
 
@@ -90,6 +104,9 @@ pub fn run(
     beams: usize,
     on_token: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Vec<Generation>> {
+    if rules.iter().any(|r| r.contrast.is_some()) {
+        return contrastive(rows, rules, vocab, width, on_token);
+    }
     if beams > 1 {
         let mut out = Vec::with_capacity(rules.len());
         let group = width.max(1);
@@ -138,7 +155,7 @@ impl<'r> Sequence<'r> {
     /// The rules on next-token logits, before they are normalised.
     fn prepare(&self, logits: &mut [f32], vocab: &Vocab) {
         apply_repetition_penalty(logits, &self.out.tokens, self.rules.repetition_penalty, 0.0);
-        mask(logits, self.rules, vocab, self.out.text.trim().is_empty());
+        mask(logits, self.rules, vocab, &self.out.text);
     }
 
     /// Take the next token from prepared `logits` (`lse` their log-sum-exp): the token
@@ -158,6 +175,19 @@ impl<'r> Sequence<'r> {
             Some(&t) => (t, logprob(logits, t, lse)),
             None => pick(logits, lse, &rules.sampling, &mut self.rng),
         };
+        self.take(tok, lp, vocab, on_token)
+    }
+
+    /// Add the chosen token `tok` (log-probability `lp`) to the answer; the token to
+    /// feed back, or None when the sequence is finished.
+    fn take(
+        &mut self,
+        tok: u32,
+        lp: f32,
+        vocab: &Vocab,
+        on_token: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Option<u32>> {
+        let (rules, out) = (self.rules, &mut self.out);
         if vocab.end.contains(&tok) {
             out.finish = Finish::Eos;
             return Ok(None);
@@ -184,15 +214,44 @@ impl<'r> Sequence<'r> {
     }
 }
 
-/// The masks of `rules` on one row of scores: tokens never written, Devanagari for
-/// English-only requests, blank lines while the answer is still `empty`.
-fn mask(scores: &mut [f32], rules: &Rules, vocab: &Vocab, empty: bool) {
+/// The masks of `rules` on one row of scores, for an answer that reads `text` so far:
+/// tokens never written, Devanagari for English-only requests, blank lines while the
+/// answer is still empty, and numbers outside the request's plan.
+fn mask(scores: &mut [f32], rules: &Rules, vocab: &Vocab, text: &str) {
     forbid(scores, vocab.never);
     if rules.english_only {
         forbid(scores, vocab.non_english);
     }
-    if empty {
+    if text.trim().is_empty() {
         forbid(scores, vocab.blank_lines);
+    }
+    if let Some(plan) = &rules.numbers {
+        mask_numbers(scores, plan, vocab, text);
+    }
+}
+
+/// Keep the answer's numbers inside `plan` (see `NumberPlan::mask`).
+fn mask_numbers(scores: &mut [f32], plan: &NumberPlan, vocab: &Vocab, text: &str) {
+    match plan
+        .mask(numeric_tail(text), vocab.number_tokens)
+        .as_deref()
+    {
+        Some(Mask::Ban(ids)) => forbid(scores, ids),
+        Some(Mask::Only(ids)) => {
+            let keep: Vec<(usize, f32)> = ids
+                .iter()
+                .filter_map(|&id| scores.get(id as usize).map(|&l| (id as usize, l)))
+                .filter(|(_, l)| l.is_finite())
+                .collect();
+            // A number no token can finish is left to the model rather than a dead end.
+            if !keep.is_empty() {
+                scores.fill(f32::NEG_INFINITY);
+                for (id, l) in keep {
+                    scores[id] = l;
+                }
+            }
+        }
+        None => {}
     }
 }
 
@@ -299,6 +358,111 @@ fn greedy(
     Ok(seqs.into_iter().map(|s| s.out).collect())
 }
 
+/// Only tokens at least this likely relative to the most likely one (under the real
+/// source) may be chosen by contrastive decoding: the contrast may reorder plausible
+/// tokens, never promote implausible ones.
+const CONTRAST_PLAUSIBILITY: f64 = 0.1;
+
+/// Source-contrastive greedy decoding (requests in pairs: each contrasted request
+/// followed by its contrast). Each step takes, among the plausible tokens of the real
+/// prompt, the one maximising log p(y|x) − λ·log p(y|x′): what the model would write
+/// whatever the source (a name it favours, a stock phrase) loses to what this source
+/// calls for. Both rows of a pair take the token; the answer keeps the real prompt's
+/// log-probabilities. A contrast request's own result is empty.
+fn contrastive(
+    rows: &mut dyn Rows,
+    rules: &[Rules],
+    vocab: &Vocab,
+    width: usize,
+    on_token: &mut dyn FnMut() -> Result<()>,
+) -> Result<Vec<Generation>> {
+    if rules.len() % 2 != 0 || rules.iter().step_by(2).any(|r| r.contrast.is_none()) {
+        return Err(crate::error::Error::Invalid(
+            "contrastive decoding needs each request followed by its contrast".into(),
+        ));
+    }
+    let pairs = (width.min(rows.capacity()) / 2).max(1);
+    let mut seqs: Vec<Sequence> = rules.iter().map(Sequence::new).collect();
+    let n = rules.len() / 2;
+    for first in (0..n).step_by(pairs) {
+        // The pairs decoding; pair k's rows are 2·(its place) and the one after.
+        let mut live: Vec<usize> = (first..(first + pairs).min(n)).collect();
+        let starts: Vec<usize> = live.iter().flat_map(|&k| [2 * k, 2 * k + 1]).collect();
+        let clock = Instant::now();
+        let mut logits = rows.start(&starts)?;
+        let mut share = clock.elapsed().as_secs_f64() / live.len() as f64;
+        let mut prefill = true;
+        loop {
+            for (at, &k) in live.iter().enumerate() {
+                seqs[2 * k].prepare(&mut logits[2 * at], vocab);
+            }
+            let lses = log_sum_exps(&logits);
+            let (mut keep, mut still, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
+            for (at, &k) in live.iter().enumerate() {
+                let (real, other) = (&logits[2 * at], &logits[2 * at + 1]);
+                let (lse, other_lse) = (lses[2 * at], lses[2 * at + 1]);
+                let lambda = rules[2 * k].contrast.unwrap_or(0.0) as f64;
+                let tok = contrast_choice(real, lse, other, other_lse, lambda);
+                let seq = &mut seqs[2 * k];
+                if prefill {
+                    seq.out.prefill_seconds += share;
+                } else {
+                    seq.out.decode_seconds += share;
+                }
+                let next = match tok {
+                    Some(t) => seq.take(t, logprob(real, t, lse), vocab, on_token)?,
+                    None => None,
+                };
+                if let Some(t) = next {
+                    keep.extend([2 * at, 2 * at + 1]);
+                    still.push(k);
+                    tokens.extend([t, t]);
+                }
+            }
+            if still.len() < live.len() {
+                rows.keep(&keep)?;
+            }
+            if still.is_empty() {
+                break;
+            }
+            live = still;
+            let clock = Instant::now();
+            logits = rows.step(&tokens)?;
+            share = clock.elapsed().as_secs_f64() / live.len() as f64;
+            prefill = false;
+        }
+    }
+    Ok(seqs.into_iter().map(|s| s.out).collect())
+}
+
+/// The token of `real` (normalised by `lse`) with the best contrastive score against
+/// `other`, among those plausible under `real`; None when every token is masked.
+fn contrast_choice(
+    real: &[f32],
+    lse: f64,
+    other: &[f32],
+    other_lse: f64,
+    lambda: f64,
+) -> Option<u32> {
+    let best = real.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !best.is_finite() {
+        return None;
+    }
+    let floor = best as f64 + CONTRAST_PLAUSIBILITY.ln();
+    let mut choice: Option<(u32, f64)> = None;
+    for (i, (&r, &o)) in real.iter().zip(other).enumerate() {
+        if (r as f64) < floor {
+            continue;
+        }
+        let score = (r as f64 - lse) - lambda * (o as f64 - other_lse);
+        // The first maximum wins, so ties resolve the same way every run.
+        if choice.is_none_or(|(_, s)| score > s) {
+            choice = Some((i as u32, score));
+        }
+    }
+    choice.map(|(t, _)| t)
+}
+
 /// A continuation of a beam: (accumulated score, beam row, token, its log-probability);
 /// token None closes the beam at its budget.
 type Candidate = (f64, usize, Option<u32>, f32);
@@ -357,7 +521,7 @@ fn beam(
         let lses = log_sum_exps(&logits);
         for ((l, b), &lse) in logits.iter_mut().zip(&beams).zip(&lses) {
             let r = &rules[b.request];
-            mask(l, r, vocab, b.text.trim().is_empty());
+            mask(l, r, vocab, &b.text);
             apply_repetition_penalty(l, &b.tokens, r.repetition_penalty, lse);
         }
         let tops = top_n_rows(&logits, 2 * k);
@@ -422,11 +586,14 @@ fn beam(
                     tokens.push(t);
                     let mut logprobs = b.logprobs.clone();
                     logprobs.push(lp);
-                    // While running, the text is read only for the blank-line mask (is it
-                    // still empty?) and stop strings; the answer is decoded at the end.
+                    // While running, the text is read only by the masks (blank lines while
+                    // it is empty, numbers) and stop strings; the answer is decoded at the
+                    // end.
                     let text = match text {
                         Some(t) => t,
-                        None if b.text.trim().is_empty() && !vocab.blank_lines.is_empty() => {
+                        None if rules[b.request].numbers.is_some()
+                            || (b.text.trim().is_empty() && !vocab.blank_lines.is_empty()) =>
+                        {
                             (vocab.decode)(&tokens)?
                         }
                         None => b.text.clone(),
@@ -600,6 +767,7 @@ mod tests {
         never: &[],
         non_english: &[4],
         blank_lines: &[],
+        number_tokens: &[],
         decode: &letters,
     };
 
@@ -773,5 +941,136 @@ mod tests {
         let l = [0.5, f32::NEG_INFINITY, 2.0, -1.0, 2.0, 1.0];
         assert_eq!(top_n(&l, 3), vec![(2, 2.0), (4, 2.0), (5, 1.0)]);
         assert_eq!(top_n(&l, 10).len(), 5);
+    }
+
+    /// Request 0 is a prompt with a source, request 1 the same prompt without one. Both
+    /// favour `h` (the model's stock name) first; the source also makes `b` likely, the
+    /// empty prompt does not; `z`-like junk (letter f) is unlikely under both.
+    fn prior_and_source(i: usize, seq: &[u32]) -> Vec<f32> {
+        let mut p = vec![0.001f32; 9];
+        if !seq.is_empty() {
+            p[0] = 0.99; // one token answers
+        } else if i % 2 == 0 {
+            (p[8], p[2], p[6]) = (0.5, 0.4, 0.002);
+        } else {
+            (p[8], p[2], p[6]) = (0.9, 0.02, 0.0001);
+        }
+        lp(&p)
+    }
+
+    #[test]
+    fn contrastive_decoding_prefers_what_the_source_calls_for_among_plausible_tokens() {
+        let mut rows = Fake::new(prior_and_source);
+        let greedy = run(&mut rows, &[Rules::new(4)], &VOCAB, 1, 1, &mut || Ok(())).unwrap();
+        assert_eq!(greedy[0].text, "h");
+        let contrasted = Rules {
+            contrast: Some(0.5),
+            ..Rules::new(4)
+        };
+        for width in [2, 8] {
+            // Two pairs: at width 2 they decode one after the other, on fresh rows.
+            let mut rows = Fake::new(prior_and_source);
+            let pair = [
+                contrasted.clone(),
+                Rules::new(4),
+                contrasted.clone(),
+                Rules::new(4),
+            ];
+            let out = run(&mut rows, &pair, &VOCAB, width, 1, &mut || Ok(())).unwrap();
+            assert!(rows.rows.is_empty(), "finished rows are dropped");
+            assert_eq!(out[2].text, "b", "width {width}");
+            assert_eq!(out[0].text, "b", "width {width}");
+            // The answer's log-probability is the real prompt's own.
+            assert!(
+                (out[0].logprobs[0] - greedy_lp(0.4)).abs() < 1e-3,
+                "{:?}",
+                out[0].logprobs
+            );
+            assert!(
+                out[1].text.is_empty(),
+                "a contrast has no answer of its own"
+            );
+        }
+        // f is far more source-specific, but implausible: never chosen.
+        let strong = Rules {
+            contrast: Some(5.0),
+            ..Rules::new(4)
+        };
+        let mut rows = Fake::new(prior_and_source);
+        let out = run(
+            &mut rows,
+            &[strong, Rules::new(4)],
+            &VOCAB,
+            2,
+            1,
+            &mut || Ok(()),
+        )
+        .unwrap();
+        assert_eq!(out[0].text, "b");
+        let mut rows = Fake::new(prior_and_source);
+        assert!(run(&mut rows, &[contrasted], &VOCAB, 2, 1, &mut || Ok(())).is_err());
+    }
+
+    /// The log-probability of a token of probability `p` in `prior_and_source`'s first row.
+    fn greedy_lp(p: f32) -> f32 {
+        let row = prior_and_source(0, &[]);
+        let lse = log_sum_exps(std::slice::from_ref(&row))[0];
+        (p.ln() as f64 - lse) as f32
+    }
+
+    /// Writes "A", a space, then prefers 9 to 8 and, after either, 0 to ending.
+    fn likes_ninety(_: usize, seq: &[u32]) -> Vec<f32> {
+        let mut p = vec![0.001f32; 7];
+        match seq.len() {
+            0 => p[1] = 0.9,
+            1 => p[2] = 0.9,
+            2 => (p[4], p[3]) = (0.5, 0.4),
+            3 => (p[5], p[0]) = (0.5, 0.4),
+            _ => p[0] = 0.9,
+        }
+        lp(&p)
+    }
+
+    fn pieces(ids: &[u32]) -> Result<String> {
+        const TEXT: [&str; 7] = ["", "A", " ", "8", "9", "0", "."];
+        Ok(ids.iter().map(|&t| TEXT[t as usize]).collect())
+    }
+
+    #[test]
+    fn a_number_plan_lets_the_answer_write_only_the_sources_numbers() {
+        let number_tokens: Vec<(u32, String)> = [(3, "8"), (4, "9"), (5, "0"), (6, ".")]
+            .iter()
+            .map(|&(t, s)| (t, s.to_string()))
+            .collect();
+        let vocab = Vocab {
+            number_tokens: &number_tokens,
+            decode: &pieces,
+            ..VOCAB
+        };
+        let free = run(
+            &mut Fake::new(likes_ninety),
+            &[Rules::new(6)],
+            &vocab,
+            1,
+            1,
+            &mut || Ok(()),
+        )
+        .unwrap();
+        assert_eq!(free[0].text, "A 90");
+        let planned = Rules {
+            numbers: Some(Arc::new(NumberPlan::of("बैठक में 8 लोग थे।"))),
+            ..Rules::new(6)
+        };
+        let out = run(
+            &mut Fake::new(likes_ninety),
+            &[planned],
+            &vocab,
+            1,
+            1,
+            &mut || Ok(()),
+        )
+        .unwrap();
+        // 9 is not the source's; after 8, a 0 would make it 80.
+        assert_eq!(out[0].text, "A 8");
     }
 }

@@ -15,6 +15,8 @@ pub mod metrics;
 
 use crate::config::{InputRules, Task};
 use crate::error::{Error, Result};
+use crate::facts;
+use crate::facts::terms::Terms;
 use crate::pipeline::runner::round;
 use crate::pipeline::{Pipeline, Worked};
 use crate::progress::{Event, Progress};
@@ -39,6 +41,14 @@ pub struct Meta {
     /// Names and numbers a faithful translation must contain.
     #[serde(default)]
     pub keep: Vec<String>,
+    /// The same facts by class, each with its accepted forms separated by `|`: proper
+    /// names, numbers written with digits, calendar dates.
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    #[serde(default)]
+    pub dates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -146,6 +156,14 @@ pub struct Row {
     pub bleu: Option<f64>,
     /// Translation: names/numbers of `keep` found in the English, of those listed.
     pub kept: Option<(usize, usize)>,
+    /// Translation: the set's names, numbers and dates found in the English, of those
+    /// listed, and the ones missing.
+    pub names: Option<(usize, usize)>,
+    pub numbers: Option<(usize, usize)>,
+    pub dates: Option<(usize, usize)>,
+    pub missing: Vec<String>,
+    /// Words of English written.
+    pub english_words: usize,
     /// Sentences with English, of all Hindi sentences.
     pub sentences_covered: (usize, usize),
     /// Paragraphs in the output, of the source's.
@@ -156,7 +174,10 @@ pub struct Row {
     /// Summary: facts covered of those listed, length in words, invented numbers.
     pub facts_covered: Option<(usize, usize)>,
     pub summary_words: Option<usize>,
+    /// Numbers the English writes that the Hindi does not have.
     pub invented_numbers: Option<usize>,
+    /// Names the English writes that nothing in the Hindi accounts for.
+    pub invented_names: Option<usize>,
     pub seconds: f64,
     pub output_tokens: usize,
     /// The output, for inspection and for corpus-level metrics.
@@ -165,6 +186,48 @@ pub struct Row {
 
 fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Whether `text` has `fact` (or one of its `|` alternatives) as a whole word or number,
+/// case-insensitive: `UN` is not found in "under", `12` not in "112".
+pub fn has_fact(text: &str, fact: &str) -> bool {
+    let text = text.to_lowercase();
+    fact.split('|')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .any(|f| {
+            let f = f.to_lowercase();
+            text.match_indices(&f).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + f.len()..].chars().next();
+                let joins = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+                !joins(before) && !joins(after)
+            })
+        })
+}
+
+/// How many of `facts` `text` has, of how many; None for an empty list. The missing
+/// ones (their first form) go to `missing`.
+fn kept_of(text: &str, facts: &[String], missing: &mut Vec<String>) -> Option<(usize, usize)> {
+    if facts.is_empty() {
+        return None;
+    }
+    let mut found = 0;
+    for f in facts {
+        if has_fact(text, f) {
+            found += 1;
+        } else {
+            missing.push(f.split('|').next().unwrap_or(f).to_string());
+        }
+    }
+    Some((found, facts.len()))
+}
+
+/// How many numbers `english` writes that `hindi` does not have.
+fn invented_numbers(hindi: &str, english: &str) -> usize {
+    crate::facts::numbers::compare(hindi, english)
+        .invented
+        .len()
 }
 
 /// Non-empty lines, the unit of line-aligned metrics.
@@ -212,7 +275,7 @@ pub fn run(
         });
         let (error, seconds, output_tokens) = match result {
             Ok((article, worked)) => {
-                let row = measure(a, &article.doc, worked);
+                let row = measure(a, &article.doc, worked, pipeline.terms());
                 let done = (None, row.seconds, row.output_tokens);
                 rows.push(row);
                 done
@@ -248,7 +311,7 @@ pub fn run(
 }
 
 /// What one article's result measures against its reference and facts.
-fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
+fn measure(a: &Article, doc: &Document, worked: Worked, terms: &Terms) -> Row {
     let mut row = Row {
         id: a.id.clone(),
         topic: a.meta.topic.clone(),
@@ -256,6 +319,11 @@ fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
         chrf: None,
         bleu: None,
         kept: None,
+        names: None,
+        numbers: None,
+        dates: None,
+        missing: Vec::new(),
+        english_words: 0,
         sentences_covered: (0, 0),
         paragraphs: (0, 0),
         flags: BTreeMap::new(),
@@ -263,6 +331,7 @@ fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
         facts_covered: None,
         summary_words: None,
         invented_numbers: None,
+        invented_names: None,
         seconds: worked.stats.decode_seconds + worked.stats.prefill_seconds,
         output_tokens: worked.stats.output_tokens,
         output: String::new(),
@@ -300,6 +369,21 @@ fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
                 .count();
             row.kept = Some((found, a.meta.keep.len()));
         }
+        let mut missing = Vec::new();
+        row.names = kept_of(&row.output, &a.meta.names, &mut missing);
+        row.numbers = kept_of(&row.output, &a.meta.numbers, &mut missing);
+        row.dates = kept_of(&row.output, &a.meta.dates, &mut missing);
+        row.missing = missing;
+        row.invented_numbers = Some(invented_numbers(&a.hindi, &row.output));
+        row.invented_names = Some(
+            t.sentences()
+                .map(|s| {
+                    facts::names::check(&s.source, &s.translation, terms)
+                        .invented
+                        .len()
+                })
+                .sum(),
+        );
     }
     if let Some(s) = worked.summary {
         let sentences: usize = doc.paragraphs.iter().map(|p| p.sentences.len()).sum();
@@ -315,12 +399,13 @@ fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
             .count();
         row.facts_covered = Some((covered, a.meta.facts.len()));
         // Numbers the summary has and the article does not: a faithfulness failure.
-        let invented = checks::numbers(&a.hindi, &s.summary)
-            .iter()
-            .filter(|f| f.message.starts_with("in the English but not in the Hindi"))
-            .map(|f| f.message.matches(',').count() + 1)
-            .sum();
+        let invented = invented_numbers(&a.hindi, &s.summary);
         row.invented_numbers = Some(invented);
+        row.invented_names = Some(
+            facts::names::check(&a.hindi, &s.summary, terms)
+                .invented
+                .len(),
+        );
         if invented > 0 {
             row.flags.insert("invented_numbers".into(), invented);
         }
@@ -328,6 +413,7 @@ fn measure(a: &Article, doc: &Document, worked: Worked) -> Row {
             row.flags.insert(c.check.name().to_string(), 1);
         }
     }
+    row.english_words = row.output.split_whitespace().count();
     row
 }
 
@@ -340,8 +426,13 @@ pub struct Summary {
     pub chrf: Option<f64>,
     pub bleu: Option<f64>,
     pub kept: Option<(usize, usize)>,
+    pub names: Option<(usize, usize)>,
+    pub numbers: Option<(usize, usize)>,
+    pub dates: Option<(usize, usize)>,
+    pub english_words: usize,
     pub facts_covered: Option<(usize, usize)>,
     pub invented_numbers: Option<usize>,
+    pub invented_names: Option<usize>,
     pub sentences_covered: (usize, usize),
     pub flags: BTreeMap<String, usize>,
     pub mean_logprob: Option<f32>,
@@ -393,10 +484,18 @@ pub fn summarize_rows(rows: &[Row], failed: usize, articles: &[Article]) -> Summ
         chrf: (!h.is_empty()).then(|| metrics::chrf(&h, &rf)),
         bleu: (!h.is_empty()).then(|| metrics::bleu(&h, &rf)),
         kept: rows.iter().fold(None, |acc, r| add(acc, r.kept)),
+        names: rows.iter().fold(None, |acc, r| add(acc, r.names)),
+        numbers: rows.iter().fold(None, |acc, r| add(acc, r.numbers)),
+        dates: rows.iter().fold(None, |acc, r| add(acc, r.dates)),
+        english_words: rows.iter().map(|r| r.english_words).sum(),
         facts_covered: rows.iter().fold(None, |acc, r| add(acc, r.facts_covered)),
         invented_numbers: rows
             .iter()
             .filter_map(|r| r.invented_numbers)
+            .reduce(|a, b| a + b),
+        invented_names: rows
+            .iter()
+            .filter_map(|r| r.invented_names)
             .reduce(|a, b| a + b),
         sentences_covered: rows.iter().fold((0, 0), |acc, r| {
             (acc.0 + r.sentences_covered.0, acc.1 + r.sentences_covered.1)

@@ -10,6 +10,7 @@
 //! needed) and resolves their settings; `Plan::load` loads them.
 
 pub(crate) mod runner;
+pub(crate) mod select;
 pub(crate) mod summarize;
 pub(crate) mod translate;
 
@@ -19,6 +20,7 @@ use crate::engine::Engine;
 use crate::engine::decoder::DecoderEngine;
 use crate::engine::marian::MarianEngine;
 use crate::error::{Error, Result};
+use crate::facts::terms::Terms;
 use crate::hub::{self, HubConfig, Resolved};
 use crate::progress::{Event, Progress};
 use crate::record::{
@@ -31,6 +33,7 @@ use crate::text::Article;
 use crate::text::script::has_devanagari;
 use runner::Runner;
 pub use runner::Stats;
+use sha2::Digest;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -74,6 +77,28 @@ pub struct Plan {
     /// Writes summaries when that is another model: `--summary-model`, or the default
     /// card when the translator is a translation-only model (Marian).
     pub summarizer: Option<Found>,
+    /// The names a translation must keep: the gazetteer and the user's glossary.
+    pub terms: Arc<Terms>,
+    /// The glossary's SHA-256, when there is one (batch work keys depend on it).
+    pub glossary_sha256: Option<String>,
+}
+
+/// The gazetteer, with the glossary at `path` over it.
+fn load_terms(path: Option<&std::path::Path>) -> Result<(Arc<Terms>, Option<String>)> {
+    let Some(path) = path else {
+        return Ok((Arc::new(Terms::builtin().clone()), None));
+    };
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = crate::text::input::decode(bytes, &path.display().to_string())?;
+    let glossary = Terms::parse_glossary(&text, &path.display().to_string())?;
+    let sha: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((Arc::new(Terms::builtin().with(&glossary)), Some(sha)))
 }
 
 impl Plan {
@@ -124,9 +149,12 @@ impl Plan {
         } else {
             None
         };
+        let (terms, glossary_sha256) = load_terms(options.glossary.as_deref())?;
         Ok(Plan {
             translator,
             summarizer,
+            terms,
+            glossary_sha256,
         })
     }
 
@@ -138,6 +166,7 @@ impl Plan {
         Ok(Pipeline {
             translator: load(&self.translator, progress)?,
             summarizer: load(&self.summarizer, progress)?,
+            terms: self.terms.clone(),
             interrupt: None,
         })
     }
@@ -193,6 +222,7 @@ struct Loaded {
 impl Loaded {
     fn runner<'a>(
         &'a mut self,
+        terms: &'a Terms,
         progress: &'a mut dyn Progress,
         interrupt: Option<&'a AtomicBool>,
     ) -> Runner<'a> {
@@ -200,6 +230,7 @@ impl Loaded {
             self.engine.as_mut(),
             &self.card,
             &self.settings,
+            terms,
             progress,
             interrupt,
         )
@@ -220,6 +251,8 @@ pub struct Worked {
 pub struct Pipeline {
     translator: Option<Loaded>,
     summarizer: Option<Loaded>,
+    /// The names a translation must keep (gazetteer and glossary).
+    terms: Arc<Terms>,
     interrupt: Option<Arc<AtomicBool>>,
 }
 
@@ -245,6 +278,7 @@ impl Pipeline {
                 settings,
             }),
             summarizer: None,
+            terms: Arc::new(Terms::builtin().clone()),
             interrupt: None,
         }
     }
@@ -265,6 +299,11 @@ impl Pipeline {
             Some(ref mut s) => Ok(s),
             None => self.translator(),
         }
+    }
+
+    /// The names a translation must keep: the gazetteer and the glossary.
+    pub(crate) fn terms(&self) -> &Terms {
+        &self.terms
     }
 
     /// The model that translates (and scores reviews).
@@ -328,9 +367,10 @@ impl Pipeline {
     ) -> Result<Worked> {
         let interrupt = self.interrupt.clone();
         let interrupt = interrupt.as_deref();
+        let terms = self.terms.clone();
         let mut out = Worked::default();
         if let Some(title) = article.title.as_deref().filter(|t| has_devanagari(t)) {
-            let mut r = self.translator()?.runner(progress, interrupt);
+            let mut r = self.translator()?.runner(&terms, progress, interrupt);
             let english = translate::translate_sentences(&mut r, &[title.to_string()])?;
             let text: Vec<&str> = english.iter().map(|l| l.text.as_str()).collect();
             out.title_translation = Some(text.join(" "));
@@ -339,14 +379,14 @@ impl Pipeline {
         if task.translates() {
             let m = self.translator()?;
             let low_confidence = m.settings.low_confidence;
-            let mut r = m.runner(progress, interrupt);
+            let mut r = m.runner(&terms, progress, interrupt);
             let mut paragraphs = translate::translate(&mut r, &article.doc)?;
             out.stats.add(&r.finish());
-            let checks = review::flag(&mut paragraphs, low_confidence);
+            let checks = review::flag(&mut paragraphs, low_confidence, &terms);
             out.translation = Some(Translation::new(paragraphs, checks));
         }
         if task.summarizes() {
-            let mut r = self.summarizer()?.runner(progress, interrupt);
+            let mut r = self.summarizer()?.runner(&terms, progress, interrupt);
             out.summary = Some(summarize::summarize(&mut r, &article.doc)?);
             out.stats.add(&r.finish());
         }
@@ -364,9 +404,10 @@ impl Pipeline {
     ) -> Result<ReviewRecord> {
         let groups = align::align(&article.doc, english);
         let interrupt = self.interrupt.clone();
+        let terms = self.terms.clone();
         let m = self.translator()?;
         let low_confidence = m.settings.low_confidence_scored;
-        let mut r = m.runner(progress, interrupt.as_deref());
+        let mut r = m.runner(&terms, progress, interrupt.as_deref());
         let card = r.card;
         let template = &card.prompts.translate;
         r.begin("review", groups.len());
@@ -396,7 +437,7 @@ impl Pipeline {
             r.chunk_done(i + 1, groups.len());
         }
         let mut paragraphs = review::aligned(&article.doc, &groups, &confidence);
-        let checks = review::flag(&mut paragraphs, low_confidence);
+        let checks = review::flag(&mut paragraphs, low_confidence, &terms);
         Ok(ReviewRecord {
             schema_version: SCHEMA_VERSION,
             translation: Translation::new(paragraphs, checks),

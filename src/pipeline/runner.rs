@@ -4,11 +4,16 @@
 //! result themselves.
 
 use crate::card::{ModelCard, Template};
+use crate::config::Sampling;
 use crate::engine::{Engine, Finish, Generation, Request, Rules};
 use crate::error::{Error, Result};
+use crate::facts;
+use crate::facts::numbers::NumberPlan;
+use crate::facts::terms::Terms;
 use crate::progress::{Event, Progress};
 use crate::record::{Counts, Timings};
 use crate::settings::Settings;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -71,12 +76,18 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
-/// One prompt to send: the body rendered from the template's placeholders, and how many
-/// tokens the answer may have.
+/// One prompt to send: the body rendered from the template's placeholders, how many
+/// tokens the answer may have, the numbers it may write, and how it is decoded (None:
+/// as the settings say).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub body: String,
     pub budget: usize,
+    pub numbers: Option<Arc<NumberPlan>>,
+    pub sampling: Option<Sampling>,
+    /// Decode contrastively against this body (the same prompt about no source), with
+    /// this λ.
+    pub contrast: Option<(String, f32)>,
 }
 
 impl Call {
@@ -84,7 +95,28 @@ impl Call {
         Call {
             body: template.render(vars),
             budget,
+            numbers: None,
+            sampling: None,
+            contrast: None,
         }
+    }
+
+    /// Decode this call contrastively: against `body`, weighted `lambda`.
+    pub fn contrast(mut self, body: String, lambda: f32) -> Call {
+        self.contrast = Some((body, lambda));
+        self
+    }
+
+    /// Decode this call with `sampling` rather than the settings'.
+    pub fn sampling(mut self, sampling: Sampling) -> Call {
+        self.sampling = Some(sampling);
+        self
+    }
+
+    /// The answer may write only `numbers` (see `NumberPlan`).
+    pub fn numbers(mut self, numbers: Option<Arc<NumberPlan>>) -> Call {
+        self.numbers = numbers;
+        self
     }
 }
 
@@ -92,6 +124,8 @@ pub struct Runner<'a> {
     engine: &'a mut dyn Engine,
     pub card: &'a ModelCard,
     pub settings: &'a Settings,
+    /// The names a translation must keep (gazetteer and glossary).
+    pub terms: &'a Terms,
     pub progress: &'a mut dyn Progress,
     /// Set by a signal handler: the generation in flight stops at the next token with
     /// `Error::Interrupted`.
@@ -105,6 +139,7 @@ impl<'a> Runner<'a> {
         engine: &'a mut dyn Engine,
         card: &'a ModelCard,
         settings: &'a Settings,
+        terms: &'a Terms,
         progress: &'a mut dyn Progress,
         interrupt: Option<&'a AtomicBool>,
     ) -> Self {
@@ -112,6 +147,7 @@ impl<'a> Runner<'a> {
             engine,
             card,
             settings,
+            terms,
             progress,
             interrupt,
             stats: Stats::default(),
@@ -143,6 +179,30 @@ impl<'a> Runner<'a> {
         Ok(budget.min(cap))
     }
 
+    /// The `{hints}` of a prompt about `hindi`: a line naming the English of its names
+    /// (`Names: Bahraich, Mihinpurwa, BJP`), or nothing when it has none.
+    pub fn hints(&self, hindi: &str) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        let found = facts::names::source_names(hindi, self.terms);
+        for n in found.iter().filter(|n| !n.routine) {
+            if !names.contains(&n.english[0].as_str()) {
+                names.push(&n.english[0]);
+            }
+        }
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!("Names: {}\n", names.join(", "))
+        }
+    }
+
+    /// The numbers an answer about `hindi` may write, when the settings constrain them.
+    pub fn number_plan(&self, hindi: &str) -> Option<Arc<NumberPlan>> {
+        self.settings
+            .constrain_numbers
+            .then(|| Arc::new(NumberPlan::of(hindi)))
+    }
+
     /// Output budget for translating `source_tokens`: the output ratio × the source
     /// plus 8, capped by `max_new_tokens`.
     pub fn translation_budget(&self, source_tokens: usize) -> usize {
@@ -154,7 +214,17 @@ impl<'a> Runner<'a> {
     /// (one pass over the weights per step serves them all). An answer that loops is
     /// generated again with the repetition penalty.
     pub fn generate(&mut self, template: &Template, calls: &[Call]) -> Result<Vec<Generation>> {
-        let mut out = self.call(template, calls, 1.0)?;
+        self.generate_beams(template, calls, self.settings.beams)
+    }
+
+    /// `generate` with `beams` wide beam search (1: greedy or sampling).
+    pub fn generate_beams(
+        &mut self,
+        template: &Template,
+        calls: &[Call],
+        beams: usize,
+    ) -> Result<Vec<Generation>> {
+        let mut out = self.call(template, calls, 1.0, beams)?;
         let looped: Vec<usize> = (0..out.len())
             .filter(|&i| out[i].finish == Finish::Repetition)
             .collect();
@@ -169,7 +239,7 @@ impl<'a> Runner<'a> {
             let penalty = self.settings.retry_repetition_penalty;
             for (i, g) in looped
                 .into_iter()
-                .zip(self.call(template, &again, penalty)?)
+                .zip(self.call(template, &again, penalty, beams)?)
             {
                 out[i] = g;
             }
@@ -183,30 +253,46 @@ impl<'a> Runner<'a> {
         template: &Template,
         calls: &[Call],
         penalty: f32,
+        beams: usize,
     ) -> Result<Vec<Generation>> {
         let interrupted = || self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
         if interrupted() {
             return Err(Error::Interrupted);
         }
         let s = self.settings;
-        let reqs: Vec<Request> = calls
-            .iter()
-            .map(|c| Request {
+        let rules = |c: &Call| Rules {
+            max_new_tokens: c.budget,
+            sampling: c.sampling.unwrap_or(s.sampling),
+            repetition_penalty: penalty,
+            repeat_ngram: s.repeat_ngram,
+            repeat_limit: s.repeat_limit,
+            english_only: true,
+            stop: s.stop.clone(),
+            forced: Vec::new(),
+            numbers: c.numbers.clone(),
+            contrast: c.contrast.as_ref().map(|(_, lambda)| *lambda),
+        };
+        // A contrastive call is two requests: its own, then its contrast's.
+        let mut reqs: Vec<Request> = Vec::with_capacity(calls.len());
+        for c in calls {
+            reqs.push(Request {
                 prefix: &template.prefix,
                 body: &c.body,
-                rules: Rules {
-                    max_new_tokens: c.budget,
-                    sampling: s.sampling,
-                    repetition_penalty: penalty,
-                    repeat_ngram: s.repeat_ngram,
-                    repeat_limit: s.repeat_limit,
-                    english_only: true,
-                    stop: s.stop.clone(),
-                    forced: Vec::new(),
-                },
-                beams: s.beams,
-            })
-            .collect();
+                rules: rules(c),
+                beams,
+            });
+            if let Some((body, _)) = &c.contrast {
+                reqs.push(Request {
+                    prefix: &template.prefix,
+                    body,
+                    rules: Rules {
+                        contrast: None,
+                        ..rules(c)
+                    },
+                    beams,
+                });
+            }
+        }
         let progress = &mut *self.progress;
         let out = self.engine.generate(&reqs, s.batch_size, &mut || {
             progress.event(&Event::Token);
@@ -215,6 +301,20 @@ impl<'a> Runner<'a> {
             }
             Ok(())
         })?;
+        // A contrast's own result is empty; its prompt's tokens count as input.
+        let mut out = out.into_iter();
+        let mut answers = Vec::with_capacity(calls.len());
+        for c in calls {
+            let mut g = out.next().expect("one result per request");
+            if c.contrast.is_some() {
+                let contrast = out.next().expect("a contrast follows its request");
+                g.prompt_tokens += contrast.prompt_tokens;
+                g.cached_tokens += contrast.cached_tokens;
+                g.prefill_seconds += contrast.prefill_seconds;
+            }
+            answers.push(g);
+        }
+        let out = answers;
         for g in &out {
             self.stats.input_tokens += g.prompt_tokens;
             self.stats.cached_tokens += g.cached_tokens;

@@ -12,6 +12,9 @@
 //! attempts.
 
 use super::runner::{Call, Runner};
+use super::select;
+use crate::card::{Candidate, Template};
+use crate::config::Sampling;
 use crate::engine::{Finish, Generation};
 use crate::error::Result;
 use crate::record::Paragraph;
@@ -86,16 +89,7 @@ enum Next {
 /// English for every item, one `LineOut` per source line. All items are asked in one
 /// submission; the items that must be split are translated in the next round, together.
 fn translate_items(runner: &mut Runner, items: &[Item]) -> Result<Vec<Vec<LineOut>>> {
-    let template = &runner.card.prompts.translate;
-    let calls: Vec<Call> = items
-        .iter()
-        .map(|it| {
-            let source = it.lines.join("\n");
-            let budget = runner.translation_budget(runner.count(&source));
-            Call::new(template, &[("source", &source)], budget)
-        })
-        .collect();
-    let answers = runner.generate(template, &calls)?;
+    let answers = answer(runner, items)?;
     // The items of every split, in order, translated together.
     let mut again = Vec::new();
     let nexts: Vec<Next> = items
@@ -133,6 +127,208 @@ fn translate_items(runner: &mut Runner, items: &[Item]) -> Result<Vec<Vec<LineOu
             }
         })
         .collect())
+}
+
+/// One answer per item. With one greedy candidate (`fast`) that is the greedy answer;
+/// otherwise every candidate of the quality mode is decoded and the best kept
+/// (`select`).
+fn answer(runner: &mut Runner, items: &[Item]) -> Result<Vec<Generation>> {
+    let s = runner.settings;
+    let card = runner.card;
+    let sources: Vec<String> = items.iter().map(|it| it.lines.join("\n")).collect();
+    let plain = &card.prompts.translate;
+    let call = |runner: &Runner, template: &Template, source: &str| {
+        let budget = runner.translation_budget(runner.count(source));
+        let hints = if template.body.contains("{hints}") {
+            runner.hints(source)
+        } else {
+            String::new()
+        };
+        Call::new(template, &[("source", source), ("hints", &hints)], budget)
+            .numbers(runner.number_plan(source))
+    };
+    if s.candidates == [Candidate::Greedy] && !s.channel {
+        let calls: Vec<Call> = sources.iter().map(|x| call(runner, plain, x)).collect();
+        return runner.generate(plain, &calls);
+    }
+    // found[i][j]: item i's candidate j. Candidates that share a prompt and a search go
+    // to the engine together: it keeps one prompt prefix cached at a time.
+    let mut found: Vec<Vec<Option<Generation>>> = vec![vec![None; s.candidates.len()]; items.len()];
+    for (hints, search) in [
+        (false, Search::Plain),
+        (false, Search::Beam),
+        (false, Search::Contrast),
+        (true, Search::Plain),
+    ] {
+        let template = if hints {
+            match &card.prompts.translate_hints {
+                Some(t) => t,
+                None => continue,
+            }
+        } else {
+            plain
+        };
+        let mut at = Vec::new();
+        let mut calls = Vec::new();
+        for (j, kind) in s.candidates.iter().enumerate() {
+            let (h, k, sampled) = match kind {
+                Candidate::Greedy => (false, Search::Plain, false),
+                Candidate::Sample => (false, Search::Plain, true),
+                Candidate::Beam => (false, Search::Beam, false),
+                Candidate::Contrast => (false, Search::Contrast, false),
+                Candidate::Hints => (true, Search::Plain, false),
+                Candidate::HintsSample => (true, Search::Plain, true),
+            };
+            if (h, k) != (hints, search) {
+                continue;
+            }
+            for (i, source) in sources.iter().enumerate() {
+                let mut c = call(runner, template, source);
+                if sampled {
+                    c = c.sampling(Sampling {
+                        seed: seed(source, j, s.candidate_sampling.seed),
+                        ..s.candidate_sampling
+                    });
+                }
+                if k == Search::Contrast {
+                    // The contrast: the same prompt with no source to translate.
+                    let empty = template.render(&[("source", ""), ("hints", "")]);
+                    c = c.contrast(empty, s.contrast);
+                }
+                at.push((i, j));
+                calls.push(c);
+            }
+        }
+        if calls.is_empty() {
+            continue;
+        }
+        let width = if search == Search::Beam {
+            s.candidate_beams
+        } else {
+            1
+        };
+        for ((i, j), g) in at
+            .into_iter()
+            .zip(runner.generate_beams(template, &calls, width)?)
+        {
+            found[i][j] = Some(g);
+        }
+    }
+    let found: Vec<Vec<Generation>> = found
+        .into_iter()
+        .map(|c| c.into_iter().flatten().collect())
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (source, candidates) in sources.iter().zip(found) {
+        let channel = match (&card.prompts.channel, s.channel) {
+            (Some(t), true) => Some(channel_scores(runner, t, source, &candidates)?),
+            _ => None,
+        };
+        let scores = select::score(
+            source,
+            &candidates,
+            channel.as_deref(),
+            &s.weights,
+            runner.terms,
+        );
+        if let Some(path) = std::env::var_os("ANUVAD_DUMP_CANDIDATES") {
+            dump(&path, source, &s.candidates, &candidates, &scores);
+        }
+        let best = select::best(&scores);
+        out.push(
+            candidates
+                .into_iter()
+                .nth(best)
+                .expect("one candidate per kind"),
+        );
+    }
+    Ok(out)
+}
+
+/// For tuning the selection weights (`scripts/tune-selection.py`): append each chunk's
+/// candidates and their score parts to a JSON-lines file. Best effort: a developer's
+/// tool, so a failure to write is ignored.
+fn dump(
+    path: &std::ffi::OsStr,
+    hindi: &str,
+    kinds: &[Candidate],
+    candidates: &[Generation],
+    scores: &[select::Score],
+) {
+    use std::io::Write;
+    let line = serde_json::json!({
+        "hindi": hindi,
+        "candidates": kinds.iter().zip(candidates).zip(scores).map(|((k, c), sc)| serde_json::json!({
+            "kind": k,
+            "text": c.text.trim(),
+            "finish": c.finish,
+            "facts": sc.facts,
+            "logprob": sc.logprob,
+            "agreement": sc.agreement,
+            "channel": sc.channel,
+        })).collect::<Vec<_>>(),
+    });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// How a candidate is searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    /// Greedy or sampled.
+    Plain,
+    Beam,
+    Contrast,
+}
+
+/// How well each candidate explains the Hindi: the mean log-probability of `hindi`
+/// after `template` (English → Hindi) is given the candidate. Equal texts are scored once.
+fn channel_scores(
+    runner: &mut Runner,
+    template: &Template,
+    hindi: &str,
+    candidates: &[Generation],
+) -> Result<Vec<f64>> {
+    let mut known: Vec<(&str, f64)> = Vec::new();
+    let mut out = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let english = c.text.trim();
+        if let Some(&(_, v)) = known.iter().find(|(t, _)| *t == english) {
+            out.push(v);
+            continue;
+        }
+        let v = if english.is_empty() {
+            -10.0
+        } else {
+            let body = template.render(&[("english", english)]);
+            let sep = if body.ends_with(char::is_whitespace) {
+                ""
+            } else {
+                " "
+            };
+            let lp = runner.score(template, &body, &format!("{sep}{}", hindi.trim()))?;
+            lp.iter().map(|&l| l as f64).sum::<f64>() / lp.len().max(1) as f64
+        };
+        known.push((english, v));
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The seed of sampled candidate `j` of `source`: its own draw, the same on every run.
+fn seed(source: &str, j: usize, base: u64) -> u64 {
+    // FNV-1a: stable across runs and platforms (std's hasher is not promised to be).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in source.bytes().chain((j as u64).to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ base
 }
 
 /// Judge one answer: keep it, or split its item (the new items go to `again`).

@@ -5,6 +5,9 @@
 //! vs million/billion, spelled-out small numbers), length is judged against the
 //! article's own ratio, repetition needs a long repeated phrase.
 
+use crate::facts;
+use crate::facts::numbers::compare;
+use crate::facts::terms::Terms;
 pub use crate::record::{Check, Flag};
 use crate::text::script::is_devanagari;
 
@@ -18,9 +21,11 @@ pub struct Pair<'a> {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Settings {
+pub struct Settings<'a> {
     /// Flag sentences whose mean token log-probability is below this.
     pub min_mean_logprob: f32,
+    /// The names the Hindi may contain: the gazetteer and the user's glossary.
+    pub terms: &'a Terms,
 }
 
 /// The flags of every pair, in order. Length and repetition look at the whole article
@@ -44,6 +49,7 @@ pub fn check_all(pairs: &[Pair], settings: &Settings) -> Vec<Vec<Flag>> {
             });
         }
         flags.extend(numbers(src, en));
+        flags.extend(names(src, en, settings.terms));
         flags.extend(untranslated(en));
         if let Some(f) = length(src, en, ratio) {
             flags.push(f);
@@ -70,6 +76,42 @@ pub fn check_all(pairs: &[Pair], settings: &Settings) -> Vec<Vec<Flag>> {
         all.push(flags);
     }
     all
+}
+
+// ---------------------------------------------------------------------- names
+
+/// Known names of the Hindi missing from the English, and names of the English that
+/// nothing in the Hindi accounts for.
+pub fn names(src: &str, en: &str, terms: &Terms) -> Vec<Flag> {
+    if src.is_empty() || en.is_empty() {
+        return Vec::new(); // a dropped or added sentence is flagged as such
+    }
+    let found = facts::names::check(src, en, terms);
+    let mut flags = Vec::new();
+    if !found.missing.is_empty() {
+        let missing: Vec<String> = found
+            .missing
+            .iter()
+            .map(|n| format!("{} ({})", n.hindi, n.english[0]))
+            .collect();
+        flags.push(Flag {
+            check: Check::Names,
+            message: format!(
+                "in the Hindi but not in the English: {}",
+                missing.join(", ")
+            ),
+        });
+    }
+    if !found.invented.is_empty() {
+        flags.push(Flag {
+            check: Check::Names,
+            message: format!(
+                "in the English but not in the Hindi: {}",
+                found.invented.join(", ")
+            ),
+        });
+    }
+    flags
 }
 
 // ---------------------------------------------------------------- untranslated
@@ -203,322 +245,23 @@ pub fn repetition(en: &str, previous: Option<&str>) -> Option<Flag> {
     })
 }
 
-// --------------------------------------------------------------------- numbers
-
-/// A number found in text: what it was written as, and its value with any scale word
-/// that follows (`1,250 करोड़` is 1.25e10, so `Rs 12.5 billion` and `Rs 1,250 crore`
-/// match it and `1,250 million` does not).
-#[derive(Debug, Clone)]
-struct Number {
-    text: String,
-    values: Vec<f64>,
-}
-
-fn same(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-fn matches(n: &Number, pool: &[Number]) -> bool {
-    pool.iter().any(|m| {
-        n.values
-            .iter()
-            .any(|a| m.values.iter().any(|b| same(*a, *b)))
-    })
-}
-
-const HINDI_SCALES: &[(&str, f64)] = &[
-    ("हजार", 1e3),
-    ("हज़ार", 1e3),
-    ("लाख", 1e5),
-    ("करोड़", 1e7),
-    ("करोड़", 1e7),
-    ("अरब", 1e9),
-    ("खरब", 1e11),
-];
-
-const ENGLISH_SCALES: &[(&str, f64)] = &[
-    ("hundred", 1e2),
-    ("thousand", 1e3),
-    ("lakh", 1e5),
-    ("lakhs", 1e5),
-    ("crore", 1e7),
-    ("crores", 1e7),
-    ("million", 1e6),
-    ("mn", 1e6),
-    ("billion", 1e9),
-    ("bn", 1e9),
-    ("trillion", 1e12),
-];
-
-/// Hindi number words (cardinal and ordinal stems), which may stand behind an English
-/// digit but are not themselves required in the English (it may spell them out).
-const HINDI_WORDS: &[(&str, f64)] = &[
-    ("एक", 1.0),
-    ("दो", 2.0),
-    ("तीन", 3.0),
-    ("चार", 4.0),
-    ("पांच", 5.0),
-    ("पाँच", 5.0),
-    ("छह", 6.0),
-    ("छः", 6.0),
-    ("सात", 7.0),
-    ("आठ", 8.0),
-    ("नौ", 9.0),
-    ("दस", 10.0),
-    ("ग्यारह", 11.0),
-    ("बारह", 12.0),
-    ("तेरह", 13.0),
-    ("चौदह", 14.0),
-    ("पंद्रह", 15.0),
-    ("पन्द्रह", 15.0),
-    ("सोलह", 16.0),
-    ("सत्रह", 17.0),
-    ("अठारह", 18.0),
-    ("उन्नीस", 19.0),
-    ("बीस", 20.0),
-    ("पच्चीस", 25.0),
-    ("तीस", 30.0),
-    ("चालीस", 40.0),
-    ("पचास", 50.0),
-    ("साठ", 60.0),
-    ("सत्तर", 70.0),
-    ("अस्सी", 80.0),
-    ("नब्बे", 90.0),
-    ("सौ", 100.0),
-    ("हजार", 1e3),
-    ("हज़ार", 1e3),
-    ("लाख", 1e5),
-    ("करोड़", 1e7),
-    ("डेढ़", 1.5),
-    ("ढाई", 2.5),
-    ("आधा", 0.5),
-    ("आधे", 0.5),
-    ("दर्जन", 12.0),
-    ("पहला", 1.0),
-    ("पहले", 1.0),
-    ("पहली", 1.0),
-    ("दूसरा", 2.0),
-    ("दूसरे", 2.0),
-    ("दूसरी", 2.0),
-    ("तीसरा", 3.0),
-    ("तीसरे", 3.0),
-    ("तीसरी", 3.0),
-    ("चौथा", 4.0),
-    ("चौथे", 4.0),
-    ("चौथी", 4.0),
-    ("छठा", 6.0),
-    ("छठे", 6.0),
-    ("छठी", 6.0),
-];
-
-const ENGLISH_WORDS: &[(&str, f64)] = &[
-    ("zero", 0.0),
-    ("one", 1.0),
-    ("two", 2.0),
-    ("three", 3.0),
-    ("four", 4.0),
-    ("five", 5.0),
-    ("six", 6.0),
-    ("seven", 7.0),
-    ("eight", 8.0),
-    ("nine", 9.0),
-    ("ten", 10.0),
-    ("eleven", 11.0),
-    ("twelve", 12.0),
-    ("thirteen", 13.0),
-    ("fourteen", 14.0),
-    ("fifteen", 15.0),
-    ("sixteen", 16.0),
-    ("seventeen", 17.0),
-    ("eighteen", 18.0),
-    ("nineteen", 19.0),
-    ("twenty", 20.0),
-    ("thirty", 30.0),
-    ("forty", 40.0),
-    ("fifty", 50.0),
-    ("sixty", 60.0),
-    ("seventy", 70.0),
-    ("eighty", 80.0),
-    ("ninety", 90.0),
-    ("hundred", 100.0),
-    ("thousand", 1e3),
-    ("million", 1e6),
-    ("billion", 1e9),
-    ("dozen", 12.0),
-    ("half", 0.5),
-    ("first", 1.0),
-    ("second", 2.0),
-    ("third", 3.0),
-    ("fourth", 4.0),
-    ("fifth", 5.0),
-    ("sixth", 6.0),
-    ("seventh", 7.0),
-    ("eighth", 8.0),
-    ("ninth", 9.0),
-    ("tenth", 10.0),
-];
-
-/// Devanagari digits as ASCII, everything else unchanged.
-fn ascii_digits(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{0966}'..='\u{096F}' => char::from(b'0' + (c as u32 - 0x0966) as u8),
-            _ => c,
-        })
-        .collect()
-}
-
-/// Numbers written with digits: `80,245`, `1,25,000`, `6.25`, `2 1/2`, `3/4`, `10:30`
-/// (taken as 10.30, so `10.30 am` matches), each with the scale word that follows it.
-fn digit_numbers(text: &str, scales: &[(&str, f64)]) -> Vec<Number> {
-    let text = ascii_digits(text);
-    let b: Vec<char> = text.chars().collect();
-    let mut out: Vec<Number> = Vec::new();
-    let mut i = 0;
-    // Where the previous number ended, to join `2` and `1/2` into `2 1/2`.
-    let mut last_end = usize::MAX;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut j = i;
-        // Digits with grouping commas (a comma must be followed by a digit).
-        while j < b.len()
-            && (b[j].is_ascii_digit()
-                || (b[j] == ',' && j + 1 < b.len() && b[j + 1].is_ascii_digit()))
-        {
-            j += 1;
-        }
-        // Decimal part, or a time written with a colon.
-        if j + 1 < b.len() && (b[j] == '.' || b[j] == ':') && b[j + 1].is_ascii_digit() {
-            j += 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-        }
-        let raw: String = b[start..j].iter().collect();
-        let mut value: f64 = raw
-            .replace(',', "")
-            .replace(':', ".")
-            .parse()
-            .unwrap_or(0.0);
-        let mut text_of: String = raw.clone();
-        // A fraction: `1/2`, possibly after a whole number (`2 1/2`).
-        if j + 1 < b.len() && b[j] == '/' && b[j + 1].is_ascii_digit() {
-            let mut k = j + 1;
-            while k < b.len() && b[k].is_ascii_digit() {
-                k += 1;
-            }
-            let den: f64 = b[j + 1..k]
-                .iter()
-                .collect::<String>()
-                .parse()
-                .unwrap_or(1.0);
-            if den != 0.0 {
-                value /= den;
-            }
-            text_of = b[start..k].iter().collect();
-            j = k;
-            if let Some(prev) = out.last_mut()
-                && last_end + 1 == start
-                && b[last_end] == ' '
-                && prev.text.chars().all(|c| c.is_ascii_digit())
-            {
-                prev.text = format!("{} {}", prev.text, text_of);
-                prev.values = vec![prev.values[0] + value];
-                last_end = j;
-                i = j;
-                continue;
-            }
-        }
-        let mut values = vec![value];
-        // A scale word right after: `1,250 करोड़`, `12.5 billion`.
-        let rest: String = b[j..].iter().take(16).collect();
-        let next = rest
-            .trim_start()
-            .split(|c: char| c.is_whitespace() || c.is_ascii_punctuation())
-            .next()
-            .unwrap_or("")
-            .to_lowercase();
-        if let Some((w, s)) = scales.iter().find(|(w, _)| *w == next) {
-            // The scale is part of the number: 2 लाख is 200,000, not 2.
-            values = vec![value * s];
-            text_of = format!("{text_of} {w}");
-        }
-        out.push(Number {
-            text: text_of,
-            values,
-        });
-        last_end = j;
-        i = j;
-    }
-    out
-}
-
-/// Spelled-out numbers (`छह`, `six`, `twenty-five`, `तीन लाख`), which may match digits
-/// on the other side.
-fn word_numbers(text: &str, table: &[(&str, f64)], scales: &[(&str, f64)]) -> Vec<Number> {
-    let tokens: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '-'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .collect();
-    let mut out = Vec::new();
-    for (i, tok) in tokens.iter().enumerate() {
-        // twenty-five
-        let value = tok
-            .split('-')
-            .map(|p| table.iter().find(|(w, _)| *w == p).map(|(_, v)| *v))
-            .try_fold(0.0, |acc, v| v.map(|v| acc + v));
-        let Some(value) = value else { continue };
-        let mut values = vec![value];
-        let mut text = tok.clone();
-        if let Some(next) = tokens.get(i + 1)
-            && let Some((w, s)) = scales.iter().find(|(w, _)| w == next)
-        {
-            // The scale is part of the number: तीन लाख is 300,000, not 3.
-            values = vec![value * s];
-            text = format!("{tok} {w}");
-        }
-        out.push(Number { text, values });
-    }
-    out
-}
-
 /// How many digit numbers of `src` and `en` find a partner on the other side, and how
 /// many do not: the aligner's evidence that two sentences belong together.
 pub fn number_agreement(src: &str, en: &str) -> (usize, usize) {
-    let hi = digit_numbers(src, HINDI_SCALES);
-    let en_n = digit_numbers(en, ENGLISH_SCALES);
-    let mut hi_pool = hi.clone();
-    hi_pool.extend(word_numbers(src, HINDI_WORDS, HINDI_SCALES));
-    let mut en_pool = en_n.clone();
-    en_pool.extend(word_numbers(en, ENGLISH_WORDS, ENGLISH_SCALES));
-    let shared = hi.iter().filter(|n| matches(n, &en_pool)).count();
-    let unshared = (hi.len() - shared) + en_n.iter().filter(|n| !matches(n, &hi_pool)).count();
-    (shared, unshared)
+    let c = compare(src, en);
+    let shared = c.kept();
+    (shared, c.source.len() - shared + c.invented.len())
 }
 
 /// Numbers of the Hindi that are missing from the English, and numbers of the English
 /// (written with digits) that the Hindi does not have.
 pub fn numbers(src: &str, en: &str) -> Vec<Flag> {
-    let hi_digits = digit_numbers(src, HINDI_SCALES);
-    let en_digits = digit_numbers(en, ENGLISH_SCALES);
-    let mut hi_pool = hi_digits.clone();
-    hi_pool.extend(word_numbers(src, HINDI_WORDS, HINDI_SCALES));
-    let mut en_pool = en_digits.clone();
-    en_pool.extend(word_numbers(en, ENGLISH_WORDS, ENGLISH_SCALES));
     let mut flags = Vec::new();
     if en.trim().is_empty() {
         return flags; // a dropped sentence is flagged as such, not number by number
     }
-    let missing: Vec<&str> = hi_digits
-        .iter()
-        .filter(|n| !matches(n, &en_pool))
-        .map(|n| n.text.as_str())
-        .collect();
+    let c = compare(src, en);
+    let missing: Vec<&str> = c.missing().map(|n| n.text.as_str()).collect();
     if !missing.is_empty() {
         flags.push(Flag {
             check: Check::Numbers,
@@ -528,11 +271,7 @@ pub fn numbers(src: &str, en: &str) -> Vec<Flag> {
             ),
         });
     }
-    let added: Vec<&str> = en_digits
-        .iter()
-        .filter(|n| !matches(n, &hi_pool))
-        .map(|n| n.text.as_str())
-        .collect();
+    let added: Vec<&str> = c.invented.iter().map(|n| n.text.as_str()).collect();
     if !added.is_empty() && !src.trim().is_empty() {
         flags.push(Flag {
             check: Check::Numbers,
@@ -687,6 +426,7 @@ mod tests {
     fn dropped_added_and_length_outliers_are_flagged_against_the_article_ratio() {
         let s = Settings {
             min_mean_logprob: -3.0,
+            terms: Terms::builtin(),
         };
         let long_hi = "मौसम विभाग ने अगले दो दिन भारी बारिश का अनुमान जताया है।";
         let long_en = "The weather department has forecast heavy rain for the next two days.";
@@ -716,6 +456,7 @@ mod tests {
     fn low_confidence_uses_the_threshold() {
         let s = Settings {
             min_mean_logprob: -2.0,
+            terms: Terms::builtin(),
         };
         let mut p = pair("बारिश हुई।", "It rained.");
         p.mean_logprob = Some(-2.5);

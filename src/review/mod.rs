@@ -7,6 +7,7 @@ pub(crate) mod align;
 pub(crate) mod checks;
 pub(crate) mod html;
 
+use crate::facts::terms::Terms;
 use crate::record::{Checks, Confidence, Paragraph, Sentence};
 use crate::text::segment::Document;
 use align::Group;
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 /// Run the checks over every sentence of `paragraphs` (their flags are replaced) and
 /// count what they found. Length and repetition look across sentences (the article's
 /// usual length ratio; the previous sentence).
-pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32) -> Checks {
+pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32, terms: &Terms) -> Checks {
     let flags = {
         let pairs: Vec<Pair> = paragraphs
             .iter()
@@ -31,6 +32,7 @@ pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32) -> Checks {
             &pairs,
             &checks::Settings {
                 min_mean_logprob: low_confidence,
+                terms,
             },
         )
     };

@@ -128,6 +128,21 @@ body = "Hindi: {source}\nNotes:"
 
 [prompts.reduce]
 body = "Notes: {notes}\nSummary in {words} words:"
+
+[prompts.translate_hints]
+prefix = "Hindi: सरकार\nEnglish: The government\n\n"
+body = "Hindi: {source}\n{hints}English:"
+
+[prompts.channel]
+prefix = "English: The government\nHindi: सरकार\n\n"
+body = "English: {english}\nHindi:"
+
+# Fast by default, so the other tests see one greedy candidate.
+[quality]
+default = "fast"
+balanced = ["greedy", "hints", "sample"]
+best = ["greedy", "hints", "sample", "hints-sample", "beam"]
+best_channel = true
 "#;
 
     pub struct Home {

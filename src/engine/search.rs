@@ -629,10 +629,12 @@ fn beam(
             .zip(keep)
             .filter(|(b, _)| !done[b.request - first])
             .unzip();
+        // Finished rows are dropped even when none runs on: the next group of requests
+        // starts its rows after the ones left here.
+        rows.keep(&keep)?;
         if kept.is_empty() {
             break;
         }
-        rows.keep(&keep)?;
         let last: Vec<u32> = kept
             .iter()
             .map(|b| *b.tokens.last().expect("a token"))
@@ -927,6 +929,19 @@ mod tests {
             texts(&beams)
         );
         assert_eq!(beams[0].finish, Finish::Eos);
+        // Three requests two at a time: the second group starts on fresh rows.
+        let mut rows = Fake::new(garden_path);
+        let grouped = run(
+            &mut rows,
+            &vec![Rules::new(5); 3],
+            &VOCAB,
+            2,
+            2,
+            &mut || Ok(()),
+        )
+        .unwrap();
+        assert_eq!(texts(&grouped), texts(&beams));
+        assert!(rows.rows.is_empty(), "finished rows are dropped");
         let sum: f32 = beams[0].logprobs.iter().sum();
         assert!((sum - (0.4f32 * 0.9).ln()).abs() < 1e-4, "{sum}");
         // A model that decodes one sequence at a time cannot hold the beams.

@@ -36,7 +36,7 @@ if [ ! -x "$dir/release/anuvad" ]; then
   (cd "$wt" && CARGO_TARGET_DIR="$OLDPWD/$dir" cargo build --release --quiet)
   git worktree remove --force "$wt"
 fi
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, avx512: $(grep -o 'avx512[a-z_]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, avx512: $(grep -o 'avx512[a-z0-9_]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "baseline: $(git log -1 --format='%h %s' "$rev" | cut -c1-90)"
 echo "this tree: $(git log -1 --format='%h' HEAD)$(git diff --quiet || echo ' (modified)')"
 run() {

@@ -117,6 +117,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--articles", default="", help="e.g. 01-16")
     ap.add_argument("--kinds", default="", help="only these candidate kinds, comma-separated")
+    ap.add_argument("--weights", default="", help="evaluate these weights only: facts,logprob,agreement,channel")
     args = ap.parse_args()
     ids = set()
     if args.articles:
@@ -124,9 +125,23 @@ def main():
         ids = {f"{i:02}" for i in range(int(a), int(b) + 1)}
     articles = load_articles(args.data, ids)
     chunks = [json.loads(l) for l in open(args.dump)]
+    # The second `sample` of a chunk is `sample2`, so subsets can name each one.
+    for c in chunks:
+        seen = {}
+        for cand in c["candidates"]:
+            seen[cand["kind"]] = seen.get(cand["kind"], 0) + 1
+            if seen[cand["kind"]] > 1:
+                cand["kind"] += str(seen[cand["kind"]])
     by_article = assign(chunks, articles)
+    # Only the articles the dump has (a run may have been cut short).
+    articles = [a for a in articles if by_article[a["id"]]]
     kinds = set(args.kinds.split(",")) if args.kinds else None
     print(f"{len(chunks)} chunks over {len(articles)} articles", file=sys.stderr)
+    if args.weights:
+        w = dict(zip(PARTS, map(float, args.weights.split(","))))
+        r = evaluate(by_article, articles, w, kinds)
+        print(json.dumps(w), json.dumps({k: round(v, 2) for k, v in r.items()}))
+        return
 
     first = {"facts": 0.0, "logprob": 1.0, "agreement": 0.0, "channel": 0.0}
     base = evaluate(by_article, articles, first, {"greedy"})
@@ -147,7 +162,10 @@ def main():
     # Facts kept first (names+numbers), then chrF; settings that lose chrF against
     # greedy by more than half a point are out.
     ok = [x for x in rows if x[1]["chrf"] >= base["chrf"] - 0.5]
-    ok.sort(key=lambda x: (round(x[1]["names+numbers"], 1), x[1]["chrf"]), reverse=True)
+    ok.sort(
+        key=lambda x: (round(x[1]["names+numbers"], 1), round(x[1]["invented_penalty"], 1), x[1]["chrf"]),
+        reverse=True,
+    )
     for w, r in ok[:15]:
         print(json.dumps(w), json.dumps({k: round(v, 2) for k, v in r.items()}))
 

@@ -113,10 +113,10 @@ pub struct SelectionWeights {
 impl Default for SelectionWeights {
     fn default() -> Self {
         SelectionWeights {
-            facts: 1.0,
-            logprob: 0.2,
-            agreement: 1.0,
-            channel: 0.2,
+            facts: 0.5,
+            logprob: 0.5,
+            agreement: 2.0,
+            channel: 0.1,
         }
     }
 }

@@ -63,10 +63,15 @@ pub fn compare(hindi: &str, english: &str) -> Comparison {
                 (n, kept)
             })
             .collect(),
-        invented: en_digits
-            .into_iter()
-            .filter(|n| !matches(n, &hi_pool))
-            .collect(),
+        invented: {
+            // A form the Hindi allows though no value of it matches: a clock time in
+            // words (10 बजकर 42 मिनट → 10:42).
+            let forms = renderings(hindi);
+            en_digits
+                .into_iter()
+                .filter(|n| !matches(n, &hi_pool) && !forms.contains(&n.text))
+                .collect()
+        },
     }
 }
 
@@ -714,6 +719,20 @@ mod tests {
         assert_eq!(banned, &[0, 1, 2, 3, 4, 5]);
         // "240,000" is the same amount written out.
         assert!(plan.allows("240,000 "));
+    }
+
+    #[test]
+    fn a_clock_time_in_words_is_kept_not_invented() {
+        let c = compare(
+            "उपग्रह सुबह 10 बजकर 42 मिनट पर छोड़ा गया।",
+            "It was launched at 10:42 am.",
+        );
+        assert!(c.invented.is_empty(), "{:?}", c.invented);
+        let c = compare(
+            "उपग्रह सुबह 10 बजकर 42 मिनट पर छोड़ा गया।",
+            "It was launched at 11:42 am.",
+        );
+        assert_eq!(c.invented.len(), 1);
     }
 
     #[test]

@@ -376,7 +376,7 @@ fn contrastive(
     width: usize,
     on_token: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Vec<Generation>> {
-    if rules.len() % 2 != 0 || rules.iter().step_by(2).any(|r| r.contrast.is_none()) {
+    if !rules.len().is_multiple_of(2) || rules.iter().step_by(2).any(|r| r.contrast.is_none()) {
         return Err(crate::error::Error::Invalid(
             "contrastive decoding needs each request followed by its contrast".into(),
         ));
@@ -965,7 +965,7 @@ mod tests {
         let mut p = vec![0.001f32; 9];
         if !seq.is_empty() {
             p[0] = 0.99; // one token answers
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             (p[8], p[2], p[6]) = (0.5, 0.4, 0.002);
         } else {
             (p[8], p[2], p[6]) = (0.9, 0.02, 0.0001);

@@ -1,8 +1,9 @@
-//! Raw Gemma 3 speed on token ids (no tokenizer): prefill N tokens in one pass, then
+//! Raw model speed on token ids (no tokenizer), any supported family: prefill N tokens in one pass, then
 //! decode M tokens greedily; with B > 1, B sequences continue the N-token prompt as a
 //! shared prefix and are decoded together (M steps of B tokens each).
 //! `cargo run --release --example model_speed -- MODEL.gguf [N] [M] [B]`
-use anuvad::internals::gemma3::{Logits, Model};
+use anuvad::internals::family_config;
+use anuvad::internals::transformer::{Logits, Model};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use std::time::Instant;
@@ -19,10 +20,31 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
     let content = gguf_file::Content::read(&mut f)?;
-    let model = Model::load(&content, &mut f, &Device::Cpu, n + m + 8)?;
+    let arch = content
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok().cloned())
+        .unwrap_or_default();
+    let vocab = content
+        .tensor_infos
+        .get("token_embd.weight")
+        .map(|t| t.shape.dims()[0])
+        .unwrap_or(0);
+    let cfg = family_config(&arch, &content)?;
+    let model = Model::load(cfg, &content, &mut f, &Device::Cpu, n + m + 8)?;
     let load = t.elapsed().as_secs_f64();
+    eprintln!(
+        "rss after load: {}",
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap()
+    );
     // Token ids from the ordinary range of the vocabulary; speed does not depend on them.
-    let ids: Vec<u32> = (0..n as u32).map(|i| 1000 + (i * 7919) % 200_000).collect();
+    // (scripts/bench.py gives llama.cpp the same ids.)
+    let span = vocab.saturating_sub(1000).max(1) as u32;
+    let ids: Vec<u32> = (0..n as u32).map(|i| 1000 + (i * 7919) % span).collect();
     let mut cache = model.new_cache();
     let t = Instant::now();
     let input = Tensor::new(ids.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
@@ -39,7 +61,9 @@ fn main() -> anyhow::Result<()> {
         }
     } else {
         // Each sequence starts from a different token so they do not decode in lockstep.
-        let mut toks: Vec<u32> = (0..b as u32).map(|i| first + i).collect();
+        let mut toks: Vec<u32> = (0..b as u32)
+            .map(|i| (first + i) % vocab.max(1) as u32)
+            .collect();
         let mut own: Vec<_> = (0..b)
             .map(|_| model.continuation_cache(&cache, m + 1))
             .collect();

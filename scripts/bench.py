@@ -6,8 +6,10 @@ same thread count, greedy decoding, measured in the same run, ratio anuvad / lla
 - a whole article: anuvad's translation stage (chunks decoded together) against
   llama.cpp replaying the very same model calls one after another (prefix reused, the
   same number of greedy tokens per call), as output tokens/s; anuvad's peak RSS for it;
-- optionally a second model (--model2, e.g. a random Gemma 3 1B-shaped GGUF).
-Called by scripts/bench.sh; the last line is `ratio decode=… prefill=… article=… rss_mb=…`.
+- optionally more models (--extra, repeated: the real Qwen 2.5 GGUFs, random models with
+  real shapes), and a whole article on one of them too (--article-model PATH --card ID).
+Called by scripts/bench.sh; the last lines are `ratio decode=… prefill=… article=… rss_mb=…`
+for the main model and `ratio model=… decode=… …` for the --article-model.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, time
 
@@ -20,7 +22,9 @@ ap.add_argument("--prompts", default="100,500,1500")
 ap.add_argument("--decode", type=int, default=64)
 ap.add_argument("--article", help="a Hindi article to translate end to end")
 ap.add_argument("--article-bin", help="path to the article_speed example binary")
-ap.add_argument("--model2", help="a second GGUF for prefill/decode rows (one repetition)")
+ap.add_argument("--extra", action="append", default=[], help="another GGUF for prefill/decode rows (one repetition)")
+ap.add_argument("--article-model", help="a second GGUF to translate the article with")
+ap.add_argument("--card", help="the card id of --article-model")
 args = ap.parse_args()
 lengths = [int(x) for x in args.prompts.split(",")]
 
@@ -51,7 +55,8 @@ def llama(n, model=None):
 import time, numpy as np
 from llama_cpp import Llama
 llm = Llama(model_path={(model or args.model)!r}, n_ctx={n + args.decode + 16}, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
-ids = [2] + [1000 + (i * 7919) % 200000 for i in range(1, {n})]
+span = max(llm.n_vocab() - 1000, 1)
+ids = [1000 + (i * 7919) % span for i in range({n})]
 t = time.time(); llm.eval(ids); p = time.time() - t
 t = time.time()
 for _ in range({args.decode}):
@@ -86,8 +91,10 @@ dr = statistics.median(r[3] / r[4] for r in rows)
 summary = {"prefill_ratio": round(pr, 3), "decode_ratio": round(dr, 3)}
 
 
-def article():
+def article(model, card=None):
     env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads))
+    if card:
+        env["ANUVAD_MODEL"] = card
     out, rss = run([args.article_bin, args.article], env=env)
     v = json.loads(out)
     calls_file = "/tmp/anuvad-bench-calls.json"
@@ -99,7 +106,7 @@ def article():
 import json, time, numpy as np
 from llama_cpp import Llama
 calls = json.load(open({calls_file!r}))
-llm = Llama(model_path={args.model!r}, n_ctx=4096, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
+llm = Llama(model_path={model!r}, n_ctx=4096, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
 prefix = llm.tokenize(calls[0]["prefix"].encode(), add_bos=True, special=True)
 t = time.time()
 llm.eval(prefix)
@@ -117,30 +124,42 @@ for c in calls:
             llm.eval([tok])
 print(json.dumps({{"seconds": time.time() - t, "output_tokens": n_out}}))
 """
-    out2, _ = run([sys.executable, "-c", code])
+    out2, rss2 = run([sys.executable, "-c", code])
     w = json.loads(out2.split("\n")[-2] if out2.endswith("\n") else out2)
     ra = v["output_tokens"] / v["seconds"]
     rb = w["output_tokens"] / w["seconds"]
-    print(f"\nWhole article: {args.article}, {v['chunks']} chunks, {len(v['calls'])} model calls\n")
+    print(f"\nWhole article: {args.article} with {os.path.basename(model)}, {v['chunks']} chunks, {len(v['calls'])} model calls\n")
     print("| | output tokens | seconds | output tokens/s | peak RSS |")
     print("|---|---:|---:|---:|---:|")
     print(f"| anuvad, {v['batch']} chunks decoded together | {v['output_tokens']} | {v['seconds']:.1f} | {ra:.1f} | {rss:.0f} MB |")
-    print(f"| llama.cpp, the same calls one after another, as many tokens each | {w['output_tokens']} | {w['seconds']:.1f} | {rb:.1f} | |")
-    print(f"| **ratio** | | | **{ra / rb:.2f}** | |")
-    return ra / rb, rss
+    print(f"| llama.cpp, the same calls one after another, as many tokens each | {w['output_tokens']} | {w['seconds']:.1f} | {rb:.1f} | {rss2:.0f} MB (Python process) |")
+    print(f"| **ratio** | | | **{ra / rb:.2f}** | {rss / rss2:.2f} |")
+    return ra / rb, rss, rss2
 
 
-art, rss = (article() if args.article else (None, None))
+art, rss, _ = (article(args.model) if args.article else (None, None, None))
 if art is not None:
     summary.update(article_ratio=round(art, 3), rss_mb=round(rss))
-if args.model2:
-    rows2 = table(args.model2, [100, 500], 1)
-    summary["model2"] = {
-        "prefill_ratio": round(statistics.median(r[1] / r[2] for r in rows2), 3),
-        "decode_ratio": round(statistics.median(r[3] / r[4] for r in rows2), 3),
-        "decode8_ratio": round(statistics.median(r[5] / r[4] for r in rows2), 3),
+extra = {}
+for m in args.extra:
+    r = table(m, [100, 500], 1)
+    extra[os.path.basename(m)] = {
+        "prefill_ratio": round(statistics.median(x[1] / x[2] for x in r), 3),
+        "decode_ratio": round(statistics.median(x[3] / x[4] for x in r), 3),
+        "decode8_ratio": round(statistics.median(x[5] / x[4] for x in r), 3),
+        "rss_ratio": round(max(x[6] for x in r) / max(x[7] for x in r), 3),
     }
+if extra:
+    summary["extra"] = extra
+second = None
+if args.article_model and args.article:
+    a2, r2, l2 = article(args.article_model, args.card)
+    e = extra.get(os.path.basename(args.article_model), {})
+    second = (os.path.basename(args.article_model), e.get("decode_ratio"), e.get("prefill_ratio"), a2, r2, l2)
 print()
 print(json.dumps(summary))
 fmt = lambda x, f: "NA" if x is None else format(x, f)
 print(f"ratio decode={dr:.2f} prefill={pr:.2f} article={fmt(art, '.2f')} rss_mb={fmt(rss, '.0f')}")
+if second:
+    name, d2, p2, a2, r2, l2 = second
+    print(f"ratio model={name} decode={fmt(d2, '.2f')} prefill={fmt(p2, '.2f')} article={a2:.2f} rss_mb={r2:.0f} llama_rss_mb={l2:.0f}")

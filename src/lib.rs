@@ -70,10 +70,10 @@ pub use text::Article;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::engine::decoder::DecoderEngine;
+    pub use crate::engine::decoder::{DecoderEngine, family_config};
     pub use crate::engine::marian::MarianEngine;
     pub use crate::eval::metrics;
-    pub use crate::models::{KvCache, gemma3, kernels, marian};
+    pub use crate::models::{KvCache, gemma3, kernels, llama, marian, qwen2, qwen3, transformer};
     pub mod hub {
         pub use crate::hub::*;
     }

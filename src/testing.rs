@@ -29,6 +29,9 @@ pub struct TinyModel {
     /// Weight types as llama.cpp's Q4_K_M gives Gemma 3 270M (Q5_0 where rows are not a
     /// multiple of 256, Q4_K/Q6_K where they are, Q8_0 embeddings); otherwise all Q8_0.
     pub like_q4_k_m: bool,
+    /// Norm weights and Q/K/V biases drawn at random around their neutral values
+    /// (1 and 0), so a test comparing two implementations sees every one of them.
+    pub random_norms: bool,
 }
 
 impl TinyModel {
@@ -46,6 +49,7 @@ impl TinyModel {
             seed: 7,
             vocab: 0,
             like_q4_k_m: false,
+            random_norms: false,
         }
     }
 
@@ -64,7 +68,63 @@ impl TinyModel {
             seed: 7,
             vocab: 262_144,
             like_q4_k_m: true,
+            random_norms: false,
         }
+    }
+
+    /// Gemma 3 4B's text model (google/gemma-3-4b-it), for benchmarks.
+    pub fn gemma3_4b() -> Self {
+        TinyModel {
+            hidden: 2560,
+            layers: 34,
+            heads: 8,
+            kv_heads: 4,
+            head_dim: 256,
+            ffn: 10240,
+            sliding_window: 1024,
+            ..Self::gemma3_1b()
+        }
+    }
+
+    /// Llama 3.2 3B (meta-llama/Llama-3.2-3B-Instruct), for benchmarks.
+    pub fn llama32_3b() -> Self {
+        TinyModel {
+            arch: "llama".into(),
+            hidden: 3072,
+            layers: 28,
+            heads: 24,
+            kv_heads: 8,
+            head_dim: 128,
+            ffn: 8192,
+            vocab: 128_256,
+            ..Self::gemma3_1b()
+        }
+    }
+
+    /// Qwen 2.5 3B (Qwen/Qwen2.5-3B-Instruct), for benchmarks.
+    pub fn qwen25_3b() -> Self {
+        TinyModel {
+            arch: "qwen2".into(),
+            hidden: 2048,
+            layers: 36,
+            heads: 16,
+            kv_heads: 2,
+            head_dim: 128,
+            ffn: 11008,
+            vocab: 151_936,
+            ..Self::gemma3_1b()
+        }
+    }
+
+    /// A real shape by name (`gemma3-1b`, `gemma3-4b`, `llama3.2-3b`, `qwen2.5-3b`).
+    pub fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "gemma3-1b" => Self::gemma3_1b(),
+            "gemma3-4b" => Self::gemma3_4b(),
+            "llama3.2-3b" => Self::llama32_3b(),
+            "qwen2.5-3b" => Self::qwen25_3b(),
+            _ => return None,
+        })
     }
 }
 
@@ -156,22 +216,28 @@ impl Rng {
     }
 }
 
-/// The type llama.cpp's Q4_K_M mix gives a tensor of Gemma 3 (as in the 270M file).
+/// The type llama.cpp's Q4_K_M mix gives a tensor: Q4_K, with Q6_K for half of the
+/// V projections and MLP down projections and for a tied embedding; where rows are not
+/// a multiple of 256 (Gemma 3 270M's width of 640) Q5_0 and Q8_0 instead, as in the
+/// 270M file.
 fn q4_k_m_type(name: &str, cols: usize) -> GgmlDType {
     let layer: usize = name
         .split('.')
         .nth(1)
         .and_then(|l| l.parse().ok())
         .unwrap_or(0);
-    let k_ok = cols.is_multiple_of(256);
     let kind = name.rsplit('.').nth(1).unwrap_or("");
+    if !cols.is_multiple_of(256) {
+        return match kind {
+            "token_embd" => GgmlDType::Q8_0,
+            "attn_v" if layer.is_multiple_of(2) => GgmlDType::Q8_0,
+            _ => GgmlDType::Q5_0,
+        };
+    }
     match kind {
-        "token_embd" => GgmlDType::Q8_0,
-        "attn_v" if layer.is_multiple_of(2) => GgmlDType::Q8_0,
-        "attn_output" if k_ok => GgmlDType::Q4K,
-        "ffn_down" if k_ok && layer.is_multiple_of(2) => GgmlDType::Q6K,
-        "ffn_down" if k_ok => GgmlDType::Q4K,
-        _ => GgmlDType::Q5_0,
+        "token_embd" => GgmlDType::Q6K,
+        "attn_v" | "ffn_down" if layer.is_multiple_of(2) => GgmlDType::Q6K,
+        _ => GgmlDType::Q4K,
     }
 }
 
@@ -237,7 +303,13 @@ pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
         )?;
     }
     let mut vector = |name: String, n: usize, value: f64| -> Result<()> {
-        let t = (Tensor::ones(n, candle_core::DType::F32, &dev)? * value)?;
+        let t = if cfg.random_norms {
+            let noise = rng.normal_vec(n, 0.2);
+            let v: Vec<f32> = noise.iter().map(|e| value as f32 + e).collect();
+            Tensor::from_vec(v, n, &dev)?
+        } else {
+            (Tensor::ones(n, candle_core::DType::F32, &dev)? * value)?
+        };
         tensors.push((name, QTensor::quantize(&t, GgmlDType::F32)?));
         Ok(())
     };
@@ -308,6 +380,11 @@ pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
         ("tokenizer.ggml.add_space_prefix", Value::Bool(false)),
     ];
     metadata.extend(arch_keys.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    if cfg.random_norms {
+        // candle-transformers' Qwen 3 (the reference in tests/architectures.rs) builds
+        // its RoPE tables in F16 unless the file says its weights are F32.
+        metadata.push(("general.dtype", u(0)));
+    }
     let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
     let ts: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tmp = path.with_extension("gguf.tmp");

@@ -1,35 +1,30 @@
 //! The decoder-only GGUF engine: a tokenizer, one model family (chosen by the GGUF's
-//! `general.architecture`), reuse of the shared prompt prefix, and the rows that
-//! `search` decodes: Gemma 3 rows sharing the prefix's KV entries, decoded together;
-//! other models one sequence at a time.
+//! `general.architecture`) on the shared transformer, reuse of the shared prompt
+//! prefix, and the rows that `search` decodes: rows sharing the prefix's KV entries,
+//! decoded together in one pass over the weights.
 
 use super::sampling::log_prob;
-use super::search::{self, Rows, Rules, Vocab as SearchVocab};
+use super::search::{self, Rows, Vocab as SearchVocab};
 use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::{ModelCard, SUPPORTED_ARCHITECTURES, TokenizerKind};
 use crate::error::{Error, Result};
 use crate::facts::numbers::english_scale;
-use crate::models::{KvCache, gemma3};
+use crate::models::KvCache;
+use crate::models::transformer::{self, Logits};
+use crate::models::{gemma3, llama, qwen2, qwen3};
 use crate::text::script::is_indic;
 use crate::tokenizer::{self, Specials};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
 use std::io::BufReader;
 use std::path::Path;
 use std::time::Instant;
 
-enum Net {
-    /// Our own Gemma 3, with an external KV cache so the prompt prefix can be reused.
-    Gemma3 {
-        model: gemma3::Model,
-        cache: KvCache,
-    },
-    // candle-transformers' models keep their KV cache inside; they re-run the prefix
-    // for every chunk.
-    Llama(quantized_llama::ModelWeights),
-    Qwen2(quantized_qwen2::ModelWeights),
-    Qwen3(quantized_qwen3::ModelWeights),
+/// The model and the KV cache of its one long-lived sequence (the shared prompt prefix,
+/// or a whole prompt when there is no prefix to share).
+struct Net {
+    model: transformer::Model,
+    cache: KvCache,
 }
 
 impl Net {
@@ -41,48 +36,23 @@ impl Net {
         device: &Device,
     ) -> candle_core::Result<Vec<f32>> {
         let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
-        let logits = match self {
-            Net::Gemma3 { model, cache } => {
-                cache.truncate(pos);
-                model.forward(&input, cache, gemma3::Logits::Last)?
-            }
-            Net::Llama(m) => m.forward(&input, pos)?,
-            Net::Qwen2(m) => m.forward(&input, pos)?,
-            Net::Qwen3(m) => {
-                if pos == 0 {
-                    m.clear_kv_cache();
-                }
-                m.forward(&input, pos)?
-            }
-        };
+        self.cache.truncate(pos);
+        let logits = self.model.forward(&input, &mut self.cache, Logits::Last)?;
         logits.flatten_all()?.to_vec1::<f32>()
     }
 
     /// Feed `tokens` at `pos` and return the logits after each of them (teacher
-    /// forcing). Gemma 3 does it in one pass; the others one token at a time.
+    /// forcing), in one pass.
     fn step_all(
         &mut self,
         tokens: &[u32],
         pos: usize,
         device: &Device,
     ) -> candle_core::Result<Vec<Vec<f32>>> {
-        match self {
-            Net::Gemma3 { model, cache } => {
-                cache.truncate(pos);
-                let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
-                let logits = model.forward(&input, cache, gemma3::Logits::All)?;
-                logits.squeeze(0)?.to_vec2::<f32>()
-            }
-            _ => tokens
-                .iter()
-                .enumerate()
-                .map(|(k, &t)| self.step(&[t], pos + k, device))
-                .collect(),
-        }
-    }
-
-    fn keeps_prefix(&self) -> bool {
-        matches!(self, Net::Gemma3 { .. })
+        self.cache.truncate(pos);
+        let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
+        let logits = self.model.forward(&input, &mut self.cache, Logits::All)?;
+        logits.squeeze(0)?.to_vec2::<f32>()
     }
 }
 
@@ -165,26 +135,11 @@ impl DecoderEngine {
 
         let device = Device::Cpu;
         let capacity = card.context.use_tokens;
-        let net = match arch.as_str() {
-            "gemma3" => {
-                let model = gemma3::Model::load(&content, &mut reader, &device, capacity)
-                    .map_err(|e| corrupt(e.to_string()))?;
-                let cache = model.new_cache();
-                Net::Gemma3 { model, cache }
-            }
-            "llama" => Net::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-            "qwen2" => Net::Qwen2(
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-            _ => Net::Qwen3(
-                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
-        };
+        let model = family_config(&arch, &content)
+            .and_then(|cfg| transformer::Model::load(cfg, &content, &mut reader, &device, capacity))
+            .map_err(|e| corrupt(e.to_string()))?;
+        let cache = model.new_cache();
+        let net = Net { model, cache };
         let info = super::model_info(card, path, sha256, &arch);
         let classified = classify_vocab(&tokenizer);
         Ok(DecoderEngine {
@@ -227,9 +182,7 @@ impl DecoderEngine {
     /// reused from the last call) and cut the cache back to them; whether they were
     /// reused.
     fn share_prefix(&mut self, prefix: &str, prefix_ids: &[u32]) -> Result<bool> {
-        let Net::Gemma3 { model, cache } = &mut self.net else {
-            unreachable!("only Gemma 3 shares a prefix between rows")
-        };
+        let Net { model, cache } = &mut self.net;
         let reused = self
             .cached_prefix
             .as_ref()
@@ -238,11 +191,25 @@ impl DecoderEngine {
             self.cached_prefix = None;
             cache.truncate(0);
             let input = Tensor::new(prefix_ids, &self.device)?.unsqueeze(0)?;
-            model.forward(&input, cache, gemma3::Logits::Last)?;
+            model.forward(&input, cache, Logits::Last)?;
             self.cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
         }
         cache.truncate(prefix_ids.len());
         Ok(reused)
+    }
+}
+
+/// The family's reading of the GGUF metadata into the shared transformer's config.
+pub fn family_config(
+    arch: &str,
+    content: &gguf_file::Content,
+) -> candle_core::Result<transformer::Config> {
+    match arch {
+        "gemma3" => gemma3::config(content),
+        "qwen2" => qwen2::config(content),
+        "qwen3" => qwen3::config(content),
+        "llama" => llama::config(content),
+        other => candle_core::bail!("architecture `{other}` has no model family here"),
     }
 }
 
@@ -257,14 +224,13 @@ fn prefill(
     prefix_ids: &[u32],
     body_ids: &[u32],
 ) -> Result<(Vec<f32>, usize)> {
-    let reuse = net.keeps_prefix()
-        && cached_prefix
-            .as_ref()
-            .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
+    let reuse = cached_prefix
+        .as_ref()
+        .is_some_and(|(p, n)| p == prefix && *n == prefix_ids.len());
     if reuse {
         let logits = net.step(body_ids, prefix_ids.len(), device)?;
         Ok((logits, prefix_ids.len()))
-    } else if net.keeps_prefix() && !prefix_ids.is_empty() && !body_ids.is_empty() {
+    } else if !prefix_ids.is_empty() && !body_ids.is_empty() {
         net.step(prefix_ids, 0, device)?;
         *cached_prefix = Some((prefix.to_string(), prefix_ids.len()));
         let logits = net.step(body_ids, prefix_ids.len(), device)?;
@@ -297,31 +263,6 @@ impl Engine for DecoderEngine {
                 context: self.capacity,
                 needed: start + cont.len() + 1,
             });
-        }
-        if !matches!(self.net, Net::Gemma3 { .. }) {
-            // Models that feed one token at a time: forced decoding through the search.
-            let mut rules = Rules::new(cont.len());
-            rules.forced = cont;
-            let prompts = [(prefix_ids, body_ids)];
-            let vocab = SearchVocab {
-                end: &[],
-                never: &[],
-                non_english: &[],
-                blank_lines: &[],
-                number_tokens: &[],
-                decode: &|ids| self.vocab.decode(ids),
-            };
-            let mut rows = OneRow {
-                net: &mut self.net,
-                device: &self.device,
-                cached_prefix: &mut self.cached_prefix,
-                prefixes: vec![prefix],
-                prompts: &prompts,
-                pos: 0,
-                cached: vec![0],
-            };
-            let g = search::run(&mut rows, &[rules], &vocab, 1, 1, &mut || Ok(()))?;
-            return Ok(g.into_iter().next().map(|g| g.logprobs).unwrap_or_default());
         }
         // The prompt as in generation (reusing a cached prefix), then the continuation
         // fed whole: the logits before each of its tokens give that token's probability.
@@ -369,12 +310,11 @@ impl Engine for DecoderEngine {
             prompts.push((prefix_ids, body_ids));
         }
         let beams = super::beam_width(reqs)?;
-        // Decoded together: Gemma 3 requests that share their prefix (every chunk of a
-        // run does). Anything else goes one at a time.
-        let together = matches!(self.net, Net::Gemma3 { .. })
-            && prompts
-                .iter()
-                .all(|(p, b)| !p.is_empty() && !b.is_empty() && *p == prompts[0].0);
+        // Decoded together: requests that share their prefix (every chunk of a run does).
+        // Anything else goes one at a time.
+        let together = prompts
+            .iter()
+            .all(|(p, b)| !p.is_empty() && !b.is_empty() && *p == prompts[0].0);
         let clock = Instant::now();
         let reused = together && self.share_prefix(reqs[0].prefix, &prompts[0].0)?;
         let prefix_seconds = clock.elapsed().as_secs_f64();
@@ -388,9 +328,7 @@ impl Engine for DecoderEngine {
             decode: &decode,
         };
         let mut out = if together {
-            let Net::Gemma3 { model, cache } = &self.net else {
-                unreachable!("checked above")
-            };
+            let Net { model, cache } = &self.net;
             let mut rows = SharedPrefix {
                 model,
                 shared: cache,
@@ -433,12 +371,12 @@ impl Engine for DecoderEngine {
     }
 }
 
-/// Gemma 3 rows sharing one prompt prefix: the prefix's KV entries are computed once
+/// Rows sharing one prompt prefix: the prefix's KV entries are computed once
 /// and read by every row; each body is prefilled into a small cache of the row's own;
 /// every step runs all rows through the model in one pass, so the weights are read once
 /// per step for all of them.
 struct SharedPrefix<'a> {
-    model: &'a gemma3::Model,
+    model: &'a transformer::Model,
     shared: &'a KvCache,
     device: &'a Device,
     /// Per request: its body, and the room its own cache needs (body, answer, one more).
@@ -458,7 +396,7 @@ impl Rows for SharedPrefix<'_> {
                 &input,
                 Some(self.shared),
                 &mut [&mut own],
-                gemma3::Logits::Last,
+                Logits::Last,
             )?;
             out.push(logits.flatten_all()?.to_vec1::<f32>()?);
             self.caches.push(own);
@@ -469,12 +407,9 @@ impl Rows for SharedPrefix<'_> {
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
         let input = Tensor::new(tokens, self.device)?.unsqueeze(1)?;
         let mut caches: Vec<&mut KvCache> = self.caches.iter_mut().collect();
-        let logits = self.model.forward_seqs(
-            &input,
-            Some(self.shared),
-            &mut caches,
-            gemma3::Logits::Last,
-        )?;
+        let logits =
+            self.model
+                .forward_seqs(&input, Some(self.shared), &mut caches, Logits::Last)?;
         Ok(logits.to_vec2::<f32>()?)
     }
 
@@ -500,8 +435,7 @@ impl Rows for SharedPrefix<'_> {
     }
 }
 
-/// One sequence at a time through `Net::step`: models whose KV cache is internal, and
-/// prompts with no shared prefix.
+/// One sequence at a time through `Net::step`: prompts with no shared prefix.
 struct OneRow<'a> {
     net: &'a mut Net,
     device: &'a Device,

@@ -143,7 +143,7 @@ fn weight(w: Tensor, precision: Precision) -> Result<Weight> {
     let (rows, cols) = w.dims2()?;
     let data: Vec<f32> = w.flatten_all()?.to_vec1()?;
     if precision == Precision::Int8 {
-        if kernels::packed_available() && cols % 4 == 0 {
+        if kernels::vnni() && cols % 4 == 0 {
             return Ok(Weight::Int8(kernels::PackedI8::new(&data, rows, cols)));
         }
         // Q8_0 needs rows of whole 32-value blocks.

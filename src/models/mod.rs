@@ -4,7 +4,11 @@
 
 pub mod gemma3;
 pub mod kernels;
+pub mod llama;
 pub mod marian;
+pub mod qwen2;
+pub mod qwen3;
+pub mod transformer;
 
 use candle_core::quantized::{GgmlDType, QStorage, QTensor, gguf_file};
 use candle_core::{D, DType, Device, Result, Tensor};
@@ -41,8 +45,13 @@ impl<R: Read + Seek> Weights<'_, R> {
 
     /// A norm weight, dequantized to F32 (norm weights are tiny).
     pub fn rms_norm(&mut self, name: &str, eps: f64) -> Result<RmsNorm> {
-        let weight = self.get(name)?.dequantize(self.device)?;
+        let weight = self.vector(name)?;
         Ok(RmsNorm { weight, eps })
+    }
+
+    /// A small 1-D tensor (a norm weight or a bias), dequantized to F32.
+    pub fn vector(&mut self, name: &str) -> Result<Tensor> {
+        self.get(name)?.dequantize(self.device)?.flatten_all()
     }
 }
 
@@ -75,27 +84,25 @@ pub fn q5_0_to_q8_0(t: &QTensor, device: &Device) -> Result<QTensor> {
 }
 
 /// A weight matrix, multiplied by the fastest kernel this CPU has for it:
-/// - Q8_0 weights on AVX-512 VNNI are repacked at load (`kernels::PackedQ8`) and every
-///   product goes through that kernel, one row or many; the GGML copy is dropped;
-/// - otherwise one-row Q8_0 products (decode steps) use our AVX2 matrix-vector kernel and
-///   everything else candle's `QMatMul`.
+/// - Q8_0 weights (and Q5_0, re-encoded exactly as Q8_0 when read) are repacked at load
+///   into `kernels::PackedQ8`, whose tile runs on every instruction set (AVX-512 VNNI,
+///   AVX2, NEON, portable); the GGML copy is dropped, so there is one copy in memory;
+/// - the k-quants (Q4_K, Q5_K, Q6_K) and the rest go through candle's `QMatMul`, whose
+///   own kernels are llama.cpp's per-row dot products.
 ///
 /// Results for one input row never depend on how many rows come with it (a sequence in a
-/// decode batch gets the logits it would get alone): the packed kernel and candle's Q4_K
-/// kernels guarantee it; candle's Q6_K takes another kernel for one row than for several,
-/// so a single row is run as two (tested below).
+/// decode batch gets the logits it would get alone): the packed kernel and candle's x86
+/// Q4_K kernels guarantee it; candle's Q6_K takes another kernel for one row than for
+/// several, so a single row is run as two, and on aarch64 decode batches of k-quants go
+/// row by row (tested below, and under qemu by scripts/test-aarch64.sh).
 pub enum Linear {
     Packed(kernels::PackedQ8),
-    Candle {
-        mm: candle_core::quantized::QMatMul,
-        q8: Option<Arc<QTensor>>,
-    },
+    Candle(candle_core::quantized::QMatMul),
 }
 
 impl Linear {
     pub fn new(t: Arc<QTensor>) -> Result<Self> {
-        let q8_0 = t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2;
-        if q8_0 && kernels::packed_available() {
+        if t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2 {
             let (rows, cols) = t.shape().dims2()?;
             return Ok(Linear::Packed(kernels::PackedQ8::from_q8_0(
                 &t.data()?,
@@ -103,11 +110,9 @@ impl Linear {
                 cols,
             )));
         }
-        let q8 = (q8_0 && kernels::available()).then(|| t.clone());
-        Ok(Linear::Candle {
-            mm: candle_core::quantized::QMatMul::from_arc(t)?,
-            q8,
-        })
+        Ok(Linear::Candle(candle_core::quantized::QMatMul::from_arc(
+            t,
+        )?))
     }
 
     /// x: (..., cols) → (..., rows).
@@ -115,32 +120,29 @@ impl Linear {
         let cols = x.dim(D::Minus1)?;
         let n = x.elem_count() / cols.max(1);
         match self {
-            Linear::Packed(w) if x.dtype() == DType::F32 => {
-                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+            Linear::Packed(w) => {
+                let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
                 let mut out = vec![0f32; n * w.rows()];
                 w.matmul(&kernels::Q8Rows::quantize(&xs, cols), &mut out);
                 Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
             }
-            Linear::Packed(_) => candle_core::bail!("packed weights take F32 inputs"),
-            // Without AVX-512: our matrix-vector kernel, row by row for decode batches
-            // (candle's several-row kernel would give other roundings than one row).
-            Linear::Candle { q8: Some(w), .. } if n <= 64 && x.dtype() == DType::F32 => {
-                let (rows, cols) = w.shape().dims2()?;
-                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-                let data = w.data()?;
-                let mut out = vec![0f32; n * rows];
-                for (xr, o) in xs.chunks_exact(cols).zip(out.chunks_exact_mut(rows)) {
-                    kernels::gemv_q8_0(&data, rows, cols, &kernels::Q8Rows::quantize(xr, cols), o);
-                }
-                Tensor::from_vec(out, out_dims(x, rows), x.device())
+            // candle's NEON k-quant kernels take groups of four rows with other
+            // roundings than one row (found under qemu): decode batches go row by row.
+            Linear::Candle(mm) if cfg!(target_arch = "aarch64") && n > 1 && n <= 64 => {
+                let rows: Vec<Tensor> = (0..n)
+                    .map(|i| self.forward(&x.reshape((n, cols))?.narrow(0, i, 1)?))
+                    .collect::<Result<_>>()?;
+                let out = Tensor::cat(&rows, 0)?;
+                let width = out.dim(1)?;
+                out.reshape(out_dims(x, width))
             }
-            Linear::Candle { mm, .. } if n == 1 && one_row_differs(mm) => {
+            Linear::Candle(mm) if n == 1 && one_row_differs(mm) => {
                 let row = x.reshape((1, cols))?;
                 let two = candle_core::Module::forward(mm, &Tensor::cat(&[&row, &row], 0)?)?;
                 let rows = two.dim(1)?;
                 two.narrow(0, 0, 1)?.reshape(out_dims(x, rows))
             }
-            Linear::Candle { mm, .. } => candle_core::Module::forward(mm, x),
+            Linear::Candle(mm) => candle_core::Module::forward(mm, x),
         }
     }
 
@@ -163,7 +165,7 @@ impl Linear {
                 }
                 Tensor::from_vec(out, dims, &Device::Cpu)
             }
-            Linear::Candle { mm, .. } => mm.embedding(ids),
+            Linear::Candle(mm) => mm.embedding(ids),
         }
     }
 }
@@ -207,6 +209,24 @@ impl Meta<'_> {
             Err(_) => Ok(default),
         }
     }
+    /// Linear RoPE scaling of the model, 1.0 when there is none; other kinds of scaling
+    /// (YaRN, …) would change every position, so they are refused rather than ignored.
+    pub fn linear_rope_scale(&self) -> Result<f32> {
+        let kind = match self.value("rope.scaling.type") {
+            Ok(v) => v.to_string()?.clone(),
+            Err(_) => "linear".to_string(),
+        };
+        let factor = self.f32_or("rope.scaling.factor", 1.0)?;
+        match kind.as_str() {
+            "none" => Ok(1.0),
+            "linear" => Ok(factor),
+            _ if factor == 1.0 => Ok(1.0),
+            other => candle_core::bail!(
+                "GGUF metadata `{}.rope.scaling.type` is `{other}`, which this engine does not implement (linear only)",
+                self.arch
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -221,10 +241,21 @@ impl RmsNorm {
     }
 }
 
-/// cos/sin tables for NEOX-style rotary embeddings, built once for the positions in use
-/// (not the model's full trained context: 131k positions per layer cost gigabytes).
+/// Which elements of a head RoPE rotates together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeLayout {
+    /// Element i with element i + head_dim/2 (GPT-NeoX; Gemma, Qwen).
+    Neox,
+    /// Element 2i with element 2i + 1 (llama.cpp's "normal" RoPE; Llama GGUFs, whose Q
+    /// and K rows the converter permuted to match).
+    Interleaved,
+}
+
+/// cos/sin tables for rotary embeddings, built once for the positions in use (not the
+/// model's full trained context: 131k positions per layer cost gigabytes).
 #[derive(Debug, Clone)]
 pub struct Rope {
+    layout: RopeLayout,
     cos: Tensor,
     sin: Tensor,
     /// The same tables as plain rows (positions × head_dim/2), for decode steps.
@@ -233,17 +264,24 @@ pub struct Rope {
 }
 
 impl Rope {
-    /// `scale` divides positions (linear RoPE scaling); 1.0 = none.
+    /// `scale` divides positions (linear RoPE scaling); 1.0 = none. `factors`, when
+    /// given, divide each frequency (Llama 3's `rope_freqs`).
     pub fn new(
         head_dim: usize,
         base: f32,
         scale: f32,
+        factors: Option<&[f32]>,
+        layout: RopeLayout,
         positions: usize,
         dev: &Device,
     ) -> Result<Self> {
         let inv: Vec<f32> = (0..head_dim)
             .step_by(2)
-            .map(|i| 1.0 / base.powf(i as f32 / head_dim as f32))
+            .enumerate()
+            .map(|(k, i)| {
+                let f = 1.0 / base.powf(i as f32 / head_dim as f32);
+                factors.map_or(f, |d| f / d[k])
+            })
             .collect();
         let half = inv.len();
         let mut cos = Vec::with_capacity(positions * half);
@@ -256,6 +294,7 @@ impl Rope {
             }
         }
         Ok(Rope {
+            layout,
             cos: Tensor::from_vec(cos.clone(), (positions, half), dev)?,
             sin: Tensor::from_vec(sin.clone(), (positions, half), dev)?,
             cos_rows: cos,
@@ -275,10 +314,15 @@ impl Rope {
         }
         let cos = &self.cos_rows[pos * half..(pos + 1) * half];
         let sin = &self.sin_rows[pos * half..(pos + 1) * half];
+        let pair = |i: usize| match self.layout {
+            RopeLayout::Neox => (i, i + half),
+            RopeLayout::Interleaved => (2 * i, 2 * i + 1),
+        };
         for i in 0..half {
-            let (a, b) = (x[i], x[i + half]);
-            x[i] = a * cos[i] - b * sin[i];
-            x[i + half] = a * sin[i] + b * cos[i];
+            let (l, h) = pair(i);
+            let (a, b) = (x[l], x[h]);
+            x[l] = a * cos[i] - b * sin[i];
+            x[h] = a * sin[i] + b * cos[i];
         }
         Ok(())
     }
@@ -299,7 +343,10 @@ impl Rope {
         }
         let cos = self.cos.narrow(0, start, seq)?;
         let sin = self.sin.narrow(0, start, seq)?;
-        candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin)
+        match self.layout {
+            RopeLayout::Neox => candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin),
+            RopeLayout::Interleaved => candle_nn::rotary_emb::rope_i(&x.contiguous()?, &cos, &sin),
+        }
     }
 }
 

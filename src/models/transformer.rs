@@ -11,8 +11,9 @@
 //! models keep their KV cache inside (no shared prefix, no batch of sequences) and whose
 //! `quantized_gemma3` is wrong for these models (SiLU where Gemma 3 uses GELU, no
 //! sliding window in decode steps, 131k-position RoPE tables per layer, an F32 copy of
-//! the embedding). Gemma 3 is pinned to llama.cpp by tests/gemma3_parity.rs; the other
-//! families to candle-transformers' reference code by tests/architectures.rs.
+//! the embedding). Gemma 3 and Qwen 2 are pinned to llama.cpp on real GGUFs by
+//! tests/llama_cpp_parity.rs; Llama, Qwen 2 and Qwen 3 to candle-transformers' reference
+//! code on tiny random models by tests/architectures.rs.
 //!
 //! Layout per layer: RMSNorm → attention (optional biases and Q/K RMSNorm, RoPE, GQA) →
 //! [RMSNorm] → residual; RMSNorm → gated MLP → [RMSNorm] → residual.
@@ -125,6 +126,24 @@ struct Layer {
     post_norms: Option<(RmsNorm, RmsNorm)>,
     mlp: Mlp,
     sliding: bool,
+}
+
+impl Layer {
+    /// Whether every weight matrix is on our own packed kernels (nothing for candle to
+    /// repack on first use).
+    fn all_packed(&self) -> bool {
+        [
+            &self.q,
+            &self.k,
+            &self.v,
+            &self.o,
+            &self.mlp.gate,
+            &self.mlp.up,
+            &self.mlp.down,
+        ]
+        .iter()
+        .all(|w| matches!(w, Linear::Packed(_)))
+    }
 }
 
 /// Which logits `forward` returns.
@@ -253,7 +272,7 @@ impl Model {
             Some(s) => rope(s.rope_base, 1.0)?,
             None => rope_global.clone(),
         };
-        Ok(Model {
+        let model = Model {
             cfg,
             embed,
             head,
@@ -262,7 +281,21 @@ impl Model {
             rope_local,
             rope_global,
             device: device.clone(),
-        })
+        };
+        model.warm_up()?;
+        Ok(model)
+    }
+
+    /// candle repacks k-quant weights (Q4_K, Q6_K) into its tiles on their first
+    /// product of more than one row; do it here, with a two-token pass, so that loading
+    /// pays for it rather than the first prompt (seconds on a 1.5B model).
+    fn warm_up(&self) -> Result<()> {
+        if self.layers.iter().all(|l| l.all_packed()) {
+            return Ok(());
+        }
+        let mut cache = KvCache::new(self.cfg.layers, self.cfg.kv_heads, self.cfg.head_dim, 2);
+        let tokens = Tensor::new(&[[0u32, 0]], &self.device)?;
+        self.forward(&tokens, &mut cache, Logits::Last).map(|_| ())
     }
 
     /// A KV cache for one sequence of up to the positions this model was loaded for.

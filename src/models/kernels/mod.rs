@@ -173,6 +173,13 @@ pub fn avx512() -> bool {
     isa() == Isa::Avx512
 }
 
+/// Whether the 256-bit VNNI instructions (AVX-VNNI: Alder Lake and later, Sapphire
+/// Rapids, Zen 5) may run: the AVX2 tier's Q8_0 tile then uses `vpdpbusd`.
+#[cfg(target_arch = "x86_64")]
+fn avx_vnni() -> bool {
+    isa() >= Isa::Avx2 && is_x86_feature_detected!("avxvnni")
+}
+
 /// Whether the AVX-512 VNNI int8 instructions may run (the Q8_0 tile's fastest form and
 /// the Marian int8 tiles).
 pub fn vnni() -> bool {
@@ -284,31 +291,42 @@ impl PackedQ8 {
     /// `matmul` on a given instruction set, which this CPU must run (see
     /// `Isa::all_here`); every one gives the same bits.
     pub fn matmul_on(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
-        assert_eq!(x.blocks * QK, self.cols, "activation width");
-        assert_eq!(out.len(), x.rows * self.rows, "output size");
         assert!(
             Isa::all_here().contains(&isa),
             "{} kernels do not run on this CPU",
             isa.name()
         );
         #[cfg(target_arch = "x86_64")]
-        let vnni = isa == Isa::Avx512 && vnni();
+        let (vnni, avx_vnni) = (isa == Isa::Avx512 && vnni(), avx_vnni());
+        self.drive(x, out, &|t, out_ptr| {
+            // SAFETY (every arm): the instruction set was checked above; the driver
+            // checked the sizes and gives each tile to one task.
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 if vnni => unsafe { x86_avx512::q8_tile(self, t, x, out_ptr) },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 | Isa::Avx512 if avx_vnni => unsafe {
+                    x86_avx2::q8_tile_vnni(self, t, x, out_ptr)
+                },
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 | Isa::Avx512 => unsafe { x86_avx2::q8_tile(self, t, x, out_ptr) },
+                #[cfg(target_arch = "aarch64")]
+                Isa::Neon => unsafe { aarch64_neon::q8_tile(self, t, x, out_ptr) },
+                _ => generic::q8_tile(self, t, x, out_ptr),
+            }
+        });
+    }
+
+    /// The tile driver: tiles of 16 weight rows spread over candle's worker pool, each
+    /// computed against every activation row by `tile(t, out)`.
+    fn drive(&self, x: &Q8Rows, out: &mut [f32], tile: &(dyn Fn(usize, OutPtr) + Sync)) {
+        assert_eq!(x.blocks * QK, self.cols, "activation width");
+        assert_eq!(out.len(), x.rows * self.rows, "output size");
         let tiles = self.rows.div_ceil(TILE);
         let out_ptr = OutPtr(out.as_mut_ptr());
         candle_core::utils::barrier_pool().execute_chunked(tiles, |range| {
             for t in range {
-                // SAFETY (every arm): the instruction set was checked above; each tile's
-                // outputs are written by exactly one task, and every access stays inside
-                // the sizes asserted above.
-                match isa {
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 if vnni => unsafe { x86_avx512::q8_tile(self, t, x, out_ptr) },
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 | Isa::Avx512 => unsafe { x86_avx2::q8_tile(self, t, x, out_ptr) },
-                    #[cfg(target_arch = "aarch64")]
-                    Isa::Neon => unsafe { aarch64_neon::q8_tile(self, t, x, out_ptr) },
-                    _ => generic::q8_tile(self, t, x, out_ptr),
-                }
+                tile(t, out_ptr);
             }
         });
     }
@@ -651,6 +669,19 @@ mod tests {
         }
         let here = Isa::all_here();
         assert!(here.contains(&isa()), "{:?} lacks {:?}", here, isa());
+        #[cfg(target_arch = "x86_64")]
+        if Isa::all_here().contains(&Isa::Avx2) {
+            // The AVX2 tile without AVX-VNNI, which `matmul_on` skips on CPUs that have it.
+            let mut plain = vec![0f32; m * rows];
+            // SAFETY: AVX2 is present (checked above).
+            packed.drive(&q, &mut plain, &|t, o| unsafe {
+                x86_avx2::q8_tile(&packed, t, &q, o)
+            });
+            assert_eq!(
+                plain, reference,
+                "the AVX2 tile differs from the portable kernel"
+            );
+        }
         for isa in here {
             let mut got = vec![0f32; m * rows];
             packed.matmul_on(isa, &q, &mut got);

@@ -107,12 +107,17 @@ import json, time, numpy as np
 from llama_cpp import Llama
 calls = json.load(open({calls_file!r}))
 llm = Llama(model_path={model!r}, n_ctx=4096, n_threads={args.threads}, n_batch=2048, n_ubatch=512, verbose=False)
-prefix = llm.tokenize(calls[0]["prefix"].encode(), add_bos=True, special=True)
 t = time.time()
-llm.eval(prefix)
+# The last prefix is kept and reused while calls share it (the quality modes' candidates
+# use more than one prompt, so it changes between some calls).
+prefix_text, prefix = None, []
 n_out = 0
 for c in calls:
-    assert c["prefix"] == calls[0]["prefix"]
+    if c["prefix"] != prefix_text:
+        prefix_text = c["prefix"]
+        prefix = llm.tokenize(prefix_text.encode(), add_bos=True, special=True)
+        llm.n_tokens = 0
+        llm.eval(prefix)
     llm.n_tokens = len(prefix)
     llm.eval(llm.tokenize(c["body"].encode(), add_bos=False, special=True))
     # Exactly as many tokens as anuvad generated for this call: the same work on both

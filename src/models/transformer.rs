@@ -287,15 +287,21 @@ impl Model {
     }
 
     /// candle repacks k-quant weights (Q4_K, Q6_K) into its tiles on their first
-    /// product of more than one row; do it here, with a two-token pass, so that loading
-    /// pays for it rather than the first prompt (seconds on a 1.5B model).
+    /// product of 2 to 31 rows, and into other tiles (AMX, where the CPU has it) on the
+    /// first of 32 rows or more; do both here, with a 2-token and a 32-token pass, so
+    /// that loading pays for it rather than the first prompt or decode step (seconds on
+    /// a 1.5B model).
     fn warm_up(&self) -> Result<()> {
         if self.layers.iter().all(|l| l.all_packed()) {
             return Ok(());
         }
-        let mut cache = KvCache::new(self.cfg.layers, self.cfg.kv_heads, self.cfg.head_dim, 2);
-        let tokens = Tensor::new(&[[0u32, 0]], &self.device)?;
-        self.forward(&tokens, &mut cache, Logits::Last).map(|_| ())
+        for n in [2, 32] {
+            let n = self.rope_global.positions().min(n);
+            let mut cache = KvCache::new(self.cfg.layers, self.cfg.kv_heads, self.cfg.head_dim, n);
+            let tokens = Tensor::new(vec![0u32; n], &self.device)?.unsqueeze(0)?;
+            self.forward(&tokens, &mut cache, Logits::Last)?;
+        }
+        Ok(())
     }
 
     /// A KV cache for one sequence of up to the positions this model was loaded for.

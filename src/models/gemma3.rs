@@ -3,7 +3,7 @@
 //! every global one (RoPE base 1M, optional linear scaling). Pinned to llama.cpp on the
 //! real default model by tests/llama_cpp_parity.rs.
 
-use super::transformer::{Activation, Config, Sliding};
+use super::transformer::{Activation, Config, Defaults, Sliding};
 use super::{Meta, RopeLayout};
 use candle_core::Result;
 use candle_core::quantized::gguf_file;
@@ -13,20 +13,19 @@ pub fn config(content: &gguf_file::Content) -> Result<Config> {
         content,
         arch: "gemma3",
     };
-    let heads = m.usize("attention.head_count")?;
-    let hidden = m.usize("embedding_length")?;
+    let base = Config::read(
+        &m,
+        RopeLayout::Neox,
+        Defaults {
+            rms_eps: 1e-6,
+            context: 32768,
+            rope_base: 1_000_000.0,
+            head_dim_key: "attention.key_length",
+        },
+    )?;
     Ok(Config {
-        arch: "gemma3".into(),
-        hidden,
-        layers: m.usize("block_count")?,
-        heads,
+        // Required here, not defaulted to the head count.
         kv_heads: m.usize("attention.head_count_kv")?,
-        head_dim: m.usize_or("attention.key_length", hidden / heads.max(1))?,
-        rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", 1e-6)? as f64,
-        context: m.usize_or("context_length", 32768)?,
-        rope_layout: RopeLayout::Neox,
-        rope_base: m.f32_or("rope.freq_base", 1_000_000.0)?,
-        rope_scale: m.linear_rope_scale()?,
         sliding: Some(Sliding {
             window: m.usize_or("attention.sliding_window", 512)?.max(1),
             pattern: m.usize_or("attention.sliding_window_pattern", 6)?.max(1),
@@ -36,6 +35,6 @@ pub fn config(content: &gguf_file::Content) -> Result<Config> {
         embed_scale: true,
         post_norms: true,
         qk_norm: true,
-        qkv_bias: false,
+        ..base
     })
 }

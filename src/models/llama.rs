@@ -3,7 +3,7 @@
 //! frequency scaling, which the GGUF stores as the tensor `rope_freqs.weight` (read by
 //! the shared loader).
 
-use super::transformer::{Activation, Config};
+use super::transformer::{Config, Defaults};
 use super::{Meta, RopeLayout};
 use candle_core::Result;
 use candle_core::quantized::gguf_file;
@@ -13,25 +13,14 @@ pub fn config(content: &gguf_file::Content) -> Result<Config> {
         content,
         arch: "llama",
     };
-    let heads = m.usize("attention.head_count")?;
-    let hidden = m.usize("embedding_length")?;
-    Ok(Config {
-        arch: "llama".into(),
-        hidden,
-        layers: m.usize("block_count")?,
-        heads,
-        kv_heads: m.usize_or("attention.head_count_kv", heads)?,
-        head_dim: m.usize_or("rope.dimension_count", hidden / heads.max(1))?,
-        rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", 1e-5)? as f64,
-        context: m.usize_or("context_length", 8192)?,
-        rope_layout: RopeLayout::Interleaved,
-        rope_base: m.f32_or("rope.freq_base", 10_000.0)?,
-        rope_scale: m.linear_rope_scale()?,
-        sliding: None,
-        activation: Activation::Silu,
-        embed_scale: false,
-        post_norms: false,
-        qk_norm: false,
-        qkv_bias: false,
-    })
+    Config::read(
+        &m,
+        RopeLayout::Interleaved,
+        Defaults {
+            rms_eps: 1e-5,
+            context: 8192,
+            rope_base: 10_000.0,
+            head_dim_key: "rope.dimension_count",
+        },
+    )
 }

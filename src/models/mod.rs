@@ -129,8 +129,9 @@ impl Linear {
             // candle's NEON k-quant kernels take groups of four rows with other
             // roundings than one row (found under qemu): decode batches go row by row.
             Linear::Candle(mm) if cfg!(target_arch = "aarch64") && n > 1 && n <= 64 => {
+                let x2 = x.reshape((n, cols))?;
                 let rows: Vec<Tensor> = (0..n)
-                    .map(|i| self.forward(&x.reshape((n, cols))?.narrow(0, i, 1)?))
+                    .map(|i| self.forward(&x2.narrow(0, i, 1)?))
                     .collect::<Result<_>>()?;
                 let out = Tensor::cat(&rows, 0)?;
                 let width = out.dim(1)?;

@@ -1,7 +1,7 @@
 //! Qwen 2 and 2.5: biases on the Q, K and V projections, SiLU, NeoX RoPE (base 1M in
 //! 2.5), no sliding window in the GGUF releases (`use_sliding_window` is off).
 
-use super::transformer::{Activation, Config};
+use super::transformer::{Config, Defaults};
 use super::{Meta, RopeLayout};
 use candle_core::Result;
 use candle_core::quantized::gguf_file;
@@ -11,25 +11,17 @@ pub fn config(content: &gguf_file::Content) -> Result<Config> {
         content,
         arch: "qwen2",
     };
-    let heads = m.usize("attention.head_count")?;
-    let hidden = m.usize("embedding_length")?;
     Ok(Config {
-        arch: "qwen2".into(),
-        hidden,
-        layers: m.usize("block_count")?,
-        heads,
-        kv_heads: m.usize_or("attention.head_count_kv", heads)?,
-        head_dim: m.usize_or("attention.key_length", hidden / heads.max(1))?,
-        rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", 1e-6)? as f64,
-        context: m.usize_or("context_length", 32768)?,
-        rope_layout: RopeLayout::Neox,
-        rope_base: m.f32_or("rope.freq_base", 10_000.0)?,
-        rope_scale: m.linear_rope_scale()?,
-        sliding: None,
-        activation: Activation::Silu,
-        embed_scale: false,
-        post_norms: false,
-        qk_norm: false,
         qkv_bias: true,
+        ..Config::read(
+            &m,
+            RopeLayout::Neox,
+            Defaults {
+                rms_eps: 1e-6,
+                context: 32768,
+                rope_base: 10_000.0,
+                head_dim_key: "attention.key_length",
+            },
+        )?
     })
 }

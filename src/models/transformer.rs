@@ -18,7 +18,7 @@
 //! Layout per layer: RMSNorm → attention (optional biases and Q/K RMSNorm, RoPE, GQA) →
 //! [RMSNorm] → residual; RMSNorm → gated MLP → [RMSNorm] → residual.
 
-use super::{KvCache, Linear, RmsNorm, Rope, RopeLayout, Weights, attention_mask};
+use super::{KvCache, Linear, Meta, RmsNorm, Rope, RopeLayout, Weights, attention_mask};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, IndexOp, Result, Tensor};
 use std::io::{Read, Seek};
@@ -72,7 +72,42 @@ pub struct Config {
     pub qkv_bias: bool,
 }
 
+/// The defaults of the metadata keys a family's GGUF may omit.
+pub struct Defaults {
+    pub rms_eps: f32,
+    pub context: usize,
+    pub rope_base: f32,
+    /// The key that gives the head size (else width / heads).
+    pub head_dim_key: &'static str,
+}
+
 impl Config {
+    /// The keys every family shares, read under `m.arch`, with SiLU and no extras: each
+    /// family file then sets what differs.
+    pub fn read(m: &Meta, rope_layout: RopeLayout, d: Defaults) -> Result<Config> {
+        let heads = m.usize("attention.head_count")?;
+        let hidden = m.usize("embedding_length")?;
+        Ok(Config {
+            arch: m.arch.into(),
+            hidden,
+            layers: m.usize("block_count")?,
+            heads,
+            kv_heads: m.usize_or("attention.head_count_kv", heads)?,
+            head_dim: m.usize_or(d.head_dim_key, hidden / heads.max(1))?,
+            rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", d.rms_eps)? as f64,
+            context: m.usize_or("context_length", d.context)?,
+            rope_layout,
+            rope_base: m.f32_or("rope.freq_base", d.rope_base)?,
+            rope_scale: m.linear_rope_scale()?,
+            sliding: None,
+            activation: Activation::Silu,
+            embed_scale: false,
+            post_norms: false,
+            qk_norm: false,
+            qkv_bias: false,
+        })
+    }
+
     fn is_sliding(&self, layer: usize) -> bool {
         self.sliding
             .as_ref()

@@ -103,6 +103,7 @@ impl Isa {
     }
 
     /// Every instruction set this CPU runs, lowest first (for tests that compare them).
+    #[cfg(test)]
     pub fn all_here() -> Vec<Isa> {
         let cpu = cpu_isa();
         [Isa::Generic, Isa::Avx2, Isa::Avx512, Isa::Neon]
@@ -285,17 +286,25 @@ impl PackedQ8 {
     /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m, on the best
     /// instruction set here.
     pub fn matmul(&self, x: &Q8Rows, out: &mut [f32]) {
-        self.matmul_on(isa(), x, out)
+        // `isa()` is what this CPU runs: no check per product (this is every weight
+        // product of a model).
+        self.run(isa(), x, out)
     }
 
     /// `matmul` on a given instruction set, which this CPU must run (see
-    /// `Isa::all_here`); every one gives the same bits.
+    /// `Isa::all_here`); every one gives the same bits. For the tests that compare them.
+    #[cfg(test)]
     pub fn matmul_on(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
         assert!(
             Isa::all_here().contains(&isa),
             "{} kernels do not run on this CPU",
             isa.name()
         );
+        self.run(isa, x, out)
+    }
+
+    /// `matmul_on` once `isa` is known to run here.
+    fn run(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         let (vnni, avx_vnni) = (isa == Isa::Avx512 && vnni(), avx_vnni());
         self.drive(x, out, &|t, out_ptr| {

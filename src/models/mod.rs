@@ -10,7 +10,7 @@ pub mod qwen2;
 pub mod qwen3;
 pub mod transformer;
 
-use candle_core::quantized::{GgmlDType, QStorage, QTensor, gguf_file};
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{D, DType, Device, Result, Tensor};
 use std::io::{Read, Seek};
 use std::sync::Arc;
@@ -26,17 +26,13 @@ impl<R: Read + Seek> Weights<'_, R> {
     /// A weight matrix by name.
     pub fn linear(&mut self, name: &str) -> Result<Linear> {
         Linear::new(Arc::new(self.get(name)?))
+            .map_err(|e| candle_core::Error::msg(format!("tensor `{name}`: {e}")))
     }
 
     pub fn get(&mut self, name: &str) -> Result<QTensor> {
-        let t = self
-            .content
+        self.content
             .tensor(self.reader, name, self.device)
-            .map_err(|e| candle_core::Error::msg(format!("tensor `{name}`: {e}")))?;
-        if t.dtype() == GgmlDType::Q5_0 {
-            return q5_0_to_q8_0(&t, self.device);
-        }
-        Ok(t)
+            .map_err(|e| candle_core::Error::msg(format!("tensor `{name}`: {e}")))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -55,60 +51,47 @@ impl<R: Read + Seek> Weights<'_, R> {
     }
 }
 
-/// Re-encode a Q5_0 tensor as Q8_0, exactly. candle 0.11 has no SIMD kernel for Q5_0
-/// (a scalar loop took 80% of decode time on the default model) but an AVX one for
-/// Q8_0; both multiply against Q8_0-quantized activations, so results do not change.
-/// A Q5_0 value is d·(q−16) with q in 0..32; as Q8_0 it is (d/4)·(4(q−16)), whose
-/// integers lie in −64..60 and whose scale d/4 is exact in f16 (barring subnormals).
-pub fn q5_0_to_q8_0(t: &QTensor, device: &Device) -> Result<QTensor> {
-    const Q5: usize = 22; // f16 scale, 4 bytes of high bits, 16 bytes of low nibbles
-    const Q8: usize = 34; // f16 scale, 32 signed bytes
-    let src = t.data()?;
-    if src.len() % Q5 != 0 {
-        candle_core::bail!("Q5_0 tensor of {} bytes is not whole blocks", src.len());
-    }
-    let mut out = vec![0u8; src.len() / Q5 * Q8];
-    for (b, o) in src.chunks_exact(Q5).zip(out.chunks_exact_mut(Q8)) {
-        let d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
-        o[..2].copy_from_slice(&half::f16::from_f32(d / 4.0).to_le_bytes());
-        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-        for j in 0..16 {
-            let lo = (b[6 + j] & 0x0F) | ((((qh >> j) & 1) as u8) << 4);
-            let hi = (b[6 + j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-            o[2 + j] = ((lo as i8 - 16) * 4) as u8;
-            o[2 + j + 16] = ((hi as i8 - 16) * 4) as u8;
-        }
-    }
-    let storage = QStorage::from_data(std::borrow::Cow::Owned(out), device, GgmlDType::Q8_0)?;
-    QTensor::new(storage, t.shape().clone())
-}
-
 /// A weight matrix, multiplied by the fastest kernel this CPU has for it:
-/// - Q8_0 weights (and Q5_0, re-encoded exactly as Q8_0 when read) are repacked at load
-///   into `kernels::PackedQ8`, whose tile runs on every instruction set (AVX-512 VNNI,
-///   AVX2, NEON, portable); the GGML copy is dropped, so there is one copy in memory;
-/// - the k-quants (Q4_K, Q5_K, Q6_K) and the rest go through candle's `QMatMul`, whose
-///   own kernels are llama.cpp's per-row dot products.
+/// - quantized weights (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K: what decoder GGUFs hold) are
+///   repacked at load into `kernels::PackedQ`, whose tiles run on every instruction set
+///   (AVX-512 VNNI, AVX2, NEON, portable); the GGML copy is dropped, so the weights are
+///   in memory once, at the file's size;
+/// - float weights (F32, F16, BF16) into `kernels::PackedF32` tiles, as f32;
+/// - the rest (Q2_K, Q3_K, Q4_1, …: types no card's model uses) go through candle's
+///   `QMatMul`, whose products may differ for one row alone and in a batch.
 ///
 /// Results for one input row never depend on how many rows come with it (a sequence in a
-/// decode batch gets the logits it would get alone): the packed kernel and candle's x86
-/// Q4_K kernels guarantee it; candle's Q6_K takes another kernel for one row than for
-/// several, so a single row is run as two, and on aarch64 decode batches of k-quants go
-/// row by row (tested below, and under qemu by scripts/test-aarch64.sh).
+/// decode batch gets the logits it would get alone): our kernels guarantee it (tested
+/// below).
 pub enum Linear {
-    Packed(kernels::PackedQ8),
+    Packed(kernels::PackedQ),
+    F32(kernels::PackedF32),
     Candle(candle_core::quantized::QMatMul),
 }
 
 impl Linear {
     pub fn new(t: Arc<QTensor>) -> Result<Self> {
-        if t.dtype() == GgmlDType::Q8_0 && t.shape().rank() == 2 {
+        let kind = match t.dtype() {
+            GgmlDType::Q8_0 => Some(kernels::Kind::Q8_0),
+            GgmlDType::Q4_0 => Some(kernels::Kind::Q4_0),
+            GgmlDType::Q5_0 => Some(kernels::Kind::Q5_0),
+            GgmlDType::Q4K => Some(kernels::Kind::Q4K),
+            GgmlDType::Q5K => Some(kernels::Kind::Q5K),
+            GgmlDType::Q6K => Some(kernels::Kind::Q6K),
+            _ => None,
+        };
+        if let (Some(kind), 2) = (kind, t.shape().rank()) {
             let (rows, cols) = t.shape().dims2()?;
-            return Ok(Linear::Packed(kernels::PackedQ8::from_q8_0(
-                &t.data()?,
-                rows,
-                cols,
-            )));
+            let packed = kernels::PackedQ::from_ggml(kind, &t.data()?, rows, cols)
+                .map_err(|e| candle_core::Error::msg(e.0))?;
+            return Ok(Linear::Packed(packed));
+        }
+        if let (GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16, 2) =
+            (t.dtype(), t.shape().rank())
+        {
+            let (rows, cols) = t.shape().dims2()?;
+            let w: Vec<f32> = t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?;
+            return Ok(Linear::F32(kernels::PackedF32::new(&w, rows, cols)));
         }
         Ok(Linear::Candle(candle_core::quantized::QMatMul::from_arc(
             t,
@@ -123,25 +106,14 @@ impl Linear {
             Linear::Packed(w) => {
                 let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
                 let mut out = vec![0f32; n * w.rows()];
-                w.matmul(&kernels::Q8Rows::quantize(&xs, cols), &mut out);
+                w.matmul(&w.quantize(&xs), &mut out);
                 Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
             }
-            // candle's NEON k-quant kernels take groups of four rows with other
-            // roundings than one row (found under qemu): decode batches go row by row.
-            Linear::Candle(mm) if cfg!(target_arch = "aarch64") && n > 1 && n <= 64 => {
-                let x2 = x.reshape((n, cols))?;
-                let rows: Vec<Tensor> = (0..n)
-                    .map(|i| self.forward(&x2.narrow(0, i, 1)?))
-                    .collect::<Result<_>>()?;
-                let out = Tensor::cat(&rows, 0)?;
-                let width = out.dim(1)?;
-                out.reshape(out_dims(x, width))
-            }
-            Linear::Candle(mm) if n == 1 && one_row_differs(mm) => {
-                let row = x.reshape((1, cols))?;
-                let two = candle_core::Module::forward(mm, &Tensor::cat(&[&row, &row], 0)?)?;
-                let rows = two.dim(1)?;
-                two.narrow(0, 0, 1)?.reshape(out_dims(x, rows))
+            Linear::F32(w) => {
+                let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; n * w.rows()];
+                w.matmul(&xs, &mut out);
+                Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
             }
             Linear::Candle(mm) => candle_core::Module::forward(mm, x),
         }
@@ -149,30 +121,24 @@ impl Linear {
 
     /// Rows `ids` of the matrix, dequantized: the embedding lookup of a tied head.
     pub fn embedding(&self, ids: &Tensor) -> Result<Tensor> {
-        match self {
-            Linear::Packed(w) => {
-                let mut dims = ids.dims().to_vec();
-                dims.push(w.cols());
-                let ids: Vec<u32> = ids.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; ids.len() * w.cols()];
-                for (id, row) in ids.iter().zip(out.chunks_exact_mut(w.cols())) {
-                    if *id as usize >= w.rows() {
-                        candle_core::bail!(
-                            "token id {id} is outside the {}-row embedding",
-                            w.rows()
-                        )
-                    }
-                    w.row(*id as usize, row);
-                }
-                Tensor::from_vec(out, dims, &Device::Cpu)
+        type RowFn<'a> = &'a dyn Fn(usize, &mut [f32]);
+        let (rows, cols, row): (usize, usize, RowFn) = match self {
+            Linear::Packed(w) => (w.rows(), w.cols(), &|r, o| w.row(r, o)),
+            Linear::F32(w) => (w.rows(), w.cols(), &|r, o| w.row(r, o)),
+            Linear::Candle(mm) => return mm.embedding(ids),
+        };
+        let mut dims = ids.dims().to_vec();
+        dims.push(cols);
+        let ids: Vec<u32> = ids.flatten_all()?.to_vec1()?;
+        let mut out = vec![0f32; ids.len() * cols];
+        for (id, o) in ids.iter().zip(out.chunks_exact_mut(cols)) {
+            if *id as usize >= rows {
+                candle_core::bail!("token id {id} is outside the {rows}-row embedding")
             }
-            Linear::Candle(mm) => mm.embedding(ids),
+            row(*id as usize, o);
         }
+        Tensor::from_vec(out, dims, &Device::Cpu)
     }
-}
-
-fn one_row_differs(mm: &candle_core::quantized::QMatMul) -> bool {
-    matches!(mm, candle_core::quantized::QMatMul::QTensor(t) if t.dtype() == GgmlDType::Q6K)
 }
 
 fn out_dims(x: &Tensor, rows: usize) -> Vec<usize> {
@@ -537,34 +503,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn q5_0_becomes_q8_0_without_changing_a_value() {
-        let dev = Device::Cpu;
-        let values: Vec<f32> = (0..256)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
-            .collect();
-        let x = Tensor::from_vec(values, (4, 64), &dev).unwrap();
-        let q5 = QTensor::quantize(&x, GgmlDType::Q5_0).unwrap();
-        let q8 = q5_0_to_q8_0(&q5, &dev).unwrap();
-        assert_eq!(q8.dtype(), GgmlDType::Q8_0);
-        let dequantized = |q: &QTensor| -> Vec<f32> {
-            q.dequantize(&dev)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap()
-        };
-        let (a, b) = (dequantized(&q5), dequantized(&q8));
-        assert_eq!(a, b);
-    }
-
-    #[test]
     fn a_row_gets_the_same_product_alone_or_with_others() {
         let dev = Device::Cpu;
         for (dtype, rows, cols) in [
             (GgmlDType::Q8_0, 96, 640),
             (GgmlDType::Q4K, 64, 1024),
             (GgmlDType::Q6K, 64, 2048),
+            (GgmlDType::F32, 40, 96),
+            (GgmlDType::F16, 40, 96),
         ] {
             let w: Vec<f32> = (0..rows * cols)
                 .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)

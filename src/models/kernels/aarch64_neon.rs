@@ -1,96 +1,177 @@
-//! aarch64 NEON: the packed Q8_0 tile for Apple Silicon and Graviton. With the
+//! aarch64 NEON: the packed quantized tile for Apple Silicon and Graviton. With the
 //! dot-product extension (`sdot`, ARMv8.2+; every Apple M chip and Graviton 2+) four
 //! byte products per lane go in one instruction; without it, widening multiplies and
 //! pairwise adds give the same integers. Checked under qemu-user by
 //! scripts/test-aarch64.sh; its speed is not measured here (no ARM machine).
 
-use super::{OutPtr, PackedQ8, Q8Rows, QK, TILE, TILE_BLOCK};
+use super::packed::{Format, Job};
+use super::{QK, TILE};
 use std::arch::aarch64::*;
 
-/// All activation rows against tile `t`.
+/// All activation rows against one tile.
 #[target_feature(enable = "neon")]
-pub unsafe fn q8_tile(w: &PackedQ8, t: usize, x: &Q8Rows, out: OutPtr) {
+pub unsafe fn tile<F: Format>(job: &Job) {
     let dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
-    for m in 0..x.rows {
+    for m in 0..job.x.rows {
         // SAFETY: the driver checked sizes; dotprod was detected just above.
         unsafe {
             if dotprod {
-                q8_row_dot(w, t, x, m, out)
+                row_dot::<F>(job, m)
             } else {
-                q8_row(w, t, x, m, out)
+                row_plain::<F>(job, m)
             }
         }
     }
 }
 
-/// The 16 weight scales of a block, as f32.
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn row_dot<F: Format>(job: &Job, m: usize) {
+    unsafe { row::<F, true>(job, m) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn row_plain<F: Format>(job: &Job, m: usize) {
+    unsafe { row::<F, false>(job, m) }
+}
+
+/// 16 little-endian f16 values at `p`, as four f32 vectors.
 #[inline(always)]
-unsafe fn scales(blk: *const u8) -> [float32x4_t; 4] {
+unsafe fn f16x16(p: *const u8) -> [float32x4_t; 4] {
     let mut f = [0f32; TILE];
     for (lane, v) in f.iter_mut().enumerate() {
-        // SAFETY: a block starts with 16 little-endian f16 scales.
-        let bits = unsafe { [*blk.add(lane * 2), *blk.add(lane * 2 + 1)] };
+        // SAFETY: the caller points at 16 f16 values.
+        let bits = unsafe { [*p.add(lane * 2), *p.add(lane * 2 + 1)] };
         *v = half::f16::from_le_bytes(bits).to_f32();
     }
     // SAFETY: `f` holds 16 values.
     unsafe { std::array::from_fn(|k| vld1q_f32(f.as_ptr().add(k * 4))) }
 }
 
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn q8_row_dot(w: &PackedQ8, t: usize, x: &Q8Rows, m: usize, out: OutPtr) {
+/// 16 per-row byte parameters at `p` (signed or not), as four i32 vectors.
+#[inline(always)]
+unsafe fn params<F: Format>(p: *const u8) -> [int32x4_t; 4] {
+    std::array::from_fn(|k| {
+        // SAFETY: the caller points at 16 bytes.
+        let v: [i32; 4] = std::array::from_fn(|i| unsafe {
+            let b = *p.add(k * 4 + i);
+            if F::HALVES { b as i8 as i32 } else { b as i32 }
+        });
+        // SAFETY: `v` holds 4 values.
+        unsafe { vld1q_s32(v.as_ptr()) }
+    })
+}
+
+/// Group g of a block's quants, rows 4k..4k+4, as bytes (unsigned; below 64 but for
+/// 8-bit quants).
+#[inline(always)]
+unsafe fn unpack<F: Format>(area: *const u8, g: usize, k: usize) -> uint8x16_t {
     unsafe {
-        let blocks = x.blocks;
-        let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
-        let flip = vdupq_n_u8(0x80);
-        let mut acc = [vdupq_n_f32(0.0); 4];
-        for b in 0..blocks {
-            let blk = tile.add(b * TILE_BLOCK);
-            let dw = scales(blk);
-            let q = blk.add(TILE * 2);
-            let row = m * blocks + b;
-            let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-            let mut dot = [vdupq_n_s32(0); 4];
-            for g in 0..8 {
-                let xb = vreinterpretq_s8_s32(vdupq_n_s32(xq.add(g).read_unaligned()));
-                for (k, d) in dot.iter_mut().enumerate() {
-                    let wv = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(q.add(g * 64 + k * 16)), flip));
-                    *d = sdot(*d, wv, xb);
-                }
-            }
-            finish(&mut acc, &dw, &dot, *x.scales.get_unchecked(row));
+        let load = |o: usize| vld1q_u8(area.add(o + k * 16));
+        if F::BITS == 8 {
+            return load(g * 64);
         }
-        store(w, t, m, &acc, out);
+        let b = load((g % 4) * 64);
+        let v = if g < 4 {
+            vandq_u8(b, vdupq_n_u8(0x0F))
+        } else {
+            vshrq_n_u8::<4>(b)
+        };
+        let (plane, shift) = match F::BITS {
+            5 => (256, g),
+            6 => (256 + (g / 4) * 64, 2 * (g % 4)),
+            _ => return v,
+        };
+        let mask = if F::BITS == 5 { 0x10 } else { 0x30 };
+        // Bits `shift..` of the plane to bit 4: a variable shift (negative is right).
+        let h = vshlq_u8(load(plane), vdupq_n_s8(4 - shift as i8));
+        vorrq_u8(v, vandq_u8(h, vdupq_n_u8(mask)))
     }
 }
 
-#[target_feature(enable = "neon")]
-unsafe fn q8_row(w: &PackedQ8, t: usize, x: &Q8Rows, m: usize, out: OutPtr) {
+// The body is inlined into `row_dot` and `row_plain`, each compiled with its features.
+#[inline(always)]
+unsafe fn row<F: Format, const DOT: bool>(job: &Job, m: usize) {
     unsafe {
+        let x = job.x;
         let blocks = x.blocks;
-        let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
         let flip = vdupq_n_u8(0x80);
+        let zero = vdupq_n_s32(0);
         let mut acc = [vdupq_n_f32(0.0); 4];
-        for b in 0..blocks {
-            let blk = tile.add(b * TILE_BLOCK);
-            let dw = scales(blk);
-            let q = blk.add(TILE * 2);
-            let row = m * blocks + b;
-            let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-            let mut dot = [vdupq_n_s32(0); 4];
-            for g in 0..8 {
-                let xb = vreinterpretq_s8_s32(vdupq_n_s32(xq.add(g).read_unaligned()));
-                for (k, d) in dot.iter_mut().enumerate() {
-                    // 4 rows × 4 bytes: products widened to i16, then summed pairwise
-                    // twice into one i32 per row.
-                    let wv = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(q.add(g * 64 + k * 16)), flip));
-                    let lo = vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xb)));
-                    let hi = vpaddlq_s16(vmull_s8(vget_high_s8(wv), vget_high_s8(xb)));
-                    *d = vaddq_s32(*d, vpaddq_s32(lo, hi));
+        for s in 0..blocks / F::SB {
+            let sup = job.tile.add(s * F::SUPER);
+            let d = f16x16(sup);
+            let dmin = if F::MIN { f16x16(sup.add(32)) } else { d };
+            for j in 0..F::SB {
+                let blk = sup.add(F::HDR + j * F::BLK);
+                // The per-row float scales of this block: d·sc (both halves for Q6_K) and
+                // dmin·m, as candle computes them.
+                let other = if F::MIN { dmin } else { d };
+                let (s0, s1) = if F::PARAMS > 0 {
+                    let (a, b) = (params::<F>(blk), params::<F>(blk.add(TILE)));
+                    (
+                        std::array::from_fn(|k| vmulq_f32(d[k], vcvtq_f32_s32(a[k]))),
+                        std::array::from_fn(|k| vmulq_f32(other[k], vcvtq_f32_s32(b[k]))),
+                    )
+                } else {
+                    (d, d)
+                };
+                let area = blk.add(F::PARAMS);
+                let row = m * blocks + s * F::SB + j;
+                let xq = x.qs.as_ptr().add(row * QK) as *const i32;
+                // dots[half of the block][rows 4k..4k+4]; 8-bit quants are flipped back
+                // to signed, which gives Σ w·x directly (no −128·Σx).
+                let mut dots = [[zero; 4]; 2];
+                for g in 0..8 {
+                    let xb = vreinterpretq_s8_s32(vdupq_n_s32(xq.add(g).read_unaligned()));
+                    for (k, d) in dots[g / 4].iter_mut().enumerate() {
+                        let mut w = unpack::<F>(area, g, k);
+                        if F::BITS == 8 {
+                            w = veorq_u8(w, flip);
+                        }
+                        let wv = vreinterpretq_s8_u8(w);
+                        *d = if DOT {
+                            sdot(*d, wv, xb)
+                        } else {
+                            // 4 rows × 4 bytes: products widened to i16, then summed
+                            // pairwise twice into one i32 per row.
+                            let lo = vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xb)));
+                            let hi = vpaddlq_s16(vmull_s8(vget_high_s8(wv), vget_high_s8(xb)));
+                            vaddq_s32(*d, vpaddq_s32(lo, hi))
+                        };
+                    }
+                }
+                let xs = *x.sums.get_unchecked(row);
+                let xs0 = *x.halves.get_unchecked(row);
+                let dxs = *x.scales.get_unchecked(row);
+                let dx = vdupq_n_f32(dxs);
+                for k in 0..4 {
+                    let (h0, h1) = (dots[0][k], dots[1][k]);
+                    if F::HALVES {
+                        let f0 = vcvtq_f32_s32(vsubq_s32(h0, vdupq_n_s32(F::ZERO * xs0)));
+                        acc[k] = vfmaq_f32(acc[k], f0, vmulq_f32(s0[k], dx));
+                        let f1 = vcvtq_f32_s32(vsubq_s32(h1, vdupq_n_s32(F::ZERO * (xs - xs0))));
+                        acc[k] = vfmaq_f32(acc[k], f1, vmulq_f32(s1[k], dx));
+                    } else if F::MIN {
+                        let f = vcvtq_f32_s32(vaddq_s32(h0, h1));
+                        acc[k] = vfmaq_f32(acc[k], f, vmulq_f32(s0[k], dx));
+                        acc[k] = vfmsq_f32(acc[k], s1[k], vdupq_n_f32(dxs * xs as f32));
+                    } else {
+                        // Signed 8-bit quants already give Σ w·x (no −Z·xs).
+                        let iv = if F::BITS == 8 {
+                            vaddq_s32(h0, h1)
+                        } else {
+                            vsubq_s32(vaddq_s32(h0, h1), vdupq_n_s32(F::ZERO * xs))
+                        };
+                        acc[k] = vfmaq_f32(acc[k], vmulq_f32(d[k], dx), vcvtq_f32_s32(iv));
+                    }
                 }
             }
-            finish(&mut acc, &dw, &dot, *x.scales.get_unchecked(row));
         }
-        store(w, t, m, &acc, out);
+        let mut v = [0f32; TILE];
+        for (k, a) in acc.iter().enumerate() {
+            vst1q_f32(v.as_mut_ptr().add(k * 4), *a);
+        }
+        job.store(m, &v);
     }
 }
 
@@ -111,29 +192,4 @@ unsafe fn sdot(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
         );
     }
     acc
-}
-
-/// acc += (d_w · d_x) · dot, fused, as on every other instruction set.
-#[inline(always)]
-unsafe fn finish(acc: &mut [float32x4_t; 4], dw: &[float32x4_t; 4], dot: &[int32x4_t; 4], dx: f32) {
-    unsafe {
-        let dx = vdupq_n_f32(dx);
-        for k in 0..4 {
-            let scale = vmulq_f32(dw[k], dx);
-            acc[k] = vfmaq_f32(acc[k], scale, vcvtq_f32_s32(dot[k]));
-        }
-    }
-}
-
-#[inline(always)]
-unsafe fn store(w: &PackedQ8, t: usize, m: usize, acc: &[float32x4_t; 4], out: OutPtr) {
-    unsafe {
-        let mut v = [0f32; TILE];
-        for (k, a) in acc.iter().enumerate() {
-            vst1q_f32(v.as_mut_ptr().add(k * 4), *a);
-        }
-        let r0 = t * TILE;
-        let lanes = (w.rows - r0).min(TILE);
-        std::ptr::copy_nonoverlapping(v.as_ptr(), out.get().add(m * w.rows + r0), lanes);
-    }
 }

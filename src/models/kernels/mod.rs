@@ -1,36 +1,42 @@
-//! Our CPU kernels: the packed Q8_0 matrix product every quantized decoder weight of type
-//! Q8_0 (and Q5_0, re-encoded exactly) goes through, for decode steps, decode batches
-//! and prompts alike; the f32 and int8 tiles of the Marian model; attention helpers.
+//! Our CPU kernels: the packed quantized matrix product every decoder weight goes
+//! through (Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K; `packed.rs`), for decode steps, decode
+//! batches and prompts alike; the f32 and int8 tiles of the Marian model; attention
+//! helpers.
 //!
-//! One tile driver (`PackedQ8::matmul`: tiles of 16 weight rows spread over candle's
+//! One tile driver (`PackedQ::matmul`: tiles of 16 weight rows spread over candle's
 //! pinned worker pool) and one file per instruction-set family, chosen at run time:
-//! `x86_avx512.rs` (AVX-512 VNNI), `x86_avx2.rs` (AVX2 + FMA + F16C), `aarch64_neon.rs`
-//! (NEON, with the dot-product instructions where present) and `generic.rs` (portable
-//! Rust). Every one computes a (weight row, activation row) result with the same exact
-//! integer dot product per 32-value block and the same float operations in the same
-//! order (scale = d_w·d_x, then one fused multiply-add), so a row gives the same bits
-//! alone or in a batch, and the same bits on every instruction set (tested below).
+//! `x86_avx512.rs` (AVX-512 VNNI), `x86_avx2.rs` (AVX2 + FMA + F16C, AVX-VNNI where
+//! present), `aarch64_neon.rs` (NEON, with the dot-product instructions where present)
+//! and `generic.rs` (portable Rust). Every one computes a (weight row, activation row)
+//! result with the same exact integer dot products per 32-value block and the same
+//! float operations in the same order, so a row gives the same bits alone or in a
+//! batch, and the same bits on every instruction set (tested below).
 //! `ANUVAD_ISA` caps the choice, so each path can be run and tested on one machine.
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64_neon;
 mod generic;
+mod packed;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
 
+pub use packed::{Kind, PackedQ};
+
 const QK: usize = 32;
-const BLOCK: usize = 34; // f16 scale + 32 signed bytes
+/// Weight rows per tile.
+const TILE: usize = 16;
 
 /// Activation rows quantized like ggml's Q8_0: per 32 values, scale = max|x|/127 and
-/// round-half-away-from-zero of x/scale; plus the sum of each block's quants, for the
-/// packed kernel's +128 correction.
+/// round-half-away-from-zero of x/scale; plus the sum of each block's quants and of its
+/// first 16, for the packed kernels' zero points and mins.
 pub struct Q8Rows {
     rows: usize,
     blocks: usize,
     scales: Vec<f32>,
     sums: Vec<i32>,
+    halves: Vec<i32>,
     qs: Vec<i8>,
 }
 
@@ -44,6 +50,7 @@ impl Q8Rows {
             blocks,
             scales: Vec::with_capacity(rows * blocks),
             sums: Vec::with_capacity(rows * blocks),
+            halves: Vec::with_capacity(rows * blocks),
             qs: vec![0i8; rows * cols],
         };
         for (chunk, qs) in x.chunks_exact(QK).zip(q.qs.chunks_exact_mut(QK)) {
@@ -52,12 +59,59 @@ impl Q8Rows {
             let id = if d != 0.0 { 1.0 / d } else { 0.0 };
             // The scale is stored as f16 in ggml; round it the same way so dot products match.
             q.scales.push(half::f16::from_f32(d).to_f32());
-            let mut sum = 0i32;
             for (o, v) in qs.iter_mut().zip(chunk) {
                 *o = round_half_away(v * id) as i8;
-                sum += *o as i32;
             }
-            q.sums.push(sum);
+            let half: i32 = qs[..QK / 2].iter().map(|&v| v as i32).sum();
+            q.halves.push(half);
+            q.sums
+                .push(half + qs[QK / 2..].iter().map(|&v| v as i32).sum::<i32>());
+        }
+        q
+    }
+}
+
+impl Q8Rows {
+    /// `x` quantized like ggml's Q8_K, what llama.cpp and candle multiply k-quant weights
+    /// with: per 256 values, scale = max/−127 with `max` the value of largest magnitude
+    /// (kept as f32), quants rounded half away from zero and clamped to −128..127. Each
+    /// 32-value block carries its superblock's scale, so the kernels index all alike.
+    pub fn quantize_k(x: &[f32], cols: usize) -> Q8Rows {
+        const QK_K: usize = 8 * QK;
+        let rows = x.len() / cols;
+        let blocks = cols / QK;
+        let mut q = Q8Rows {
+            rows,
+            blocks,
+            scales: Vec::with_capacity(rows * blocks),
+            sums: Vec::with_capacity(rows * blocks),
+            halves: Vec::with_capacity(rows * blocks),
+            qs: vec![0i8; rows * cols],
+        };
+        for (chunk, qs) in x.chunks_exact(QK_K).zip(q.qs.chunks_exact_mut(QK_K)) {
+            let (mut max, mut amax) = (0f32, 0f32);
+            for &v in chunk {
+                if amax < v.abs() {
+                    amax = v.abs();
+                    max = v;
+                }
+            }
+            let d = if amax == 0.0 {
+                0.0
+            } else {
+                let iscale = -127.0 / max;
+                for (o, v) in qs.iter_mut().zip(chunk) {
+                    *o = round_half_away(iscale * v).clamp(-128, 127) as i8;
+                }
+                1.0 / iscale
+            };
+            for block in qs.chunks_exact(QK) {
+                let half: i32 = block[..QK / 2].iter().map(|&v| v as i32).sum();
+                q.halves.push(half);
+                q.sums
+                    .push(half + block[QK / 2..].iter().map(|&v| v as i32).sum::<i32>());
+                q.scales.push(d);
+            }
         }
         q
     }
@@ -177,7 +231,7 @@ pub fn avx512() -> bool {
 /// Whether the 256-bit VNNI instructions (AVX-VNNI: Alder Lake and later, Sapphire
 /// Rapids, Zen 5) may run: the AVX2 tier's Q8_0 tile then uses `vpdpbusd`.
 #[cfg(target_arch = "x86_64")]
-fn avx_vnni() -> bool {
+pub(crate) fn avx_vnni() -> bool {
     isa() >= Isa::Avx2 && is_x86_feature_detected!("avxvnni")
 }
 
@@ -196,148 +250,13 @@ pub fn vnni() -> bool {
 
 #[derive(Clone, Copy)]
 pub(crate) struct OutPtr(pub(crate) *mut f32);
-// SAFETY: only used to write disjoint rows from the pool's threads (see PackedQ8::matmul_on).
+// SAFETY: only used to write disjoint rows from the pool's threads (see PackedQ::drive).
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 impl OutPtr {
     pub(crate) fn get(self) -> *mut f32 {
         self.0
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Packed Q8_0 weights for AVX-512 VNNI: one kernel for decode steps, batched decode and
-// prefill.
-//
-// Prefill spent two thirds of its time in candle's Q8_0 dot product (one pair of rows at
-// a time, a scalar f16 conversion per block), and candle's own VNNI tiles only take
-// tensors whose width is a multiple of 256 (Gemma 3 270M's is 640). So Q8_0 weights are
-// repacked at load into tiles of 16 rows: per 32-value block, the 16 row scales (f16, as
-// in the file: decode is bound by memory bandwidth) and the quants as unsigned bytes (w + 128) laid out so that one `vpdpbusd` multiplies 4
-// consecutive values of all 16 rows by 4 activation bytes broadcast to every lane. The
-// +128 offset is taken back exactly in integers (128 · Σx per activation block).
-//
-// Every (weight row, activation row) result is computed by the same sequence of
-// operations whatever the number of activation rows, so a sequence decoded in a batch
-// gets bit-for-bit the logits it would get alone.
-
-const TILE: usize = 16;
-/// Bytes per 32-value block of a 16-row tile: 16 f16 scales, then 8 groups × 16 rows × 4.
-const TILE_BLOCK: usize = TILE * 2 + TILE * QK;
-
-/// A Q8_0 weight matrix repacked for `vpdpbusd` (see above).
-pub struct PackedQ8 {
-    rows: usize,
-    cols: usize,
-    data: Vec<u8>,
-}
-
-impl PackedQ8 {
-    /// Repack GGML Q8_0 data of a `rows` × `cols` matrix.
-    pub fn from_q8_0(w: &[u8], rows: usize, cols: usize) -> PackedQ8 {
-        let blocks = cols / QK;
-        assert_eq!(
-            w.len(),
-            rows * blocks * BLOCK,
-            "Q8_0 data is not {rows}x{cols}"
-        );
-        let tiles = rows.div_ceil(TILE);
-        // Rows past the end of the last tile stay zero (scale 0): they compute to 0.
-        let mut data = vec![0u8; tiles * blocks * TILE_BLOCK];
-        for r in 0..rows {
-            let (t, lane) = (r / TILE, r % TILE);
-            for b in 0..blocks {
-                let src = &w[(r * blocks + b) * BLOCK..][..BLOCK];
-                let dst = &mut data[(t * blocks + b) * TILE_BLOCK..][..TILE_BLOCK];
-                dst[lane * 2..lane * 2 + 2].copy_from_slice(&src[..2]);
-                for (k, &q) in src[2..].iter().enumerate() {
-                    let (g, j) = (k / 4, k % 4);
-                    dst[TILE * 2 + (g * TILE + lane) * 4 + j] = (q as i8 as i16 + 128) as u8;
-                }
-            }
-        }
-        PackedQ8 { rows, cols, data }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    pub fn cols(&self) -> usize {
-        self.cols
-    }
-
-    /// Row `r` dequantized into `out` (an embedding lookup when the matrix is tied).
-    pub fn row(&self, r: usize, out: &mut [f32]) {
-        let blocks = self.cols / QK;
-        let (t, lane) = (r / TILE, r % TILE);
-        for b in 0..blocks {
-            let src = &self.data[(t * blocks + b) * TILE_BLOCK..][..TILE_BLOCK];
-            let d = half::f16::from_le_bytes([src[lane * 2], src[lane * 2 + 1]]).to_f32();
-            for k in 0..QK {
-                let (g, j) = (k / 4, k % 4);
-                let q = src[TILE * 2 + (g * TILE + lane) * 4 + j] as i16 - 128;
-                out[b * QK + k] = d * q as f32;
-            }
-        }
-    }
-
-    /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m, on the best
-    /// instruction set here.
-    pub fn matmul(&self, x: &Q8Rows, out: &mut [f32]) {
-        // `isa()` is what this CPU runs: no check per product (this is every weight
-        // product of a model).
-        self.run(isa(), x, out)
-    }
-
-    /// `matmul` on a given instruction set, which this CPU must run (see
-    /// `Isa::all_here`); every one gives the same bits. For the tests that compare them.
-    #[cfg(test)]
-    pub fn matmul_on(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
-        assert!(
-            Isa::all_here().contains(&isa),
-            "{} kernels do not run on this CPU",
-            isa.name()
-        );
-        self.run(isa, x, out)
-    }
-
-    /// `matmul_on` once `isa` is known to run here.
-    fn run(&self, isa: Isa, x: &Q8Rows, out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        let (vnni, avx_vnni) = (isa == Isa::Avx512 && vnni(), avx_vnni());
-        self.drive(x, out, &|t, out_ptr| {
-            // SAFETY (every arm): the instruction set was checked above; the driver
-            // checked the sizes and gives each tile to one task.
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 if vnni => unsafe { x86_avx512::q8_tile(self, t, x, out_ptr) },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 | Isa::Avx512 if avx_vnni => unsafe {
-                    x86_avx2::q8_tile_vnni(self, t, x, out_ptr)
-                },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 | Isa::Avx512 => unsafe { x86_avx2::q8_tile(self, t, x, out_ptr) },
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => unsafe { aarch64_neon::q8_tile(self, t, x, out_ptr) },
-                _ => generic::q8_tile(self, t, x, out_ptr),
-            }
-        });
-    }
-
-    /// The tile driver: tiles of 16 weight rows spread over candle's worker pool, each
-    /// computed against every activation row by `tile(t, out)`.
-    fn drive(&self, x: &Q8Rows, out: &mut [f32], tile: &(dyn Fn(usize, OutPtr) + Sync)) {
-        assert_eq!(x.blocks * QK, self.cols, "activation width");
-        assert_eq!(out.len(), x.rows * self.rows, "output size");
-        let tiles = self.rows.div_ceil(TILE);
-        let out_ptr = OutPtr(out.as_mut_ptr());
-        candle_core::utils::barrier_pool().execute_chunked(tiles, |range| {
-            for t in range {
-                tile(t, out_ptr);
-            }
-        });
     }
 }
 
@@ -374,6 +293,14 @@ impl PackedF32 {
 
     pub fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// Row `r` (an embedding lookup when the matrix is tied).
+    pub fn row(&self, r: usize, out: &mut [f32]) {
+        let (t, lane) = (r / TILE, r % TILE);
+        for (c, o) in out.iter_mut().enumerate().take(self.cols) {
+            *o = self.data[(t * self.cols + c) * TILE + lane];
+        }
     }
 
     /// out[m·rows + r] = Σ_c w[r, c] · x[m, c] for every activation row m; a row's result
@@ -636,12 +563,52 @@ mod tests {
         }
     }
 
-    fn q8_0_matrix(rows: usize, cols: usize) -> std::sync::Arc<QTensor> {
+    const KINDS: [(Kind, GgmlDType); 6] = [
+        (Kind::Q8_0, GgmlDType::Q8_0),
+        (Kind::Q4_0, GgmlDType::Q4_0),
+        (Kind::Q5_0, GgmlDType::Q5_0),
+        (Kind::Q4K, GgmlDType::Q4K),
+        (Kind::Q5K, GgmlDType::Q5K),
+        (Kind::Q6K, GgmlDType::Q6K),
+    ];
+
+    /// A rows × cols matrix quantized by candle (ggml's quantizers), with rows of
+    /// different magnitudes and signs so scales, mins and zero points all vary.
+    fn matrix(dtype: GgmlDType, rows: usize, cols: usize) -> std::sync::Arc<QTensor> {
+        let mut rng = noise(7);
         let w: Vec<f32> = (0..rows * cols)
-            .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)
+            .map(|i| {
+                let (r, c) = (i / cols, i % cols);
+                rng() * (1.0 + (r % 5) as f32)
+                    + if c % 64 < 32 {
+                        0.3 * (r % 3) as f32
+                    } else {
+                        0.0
+                    }
+            })
             .collect();
         let t = Tensor::from_vec(w, (rows, cols), &Device::Cpu).unwrap();
-        std::sync::Arc::new(QTensor::quantize(&t, GgmlDType::Q8_0).unwrap())
+        std::sync::Arc::new(QTensor::quantize(&t, dtype).unwrap())
+    }
+
+    /// Uniform noise in [-1.7, 1.7) from a fixed seed (xorshift): no pattern that could
+    /// line up with block boundaries.
+    fn noise(seed: u64) -> impl FnMut() -> f32 {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.4
+        }
+    }
+
+    /// Activations with an outlier now and then, as real hidden states have.
+    fn noisy_activations(rows: usize, cols: usize) -> Vec<f32> {
+        let mut rng = noise(11);
+        (0..rows * cols)
+            .map(|i| rng() * if i % 37 == 0 { 8.0 } else { 1.0 })
+            .collect()
     }
 
     fn activations(rows: usize, cols: usize) -> Vec<f32> {
@@ -650,80 +617,177 @@ mod tests {
             .collect()
     }
 
-    /// On every instruction set this CPU runs: the product equals candle's Q8_0 matmul
-    /// (up to summation order), a row gives the same bits alone as in a batch, and every
-    /// instruction set gives the portable kernel's bits exactly.
+    fn packed(kind: Kind, qw: &QTensor) -> PackedQ {
+        let (rows, cols) = qw.shape().dims2().unwrap();
+        PackedQ::from_ggml(kind, &qw.data().unwrap(), rows, cols).unwrap()
+    }
+
     #[test]
-    fn packed_q8_0_tiles_agree_with_candle_and_with_each_other_bit_for_bit() {
+    fn packed_rows_dequantize_exactly_like_ggml_and_keep_the_file_size() {
+        for (kind, dtype) in KINDS {
+            let (rows, cols) = (32, 512);
+            let qw = matrix(dtype, rows, cols);
+            let p = packed(kind, &qw);
+            let want: Vec<Vec<f32>> = qw.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
+            let mut row = vec![0f32; cols];
+            for (r, w) in want.iter().enumerate() {
+                p.row(r, &mut row);
+                assert_eq!(&row, w, "{}: row {r}", kind.name());
+            }
+            // In memory at the file's size: the K-types' sub-scales take a byte each
+            // (+4 bytes per 256 values), nothing else is added.
+            let file = qw.data().unwrap().len();
+            assert!(
+                p.bytes() <= file + file / 30,
+                "{}: {} bytes packed for {file} in the file",
+                kind.name(),
+                p.bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn bad_sizes_are_refused_not_trusted() {
+        let qw = matrix(GgmlDType::Q4K, 16, 256);
+        let data = qw.data().unwrap();
+        let err = PackedQ::from_ggml(Kind::Q4K, &data[..data.len() - 1], 16, 256).unwrap_err();
+        assert!(err.0.contains("not a 16x256 matrix"), "{err}");
+        let err = PackedQ::from_ggml(Kind::Q4K, &data, 32, 128).unwrap_err();
+        assert!(err.0.contains("256-value blocks"), "{err}");
+        let err = PackedQ::from_ggml(Kind::Q8_0, &data, usize::MAX / 2, 64).unwrap_err();
+        assert!(err.0.contains("too large"), "{err}");
+    }
+
+    /// For every GGML type, on every instruction set this CPU runs: the product is the
+    /// exact product of the dequantized weights and quantized activations (up to float
+    /// rounding), it is close to candle's, a row gives the same bits alone as in a batch,
+    /// and every instruction set gives the portable kernel's bits exactly.
+    #[test]
+    fn packed_tiles_of_every_type_agree_with_the_math_and_with_each_other_bit_for_bit() {
         // 37 rows: a partial last tile; 9 activation rows: two groups of four and one.
-        let (rows, cols, m) = (37, 640, 9);
-        let qw = q8_0_matrix(rows, cols);
-        let x = activations(m, cols);
-        let packed = PackedQ8::from_q8_0(&qw.data().unwrap(), rows, cols);
-        let q = Q8Rows::quantize(&x, cols);
-        let mut reference = vec![0f32; m * rows];
-        packed.matmul_on(Isa::Generic, &q, &mut reference);
-        if candle_runs_here() {
-            let want: Vec<f32> = QMatMul::from_arc(qw.clone())
-                .unwrap()
-                .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu).unwrap())
+        let (rows, cols, m) = (37, 512, 9);
+        let x = noisy_activations(m, cols);
+        for (kind, dtype) in KINDS {
+            let name = kind.name();
+            let qw = matrix(dtype, rows, cols);
+            let p = packed(kind, &qw);
+            let q = p.quantize(&x);
+            let mut reference = vec![0f32; m * rows];
+            p.matmul_on(Isa::Generic, &q, &mut reference);
+            let w: Vec<f32> = qw
+                .dequantize(&Device::Cpu)
                 .unwrap()
                 .flatten_all()
                 .unwrap()
                 .to_vec1()
                 .unwrap();
-            for (i, (a, b)) in reference.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{i}: {a} vs {b}");
+            for i in 0..m {
+                for r in 0..rows {
+                    let exact: f64 = (0..cols)
+                        .map(|c| {
+                            let b = i * q.blocks + c / QK;
+                            w[r * cols + c] as f64 * q.qs[i * cols + c] as f64 * q.scales[b] as f64
+                        })
+                        .sum();
+                    let got = reference[i * rows + r] as f64;
+                    assert!(
+                        (got - exact).abs() <= 1e-4 * exact.abs().max(10.0),
+                        "{name} ({i}, {r}): {got} vs {exact}"
+                    );
+                }
             }
-        }
-        let here = Isa::all_here();
-        assert!(here.contains(&isa()), "{:?} lacks {:?}", here, isa());
-        #[cfg(target_arch = "x86_64")]
-        if Isa::all_here().contains(&Isa::Avx2) {
-            // The AVX2 tile without AVX-VNNI, which `matmul_on` skips on CPUs that have it.
-            let mut plain = vec![0f32; m * rows];
-            // SAFETY: AVX2 is present (checked above).
-            packed.drive(&q, &mut plain, &|t, o| unsafe {
-                x86_avx2::q8_tile(&packed, t, &q, o)
-            });
-            assert_eq!(
-                plain, reference,
-                "the AVX2 tile differs from the portable kernel"
-            );
-        }
-        for isa in here {
-            let mut got = vec![0f32; m * rows];
-            packed.matmul_on(isa, &q, &mut got);
-            assert_eq!(
-                got,
-                reference,
-                "{} differs from the portable kernel",
-                isa.name()
-            );
-            for r in 0..m {
-                let alone = Q8Rows::quantize(&x[r * cols..(r + 1) * cols], cols);
-                let mut one = vec![0f32; rows];
-                packed.matmul_on(isa, &alone, &mut one);
+            if candle_runs_here() {
+                // Against the product with unquantized activations, our error (activations
+                // quantized per 32 values) is no larger than candle's (per 32 values for
+                // the simple types, per 256 for the K-types).
+                let candle: Vec<f32> = QMatMul::from_arc(qw.clone())
+                    .unwrap()
+                    .forward(&Tensor::from_vec(x.clone(), (m, cols), &Device::Cpu).unwrap())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                let (mut ours, mut theirs) = (0f64, 0f64);
+                for i in 0..m {
+                    for r in 0..rows {
+                        let exact: f64 = (0..cols)
+                            .map(|c| w[r * cols + c] as f64 * x[i * cols + c] as f64)
+                            .sum();
+                        ours += (reference[i * rows + r] as f64 - exact).abs();
+                        theirs += (candle[i * rows + r] as f64 - exact).abs();
+                    }
+                }
+                assert!(
+                    ours <= theirs * 1.05,
+                    "{name}: error {ours} against candle's {theirs}"
+                );
+            }
+            #[cfg(target_arch = "x86_64")]
+            if Isa::all_here().contains(&Isa::Avx2) {
+                let mut plain = vec![0f32; m * rows];
+                p.matmul_avx2_plain(&q, &mut plain);
                 assert_eq!(
-                    one,
-                    got[r * rows..(r + 1) * rows],
-                    "{}: row {r}",
+                    plain, reference,
+                    "{name}: the AVX2 tile without VNNI differs"
+                );
+            }
+            for isa in Isa::all_here() {
+                let mut got = vec![0f32; m * rows];
+                p.matmul_on(isa, &q, &mut got);
+                assert_eq!(
+                    got,
+                    reference,
+                    "{name}: {} differs from the portable kernel",
                     isa.name()
                 );
+                for r in 0..m {
+                    let alone = p.quantize(&x[r * cols..(r + 1) * cols]);
+                    let mut one = vec![0f32; rows];
+                    p.matmul_on(isa, &alone, &mut one);
+                    assert_eq!(
+                        one,
+                        got[r * rows..(r + 1) * rows],
+                        "{name} {}: row {r}",
+                        isa.name()
+                    );
+                }
             }
         }
     }
 
+    /// The K-types take candle's arithmetic operation for operation, so where candle runs
+    /// its own tiles (x86 with AVX-512 VNNI, widths of whole tiles) the results are
+    /// equal bit for bit: models keep the outputs they had before our kernels took over.
     #[test]
-    fn packed_rows_dequantize_like_candle() {
-        let (rows, cols) = (20, 64);
-        let qw = q8_0_matrix(rows, cols);
-        let packed = PackedQ8::from_q8_0(&qw.data().unwrap(), rows, cols);
-        let want: Vec<Vec<f32>> = qw.dequantize(&Device::Cpu).unwrap().to_vec2().unwrap();
-        let mut row = vec![0f32; cols];
-        for (r, w) in want.iter().enumerate() {
-            packed.row(r, &mut row);
-            assert_eq!(&row, w, "row {r}");
+    fn k_quant_products_equal_candles_own_tiles_bit_for_bit() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !(is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512bw")) {
+                eprintln!("SKIP: candle's AVX-512 VNNI tiles do not run on this CPU");
+                return;
+            }
+            let (rows, cols) = (48, 768);
+            for (kind, dtype) in [(Kind::Q4K, GgmlDType::Q4K), (Kind::Q6K, GgmlDType::Q6K)] {
+                let qw = matrix(dtype, rows, cols);
+                let p = packed(kind, &qw);
+                let mm = QMatMul::from_arc(qw.clone()).unwrap();
+                // candle takes its tiles from 2 rows (Q6_K) or 1 (Q4_K); its AMX tiles,
+                // where the CPU has them, from 32 (same arithmetic).
+                for m in [2, 5, 9, 40] {
+                    let x = noisy_activations(m, cols);
+                    let mut ours = vec![0f32; m * rows];
+                    p.matmul(&p.quantize(&x), &mut ours);
+                    let theirs: Vec<f32> = mm
+                        .forward(&Tensor::from_vec(x, (m, cols), &Device::Cpu).unwrap())
+                        .unwrap()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1()
+                        .unwrap();
+                    assert_eq!(ours, theirs, "{} with {m} rows", kind.name());
+                }
+            }
         }
     }
 

@@ -1,150 +1,187 @@
-//! AVX2 + FMA + F16C: the packed Q8_0 tile for x86-64 machines without AVX-512.
+//! AVX2 + FMA + F16C: the packed quantized tile for x86-64 machines without AVX-512 VNNI.
 //!
-//! The tile stores weights as unsigned bytes (w + 128, the form `vpdpbusd` wants); here
-//! an XOR with 0x80 gives back the signed weight, and the product goes through llama.cpp's
-//! AVX2 idiom: |x| (unsigned) times w with x's sign (`vpsignb`), pairs summed by
-//! `vpmaddubsw` into i16 (at most 2·127·127, no saturation) and by `vpmaddwd` into i32.
-//! ggml's Q8_0 quantizer never writes -128, the one weight `vpsignb` cannot negate.
-//! CPUs with AVX-VNNI take `q8_tile_vnni` instead: `vpdpbusd` on the unsigned weights,
-//! the +128 taken back exactly through the activation block's sum, as on AVX-512.
+//! A 16-row tile is two halves of 8 rows (one 256-bit vector per half and group). The
+//! group dot products of unsigned stored quants and signed activation bytes go through
+//! `vpmaddubsw` (pairs into i16) and `vpmaddwd` (into i32): quants of 4 to 6 bits keep
+//! the pairs far from i16 saturation (2·63·127). 8-bit quants (Q8_0's w + 128) would
+//! saturate, so they are flipped back to signed and multiplied with llama.cpp's idiom,
+//! |x| times w with x's sign (`vpsignb`; ggml's Q8_0 quantizer never writes −128), which
+//! gives Σ w·x directly: the same integer as Σ (w + 128)·x − 128·Σx. CPUs with AVX-VNNI
+//! take `tile_vnni`: `vpdpbusd` on the unsigned quants, as on AVX-512.
 
-use super::{OutPtr, PackedQ8, Q8Rows, QK, TILE, TILE_BLOCK};
+use super::packed::{Format, Job};
+use super::{QK, TILE};
 use std::arch::x86_64::*;
 
-/// All activation rows against tile `t`, four at a time so each loaded weight vector
+/// All activation rows against one tile, four at a time so each unpacked weight vector
 /// serves four dot products.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn q8_tile(w: &PackedQ8, t: usize, x: &Q8Rows, out: OutPtr) {
+pub unsafe fn tile<F: Format>(job: &Job) {
     let mut m = 0;
-    while m + 4 <= x.rows {
-        unsafe { q8_rows::<4>(w, t, x, m, out) };
+    while m + 4 <= job.x.rows {
+        unsafe { rows::<F, 4, false>(job, m) };
         m += 4;
     }
-    while m < x.rows {
-        unsafe { q8_rows::<1>(w, t, x, m, out) };
+    while m < job.x.rows {
+        unsafe { rows::<F, 1, false>(job, m) };
         m += 1;
     }
 }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn q8_rows<const N: usize>(w: &PackedQ8, t: usize, x: &Q8Rows, m0: usize, out: OutPtr) {
-    unsafe {
-        let blocks = x.blocks;
-        let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
-        let flip = _mm256_set1_epi8(-128);
-        let ones = _mm256_set1_epi16(1);
-        // Per activation row, rows 0-7 and 8-15 of the tile.
-        let mut acc = [[_mm256_setzero_ps(); 2]; N];
-        for b in 0..blocks {
-            let blk = tile.add(b * TILE_BLOCK);
-            let dw = [
-                _mm256_cvtph_ps(_mm_loadu_si128(blk as *const __m128i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(blk.add(16) as *const __m128i)),
-            ];
-            let q = blk.add(TILE * 2);
-            let wv: [[__m256i; 2]; 8] = std::array::from_fn(|g| {
-                std::array::from_fn(|h| {
-                    let v = _mm256_loadu_si256(q.add(g * 64 + h * 32) as *const __m256i);
-                    _mm256_xor_si256(v, flip)
-                })
-            });
-            for (i, a) in acc.iter_mut().enumerate() {
-                let row = (m0 + i) * blocks + b;
-                let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-                let mut dot = [_mm256_setzero_si256(); 2];
-                for (g, wg) in wv.iter().enumerate() {
-                    let xb = _mm256_set1_epi32(xq.add(g).read_unaligned());
-                    let ax = _mm256_sign_epi8(xb, xb);
-                    for (d, wh) in dot.iter_mut().zip(wg) {
-                        let p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(*wh, xb));
-                        *d = _mm256_add_epi32(*d, _mm256_madd_epi16(p, ones));
-                    }
-                }
-                let dx = _mm256_set1_ps(*x.scales.get_unchecked(row));
-                for h in 0..2 {
-                    let scale = _mm256_mul_ps(dw[h], dx);
-                    a[h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot[h]), a[h]);
-                }
-            }
-        }
-        store(w, t, m0, &acc, out);
-    }
-}
-
-/// `q8_tile` with AVX-VNNI's 256-bit `vpdpbusd`: the same integers, the same float
+/// `tile` with AVX-VNNI's 256-bit `vpdpbusd`: the same integers, the same float
 /// operations, fewer instructions.
 #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
-pub unsafe fn q8_tile_vnni(w: &PackedQ8, t: usize, x: &Q8Rows, out: OutPtr) {
+pub unsafe fn tile_vnni<F: Format>(job: &Job) {
     let mut m = 0;
-    while m + 4 <= x.rows {
-        unsafe { q8_rows_vnni::<4>(w, t, x, m, out) };
+    while m + 4 <= job.x.rows {
+        unsafe { rows::<F, 4, true>(job, m) };
         m += 4;
     }
-    while m < x.rows {
-        unsafe { q8_rows_vnni::<1>(w, t, x, m, out) };
+    while m < job.x.rows {
+        unsafe { rows::<F, 1, true>(job, m) };
         m += 1;
     }
 }
 
-#[target_feature(enable = "avx2,fma,f16c,avxvnni")]
-unsafe fn q8_rows_vnni<const N: usize>(w: &PackedQ8, t: usize, x: &Q8Rows, m0: usize, out: OutPtr) {
+/// Group g of a block's quants, rows 8h..8h+8, as unsigned bytes.
+#[inline(always)]
+unsafe fn unpack<F: Format>(area: *const u8, g: usize, h: usize) -> __m256i {
     unsafe {
-        let blocks = x.blocks;
-        let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
-        let mut acc = [[_mm256_setzero_ps(); 2]; N];
-        for b in 0..blocks {
-            let blk = tile.add(b * TILE_BLOCK);
-            let dw = [
-                _mm256_cvtph_ps(_mm_loadu_si128(blk as *const __m128i)),
-                _mm256_cvtph_ps(_mm_loadu_si128(blk.add(16) as *const __m128i)),
-            ];
-            let q = blk.add(TILE * 2);
-            let wv: [[__m256i; 2]; 8] = std::array::from_fn(|g| {
-                std::array::from_fn(
-                    |h| _mm256_loadu_si256(q.add(g * 64 + h * 32) as *const __m256i),
-                )
-            });
-            for (i, a) in acc.iter_mut().enumerate() {
-                let row = (m0 + i) * blocks + b;
-                let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-                let mut dot = [_mm256_setzero_si256(); 2];
-                for (g, wg) in wv.iter().enumerate() {
-                    let xb = _mm256_set1_epi32(xq.add(g).read_unaligned());
-                    for (d, wh) in dot.iter_mut().zip(wg) {
-                        *d = _mm256_dpbusd_avx_epi32(*d, *wh, xb);
-                    }
-                }
-                let offset = _mm256_set1_epi32(128 * *x.sums.get_unchecked(row));
-                let dx = _mm256_set1_ps(*x.scales.get_unchecked(row));
-                for h in 0..2 {
-                    let d = _mm256_sub_epi32(dot[h], offset);
-                    let scale = _mm256_mul_ps(dw[h], dx);
-                    a[h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(d), a[h]);
-                }
-            }
+        let load = |o: usize| _mm256_loadu_si256(area.add(o + h * 32) as *const __m256i);
+        if F::BITS == 8 {
+            return load(g * 64);
         }
-        store(w, t, m0, &acc, out);
+        let low = _mm256_set1_epi8(0x0F);
+        let b = load((g % 4) * 64);
+        let mut v = if g < 4 {
+            _mm256_and_si256(b, low)
+        } else {
+            _mm256_and_si256(_mm256_srli_epi16::<4>(b), low)
+        };
+        // Move bits of the high planes to bit 4 (masked first: nothing crosses a byte).
+        let (plane, mask, from) = match F::BITS {
+            5 => (256, 1u8 << g, g),
+            6 => (256 + (g / 4) * 64, 3u8 << (2 * (g % 4)), 2 * (g % 4)),
+            _ => return v,
+        };
+        let bits = _mm256_and_si256(load(plane), _mm256_set1_epi8(mask as i8));
+        let moved = if from <= 4 {
+            _mm256_sll_epi16(bits, _mm_cvtsi32_si128(4 - from as i32))
+        } else {
+            _mm256_srl_epi16(bits, _mm_cvtsi32_si128(from as i32 - 4))
+        };
+        v = _mm256_or_si256(v, moved);
+        v
     }
 }
 
-/// Write each activation row's 16 sums of tile `t` (fewer in a partial last tile).
+// The body is inlined into `tile` and `tile_vnni`, each compiled with its features.
 #[inline(always)]
-unsafe fn store<const N: usize>(
-    w: &PackedQ8,
-    t: usize,
-    m0: usize,
-    acc: &[[__m256; 2]; N],
-    out: OutPtr,
-) {
+unsafe fn rows<F: Format, const N: usize, const VNNI: bool>(job: &Job, m0: usize) {
     unsafe {
-        let r0 = t * TILE;
-        let lanes = (w.rows - r0).min(TILE);
+        let x = job.x;
+        let blocks = x.blocks;
+        let zero = _mm256_setzero_si256();
+        let ones = _mm256_set1_epi16(1);
+        let flip = _mm256_set1_epi8(-128);
+        // Signed 8-bit quants and the sign idiom, without VNNI (see the module comment).
+        let signed = F::BITS == 8 && !VNNI;
+        let mut acc = [[_mm256_setzero_ps(); 2]; N];
+        for s in 0..blocks / F::SB {
+            let sup = job.tile.add(s * F::SUPER);
+            let f16x8 = |o: usize| _mm256_cvtph_ps(_mm_loadu_si128(sup.add(o) as *const __m128i));
+            let d = [f16x8(0), f16x8(16)];
+            let dmin = if F::MIN { [f16x8(32), f16x8(48)] } else { d };
+            for j in 0..F::SB {
+                let blk = sup.add(F::HDR + j * F::BLK);
+                // The per-row float scales of this block, rows 0-7 and 8-15: d·sc (both
+                // halves for Q6_K) and dmin·m, as candle computes them.
+                let param = |o: usize| {
+                    let v = _mm_loadl_epi64(blk.add(o) as *const __m128i);
+                    _mm256_cvtepi32_ps(if F::HALVES {
+                        _mm256_cvtepi8_epi32(v)
+                    } else {
+                        _mm256_cvtepu8_epi32(v)
+                    })
+                };
+                let other = if F::MIN { dmin } else { d };
+                let (s0, s1) = if F::PARAMS > 0 {
+                    (
+                        [_mm256_mul_ps(d[0], param(0)), _mm256_mul_ps(d[1], param(8))],
+                        [
+                            _mm256_mul_ps(other[0], param(TILE)),
+                            _mm256_mul_ps(other[1], param(TILE + 8)),
+                        ],
+                    )
+                } else {
+                    (d, d)
+                };
+                let area = blk.add(F::PARAMS);
+                let wv: [[__m256i; 2]; 8] = std::array::from_fn(|g| {
+                    std::array::from_fn(|h| {
+                        let v = unpack::<F>(area, g, h);
+                        if signed { _mm256_xor_si256(v, flip) } else { v }
+                    })
+                });
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let row = (m0 + i) * blocks + s * F::SB + j;
+                    let xq = x.qs.as_ptr().add(row * QK) as *const i32;
+                    let xs = *x.sums.get_unchecked(row);
+                    let xs0 = *x.halves.get_unchecked(row);
+                    let dxs = *x.scales.get_unchecked(row);
+                    let dx = _mm256_set1_ps(dxs);
+                    // dots[half of the block][rows 0-7 or 8-15]
+                    let mut dots = [[zero; 2]; 2];
+                    for g in 0..8 {
+                        let xb = _mm256_set1_epi32(xq.add(g).read_unaligned());
+                        let ax = _mm256_sign_epi8(xb, xb);
+                        for (part, w) in dots[g / 4].iter_mut().zip(&wv[g]) {
+                            *part = if VNNI {
+                                _mm256_dpbusd_avx_epi32(*part, *w, xb)
+                            } else if signed {
+                                let p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(*w, xb));
+                                _mm256_add_epi32(*part, _mm256_madd_epi16(p, ones))
+                            } else {
+                                let p = _mm256_maddubs_epi16(*w, xb);
+                                _mm256_add_epi32(*part, _mm256_madd_epi16(p, ones))
+                            };
+                        }
+                    }
+                    for h in 0..2 {
+                        let (h0, h1) = (dots[0][h], dots[1][h]);
+                        if F::HALVES {
+                            let f0 = _mm256_sub_epi32(h0, _mm256_set1_epi32(F::ZERO * xs0));
+                            let f1 = _mm256_sub_epi32(h1, _mm256_set1_epi32(F::ZERO * (xs - xs0)));
+                            let f0 = _mm256_cvtepi32_ps(f0);
+                            a[h] = _mm256_fmadd_ps(f0, _mm256_mul_ps(s0[h], dx), a[h]);
+                            let f1 = _mm256_cvtepi32_ps(f1);
+                            a[h] = _mm256_fmadd_ps(f1, _mm256_mul_ps(s1[h], dx), a[h]);
+                        } else if F::MIN {
+                            let f = _mm256_cvtepi32_ps(_mm256_add_epi32(h0, h1));
+                            a[h] = _mm256_fmadd_ps(f, _mm256_mul_ps(s0[h], dx), a[h]);
+                            a[h] = _mm256_fnmadd_ps(s1[h], _mm256_set1_ps(dxs * xs as f32), a[h]);
+                        } else {
+                            // Signed 8-bit quants already give Σ w·x (no −Z·xs).
+                            let iv = if signed {
+                                _mm256_add_epi32(h0, h1)
+                            } else {
+                                _mm256_sub_epi32(
+                                    _mm256_add_epi32(h0, h1),
+                                    _mm256_set1_epi32(F::ZERO * xs),
+                                )
+                            };
+                            let scale = _mm256_mul_ps(d[h], dx);
+                            a[h] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(iv), a[h]);
+                        }
+                    }
+                }
+            }
+        }
         for (i, a) in acc.iter().enumerate() {
             let mut v = [0f32; TILE];
             _mm256_storeu_ps(v.as_mut_ptr(), a[0]);
             _mm256_storeu_ps(v.as_mut_ptr().add(8), a[1]);
-            let dst = out.get().add((m0 + i) * w.rows + r0);
-            std::ptr::copy_nonoverlapping(v.as_ptr(), dst, lanes);
+            job.store(m0 + i, &v);
         }
     }
 }

@@ -1,66 +1,151 @@
-//! AVX-512 kernels (F, BW, VNNI): the packed Q8_0 tile, the f32 and int8 tiles of the
+//! AVX-512 kernels (F, BW, VNNI): the packed quantized tile of every GGML type, the f32 and int8 tiles of the
 //! Marian model, and the vector helpers of attention. Every function here is called only
 //! after `super::isa()` (and, for VNNI, `super::vnni()`) said the CPU has it.
 
-use super::{OutPtr, PackedF32, PackedI8, PackedQ8, Q8Rows, QK, TILE, TILE_BLOCK, U8Rows};
+use super::packed::{Format, Job};
+use super::{OutPtr, PackedF32, PackedI8, QK, TILE, U8Rows};
 use std::arch::x86_64::*;
 
-/// All activation rows against tile `t`, four activation rows at a time so each
-/// loaded weight vector serves four dot products.
+/// All activation rows against one tile, four at a time so each unpacked weight
+/// vector serves four dot products.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub unsafe fn q8_tile(w: &PackedQ8, t: usize, x: &Q8Rows, out: OutPtr) {
+pub unsafe fn tile<F: Format>(job: &Job) {
     let mut m = 0;
-    while m + 4 <= x.rows {
-        unsafe { q8_rows::<4>(w, t, x, m, out) };
+    while m + 4 <= job.x.rows {
+        unsafe { rows::<F, 4>(job, m) };
         m += 4;
     }
-    while m < x.rows {
-        unsafe { q8_rows::<1>(w, t, x, m, out) };
+    while m < job.x.rows {
+        unsafe { rows::<F, 1>(job, m) };
         m += 1;
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn q8_rows<const N: usize>(w: &PackedQ8, t: usize, x: &Q8Rows, m0: usize, out: OutPtr) {
+/// The 8 groups of a block's quants (4 values × 16 rows each) as unsigned bytes.
+#[inline(always)]
+unsafe fn unpack<F: Format>(area: *const u8) -> [__m512i; 8] {
     unsafe {
-        let blocks = x.blocks;
-        let tile = w.data.as_ptr().add(t * blocks * TILE_BLOCK);
-        let mut acc = [_mm512_setzero_ps(); N];
-        for b in 0..blocks {
-            let blk = tile.add(b * TILE_BLOCK);
-            let dw = _mm512_cvtph_ps(_mm256_loadu_si256(blk as *const __m256i));
-            let q = blk.add(TILE * 2);
-            let wv: [__m512i; 8] =
-                std::array::from_fn(|g| _mm512_loadu_si512(q.add(g * 64) as *const __m512i));
-            for (i, a) in acc.iter_mut().enumerate() {
-                let row = (m0 + i) * blocks + b;
-                let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-                // Two independent chains (even and odd groups) halve the latency of
-                // a block, which is what bounds one-row decode steps.
-                let mut even = _mm512_setzero_si512();
-                let mut odd = _mm512_setzero_si512();
-                for g in (0..8).step_by(2) {
-                    let x0 = _mm512_set1_epi32(xq.add(g).read_unaligned());
-                    let x1 = _mm512_set1_epi32(xq.add(g + 1).read_unaligned());
-                    even = _mm512_dpbusd_epi32(even, wv[g], x0);
-                    odd = _mm512_dpbusd_epi32(odd, wv[g + 1], x1);
+        let load = |o: usize| _mm512_loadu_si512(area.add(o) as *const __m512i);
+        if F::BITS == 8 {
+            return std::array::from_fn(|g| load(g * 64));
+        }
+        let low = _mm512_set1_epi8(0x0F);
+        let mut v = [_mm512_setzero_si512(); 8];
+        for p in 0..4 {
+            let b = load(p * 64);
+            v[p] = _mm512_and_si512(b, low);
+            v[p + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(b), low);
+        }
+        // Move bit `from` of every byte to bit 4 (no bit crosses a byte: masked first).
+        let to4 = |h: __m512i, mask: i8, from: i32| {
+            let bits = _mm512_and_si512(h, _mm512_set1_epi8(mask));
+            if from <= 4 {
+                _mm512_sll_epi16(bits, _mm_cvtsi32_si128(4 - from))
+            } else {
+                _mm512_srl_epi16(bits, _mm_cvtsi32_si128(from - 4))
+            }
+        };
+        if F::BITS == 5 {
+            let h = load(256);
+            for (g, vg) in v.iter_mut().enumerate() {
+                *vg = _mm512_or_si512(*vg, to4(h, (1u8 << g) as i8, g as i32));
+            }
+        } else if F::BITS == 6 {
+            for half in 0..2 {
+                let h = load(256 + half * 64);
+                for k in 0..4 {
+                    let g = half * 4 + k;
+                    v[g] = _mm512_or_si512(v[g], to4(h, (3u8 << (2 * k)) as i8, 2 * k as i32));
                 }
-                let dot = _mm512_add_epi32(even, odd);
-                let dot =
-                    _mm512_sub_epi32(dot, _mm512_set1_epi32(128 * *x.sums.get_unchecked(row)));
-                let scale = _mm512_mul_ps(dw, _mm512_set1_ps(*x.scales.get_unchecked(row)));
-                *a = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(dot), *a);
             }
         }
-        let r0 = t * TILE;
-        let lanes = (w.rows - r0).min(TILE);
+        v
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn rows<F: Format, const N: usize>(job: &Job, m0: usize) {
+    unsafe {
+        let x = job.x;
+        let blocks = x.blocks;
+        let zero = _mm512_setzero_si512();
+        let mut acc = [_mm512_setzero_ps(); N];
+        for s in 0..blocks / F::SB {
+            let sup = job.tile.add(s * F::SUPER);
+            let d = _mm512_cvtph_ps(_mm256_loadu_si256(sup as *const __m256i));
+            let dmin = if F::MIN {
+                _mm512_cvtph_ps(_mm256_loadu_si256(sup.add(32) as *const __m256i))
+            } else {
+                d
+            };
+            for j in 0..F::SB {
+                let blk = sup.add(F::HDR + j * F::BLK);
+                // The per-row float scales of this block: d·sc (both halves for Q6_K)
+                // and dmin·m, as candle computes them.
+                let (s0, s1) = if F::PARAMS > 0 {
+                    let (a, b) = (
+                        _mm_loadu_si128(blk as *const __m128i),
+                        _mm_loadu_si128(blk.add(TILE) as *const __m128i),
+                    );
+                    let (a, b) = if F::HALVES {
+                        (_mm512_cvtepi8_epi32(a), _mm512_cvtepi8_epi32(b))
+                    } else {
+                        (_mm512_cvtepu8_epi32(a), _mm512_cvtepu8_epi32(b))
+                    };
+                    let other = if F::MIN { dmin } else { d };
+                    (
+                        _mm512_mul_ps(d, _mm512_cvtepi32_ps(a)),
+                        _mm512_mul_ps(other, _mm512_cvtepi32_ps(b)),
+                    )
+                } else {
+                    (d, d)
+                };
+                let wv = unpack::<F>(blk.add(F::PARAMS));
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let row = (m0 + i) * blocks + s * F::SB + j;
+                    let xq = x.qs.as_ptr().add(row * QK) as *const i32;
+                    // Two independent chains (the two halves) halve the latency of a
+                    // block, which is what bounds one-row decode steps.
+                    let (mut h0, mut h1) = (zero, zero);
+                    for g in 0..4 {
+                        let x0 = _mm512_set1_epi32(xq.add(g).read_unaligned());
+                        let x1 = _mm512_set1_epi32(xq.add(g + 4).read_unaligned());
+                        h0 = _mm512_dpbusd_epi32(h0, wv[g], x0);
+                        h1 = _mm512_dpbusd_epi32(h1, wv[g + 4], x1);
+                    }
+                    let xs = *x.sums.get_unchecked(row);
+                    let dxs = *x.scales.get_unchecked(row);
+                    let dx = _mm512_set1_ps(dxs);
+                    if F::HALVES {
+                        let xs0 = *x.halves.get_unchecked(row);
+                        let f0 = _mm512_sub_epi32(h0, _mm512_set1_epi32(F::ZERO * xs0));
+                        let f1 = _mm512_sub_epi32(h1, _mm512_set1_epi32(F::ZERO * (xs - xs0)));
+                        let f0 = _mm512_cvtepi32_ps(f0);
+                        *a = _mm512_fmadd_ps(f0, _mm512_mul_ps(s0, dx), *a);
+                        let f1 = _mm512_cvtepi32_ps(f1);
+                        *a = _mm512_fmadd_ps(f1, _mm512_mul_ps(s1, dx), *a);
+                    } else if F::MIN {
+                        let f = _mm512_cvtepi32_ps(_mm512_add_epi32(h0, h1));
+                        *a = _mm512_fmadd_ps(f, _mm512_mul_ps(s0, dx), *a);
+                        *a = _mm512_fnmadd_ps(s1, _mm512_set1_ps(dxs * xs as f32), *a);
+                    } else {
+                        let iv = _mm512_sub_epi32(
+                            _mm512_add_epi32(h0, h1),
+                            _mm512_set1_epi32(F::ZERO * xs),
+                        );
+                        *a = _mm512_fmadd_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(iv), *a);
+                    }
+                }
+            }
+        }
+        let lanes = job.lanes();
         let mask: __mmask16 = if lanes == TILE {
             0xFFFF
         } else {
             (1u16 << lanes) - 1
         };
         for (i, a) in acc.iter().enumerate() {
-            let dst = out.get().add((m0 + i) * w.rows + r0);
+            let dst = job.out.get().add((m0 + i) * job.w.rows() + job.t * TILE);
             _mm512_mask_storeu_ps(dst, mask, *a);
         }
     }

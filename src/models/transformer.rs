@@ -163,24 +163,6 @@ struct Layer {
     sliding: bool,
 }
 
-impl Layer {
-    /// Whether every weight matrix is on our own packed kernels (nothing for candle to
-    /// repack on first use).
-    fn all_packed(&self) -> bool {
-        [
-            &self.q,
-            &self.k,
-            &self.v,
-            &self.o,
-            &self.mlp.gate,
-            &self.mlp.up,
-            &self.mlp.down,
-        ]
-        .iter()
-        .all(|w| matches!(w, Linear::Packed(_)))
-    }
-}
-
 /// Which logits `forward` returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Logits {
@@ -307,7 +289,7 @@ impl Model {
             Some(s) => rope(s.rope_base, 1.0)?,
             None => rope_global.clone(),
         };
-        let model = Model {
+        Ok(Model {
             cfg,
             embed,
             head,
@@ -316,30 +298,9 @@ impl Model {
             rope_local,
             rope_global,
             device: device.clone(),
-        };
-        model.warm_up()?;
-        Ok(model)
+        })
     }
 
-    /// candle repacks k-quant weights (Q4_K, Q6_K) into its tiles on their first
-    /// product of 2 to 31 rows, and into other tiles (AMX, where the CPU has it) on the
-    /// first of 32 rows or more; do both here, with a 2-token and a 32-token pass, so
-    /// that loading pays for it rather than the first prompt or decode step (seconds on
-    /// a 1.5B model).
-    fn warm_up(&self) -> Result<()> {
-        if self.layers.iter().all(|l| l.all_packed()) {
-            return Ok(());
-        }
-        for n in [2, 32] {
-            let n = self.rope_global.positions().min(n);
-            let mut cache = KvCache::new(self.cfg.layers, self.cfg.kv_heads, self.cfg.head_dim, n);
-            let tokens = Tensor::new(vec![0u32; n], &self.device)?.unsqueeze(0)?;
-            self.forward(&tokens, &mut cache, Logits::Last)?;
-        }
-        Ok(())
-    }
-
-    /// A KV cache for one sequence of up to the positions this model was loaded for.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(
             self.cfg.layers,

@@ -33,6 +33,7 @@ const ORDER: &[&str] = &[
     "tokenizer::marian",
     "tokenizer",
     "models::kernels",
+    "models::kernels::packed",
     "models::kernels::generic",
     "models::kernels::x86_avx2",
     "models::kernels::x86_avx512",

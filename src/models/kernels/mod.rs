@@ -248,6 +248,28 @@ pub fn vnni() -> bool {
     }
 }
 
+/// One tile of a packed product on instruction set `isa` (with its VNNI forms where
+/// `vnni` / `avx_vnni` say so): the per-ISA files' kernels for type `F`.
+///
+/// # Safety
+/// `isa` (and the VNNI forms asked for) must run on this CPU; `job` must be the task's
+/// own tile, inside the sizes the driver checked.
+#[allow(unused_variables)]
+unsafe fn tile_on<F: packed::Format>(isa: Isa, vnni: bool, avx_vnni: bool, job: &packed::Job) {
+    // SAFETY (every arm): the caller's contract.
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if vnni => unsafe { x86_avx512::tile::<F>(job) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 if avx_vnni => unsafe { x86_avx2::tile_vnni::<F>(job) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 | Isa::Avx512 => unsafe { x86_avx2::tile::<F>(job) },
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => unsafe { aarch64_neon::tile::<F>(job) },
+        _ => generic::tile::<F>(job),
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct OutPtr(pub(crate) *mut f32);
 // SAFETY: only used to write disjoint rows from the pool's threads (see PackedQ::drive).

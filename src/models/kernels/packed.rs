@@ -498,7 +498,6 @@ impl PackedQ {
 
     #[allow(unused_variables)]
     fn run_as<F: Format>(&self, isa: Isa, vnni: (bool, bool), x: &Q8Rows, out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
         let (vnni, avx_vnni) = vnni;
         self.drive(x, out, &|t, out_ptr| {
             let job = Job {
@@ -508,21 +507,9 @@ impl PackedQ {
                 x,
                 out: out_ptr,
             };
-            // SAFETY (every arm): the instruction set was checked by `isa()` or
-            // `matmul_on`; the driver checked the sizes and gives each tile to one task.
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 if vnni => unsafe { super::x86_avx512::tile::<F>(&job) },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 | Isa::Avx512 if avx_vnni => unsafe {
-                    super::x86_avx2::tile_vnni::<F>(&job)
-                },
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 | Isa::Avx512 => unsafe { super::x86_avx2::tile::<F>(&job) },
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => unsafe { super::aarch64_neon::tile::<F>(&job) },
-                _ => super::generic::tile::<F>(&job),
-            }
+            // SAFETY: the instruction set was checked by `isa()` or `matmul_on`; the
+            // driver checked the sizes and gives each tile to one task.
+            unsafe { super::tile_on::<F>(isa, vnni, avx_vnni, &job) }
         });
     }
 

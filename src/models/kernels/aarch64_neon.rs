@@ -24,16 +24,6 @@ pub unsafe fn tile<F: Format>(job: &Job) {
     }
 }
 
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn row_dot<F: Format>(job: &Job, m: usize) {
-    unsafe { row::<F, true>(job, m) }
-}
-
-#[target_feature(enable = "neon")]
-unsafe fn row_plain<F: Format>(job: &Job, m: usize) {
-    unsafe { row::<F, false>(job, m) }
-}
-
 /// 16 little-endian f16 values at `p`, as four f32 vectors.
 #[inline(always)]
 unsafe fn f16x16(p: *const u8) -> [float32x4_t; 4] {
@@ -88,92 +78,104 @@ unsafe fn unpack<F: Format>(area: *const u8, g: usize, k: usize) -> uint8x16_t {
     }
 }
 
-// The body is inlined into `row_dot` and `row_plain`, each compiled with its features.
-#[inline(always)]
-unsafe fn row<F: Format, const DOT: bool>(job: &Job, m: usize) {
-    unsafe {
-        let x = job.x;
-        let blocks = x.blocks;
-        let flip = vdupq_n_u8(0x80);
-        let zero = vdupq_n_s32(0);
-        let mut acc = [vdupq_n_f32(0.0); 4];
-        for s in 0..blocks / F::SB {
-            let sup = job.tile.add(s * F::SUPER);
-            let d = f16x16(sup);
-            let dmin = if F::MIN { f16x16(sup.add(32)) } else { d };
-            for j in 0..F::SB {
-                let blk = sup.add(F::HDR + j * F::BLK);
-                // The per-row float scales of this block: d·sc (both halves for Q6_K) and
-                // dmin·m, as candle computes them.
-                let other = if F::MIN { dmin } else { d };
-                let (s0, s1) = if F::PARAMS > 0 {
-                    let (a, b) = (params::<F>(blk), params::<F>(blk.add(TILE)));
-                    (
-                        std::array::from_fn(|k| vmulq_f32(d[k], vcvtq_f32_s32(a[k]))),
-                        std::array::from_fn(|k| vmulq_f32(other[k], vcvtq_f32_s32(b[k]))),
-                    )
-                } else {
-                    (d, d)
-                };
-                let area = blk.add(F::PARAMS);
-                let row = m * blocks + s * F::SB + j;
-                let xq = x.qs.as_ptr().add(row * QK) as *const i32;
-                // dots[half of the block][rows 4k..4k+4]; 8-bit quants are flipped back
-                // to signed, which gives Σ w·x directly (no −128·Σx).
-                let mut dots = [[zero; 4]; 2];
-                for g in 0..8 {
-                    let xb = vreinterpretq_s8_s32(vdupq_n_s32(xq.add(g).read_unaligned()));
-                    for (k, d) in dots[g / 4].iter_mut().enumerate() {
-                        let mut w = unpack::<F>(area, g, k);
-                        if F::BITS == 8 {
-                            w = veorq_u8(w, flip);
+// One body, compiled twice with each form's features (`#[target_feature]` on the
+// function itself, so that `sdot` is inlined into the dot-product form).
+macro_rules! row_fn {
+    ($name:ident, $features:literal, $dot:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name<F: Format>(job: &Job, m: usize) {
+            const DOT: bool = $dot;
+            unsafe {
+                let x = job.x;
+                let blocks = x.blocks;
+                let flip = vdupq_n_u8(0x80);
+                let zero = vdupq_n_s32(0);
+                let mut acc = [vdupq_n_f32(0.0); 4];
+                for s in 0..blocks / F::SB {
+                    let sup = job.tile.add(s * F::SUPER);
+                    let d = f16x16(sup);
+                    let dmin = if F::MIN { f16x16(sup.add(32)) } else { d };
+                    for j in 0..F::SB {
+                        let blk = sup.add(F::HDR + j * F::BLK);
+                        // The per-row float scales of this block: d·sc (both halves for Q6_K) and
+                        // dmin·m, as candle computes them.
+                        let other = if F::MIN { dmin } else { d };
+                        let (s0, s1) = if F::PARAMS > 0 {
+                            let (a, b) = (params::<F>(blk), params::<F>(blk.add(TILE)));
+                            (
+                                std::array::from_fn(|k| vmulq_f32(d[k], vcvtq_f32_s32(a[k]))),
+                                std::array::from_fn(|k| vmulq_f32(other[k], vcvtq_f32_s32(b[k]))),
+                            )
+                        } else {
+                            (d, d)
+                        };
+                        let area = blk.add(F::PARAMS);
+                        let row = m * blocks + s * F::SB + j;
+                        let xq = x.qs.as_ptr().add(row * QK) as *const i32;
+                        // dots[half of the block][rows 4k..4k+4]; 8-bit quants are flipped back
+                        // to signed, which gives Σ w·x directly (no −128·Σx).
+                        let mut dots = [[zero; 4]; 2];
+                        for g in 0..8 {
+                            let xb = vreinterpretq_s8_s32(vdupq_n_s32(xq.add(g).read_unaligned()));
+                            for (k, d) in dots[g / 4].iter_mut().enumerate() {
+                                let mut w = unpack::<F>(area, g, k);
+                                if F::BITS == 8 {
+                                    w = veorq_u8(w, flip);
+                                }
+                                let wv = vreinterpretq_s8_u8(w);
+                                *d = if DOT {
+                                    sdot(*d, wv, xb)
+                                } else {
+                                    // 4 rows × 4 bytes: products widened to i16, then summed
+                                    // pairwise twice into one i32 per row.
+                                    let lo =
+                                        vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xb)));
+                                    let hi =
+                                        vpaddlq_s16(vmull_s8(vget_high_s8(wv), vget_high_s8(xb)));
+                                    vaddq_s32(*d, vpaddq_s32(lo, hi))
+                                };
+                            }
                         }
-                        let wv = vreinterpretq_s8_u8(w);
-                        *d = if DOT {
-                            sdot(*d, wv, xb)
-                        } else {
-                            // 4 rows × 4 bytes: products widened to i16, then summed
-                            // pairwise twice into one i32 per row.
-                            let lo = vpaddlq_s16(vmull_s8(vget_low_s8(wv), vget_low_s8(xb)));
-                            let hi = vpaddlq_s16(vmull_s8(vget_high_s8(wv), vget_high_s8(xb)));
-                            vaddq_s32(*d, vpaddq_s32(lo, hi))
-                        };
+                        let xs = *x.sums.get_unchecked(row);
+                        let xs0 = *x.halves.get_unchecked(row);
+                        let dxs = *x.scales.get_unchecked(row);
+                        let dx = vdupq_n_f32(dxs);
+                        for k in 0..4 {
+                            let (h0, h1) = (dots[0][k], dots[1][k]);
+                            if F::HALVES {
+                                let f0 = vcvtq_f32_s32(vsubq_s32(h0, vdupq_n_s32(F::ZERO * xs0)));
+                                acc[k] = vfmaq_f32(acc[k], f0, vmulq_f32(s0[k], dx));
+                                let f1 =
+                                    vcvtq_f32_s32(vsubq_s32(h1, vdupq_n_s32(F::ZERO * (xs - xs0))));
+                                acc[k] = vfmaq_f32(acc[k], f1, vmulq_f32(s1[k], dx));
+                            } else if F::MIN {
+                                let f = vcvtq_f32_s32(vaddq_s32(h0, h1));
+                                acc[k] = vfmaq_f32(acc[k], f, vmulq_f32(s0[k], dx));
+                                acc[k] = vfmsq_f32(acc[k], s1[k], vdupq_n_f32(dxs * xs as f32));
+                            } else {
+                                // Signed 8-bit quants already give Σ w·x (no −Z·xs).
+                                let iv = if F::BITS == 8 {
+                                    vaddq_s32(h0, h1)
+                                } else {
+                                    vsubq_s32(vaddq_s32(h0, h1), vdupq_n_s32(F::ZERO * xs))
+                                };
+                                acc[k] = vfmaq_f32(acc[k], vmulq_f32(d[k], dx), vcvtq_f32_s32(iv));
+                            }
+                        }
                     }
                 }
-                let xs = *x.sums.get_unchecked(row);
-                let xs0 = *x.halves.get_unchecked(row);
-                let dxs = *x.scales.get_unchecked(row);
-                let dx = vdupq_n_f32(dxs);
-                for k in 0..4 {
-                    let (h0, h1) = (dots[0][k], dots[1][k]);
-                    if F::HALVES {
-                        let f0 = vcvtq_f32_s32(vsubq_s32(h0, vdupq_n_s32(F::ZERO * xs0)));
-                        acc[k] = vfmaq_f32(acc[k], f0, vmulq_f32(s0[k], dx));
-                        let f1 = vcvtq_f32_s32(vsubq_s32(h1, vdupq_n_s32(F::ZERO * (xs - xs0))));
-                        acc[k] = vfmaq_f32(acc[k], f1, vmulq_f32(s1[k], dx));
-                    } else if F::MIN {
-                        let f = vcvtq_f32_s32(vaddq_s32(h0, h1));
-                        acc[k] = vfmaq_f32(acc[k], f, vmulq_f32(s0[k], dx));
-                        acc[k] = vfmsq_f32(acc[k], s1[k], vdupq_n_f32(dxs * xs as f32));
-                    } else {
-                        // Signed 8-bit quants already give Σ w·x (no −Z·xs).
-                        let iv = if F::BITS == 8 {
-                            vaddq_s32(h0, h1)
-                        } else {
-                            vsubq_s32(vaddq_s32(h0, h1), vdupq_n_s32(F::ZERO * xs))
-                        };
-                        acc[k] = vfmaq_f32(acc[k], vmulq_f32(d[k], dx), vcvtq_f32_s32(iv));
-                    }
+                let mut v = [0f32; TILE];
+                for (k, a) in acc.iter().enumerate() {
+                    vst1q_f32(v.as_mut_ptr().add(k * 4), *a);
                 }
+                job.store(m, &v);
             }
         }
-        let mut v = [0f32; TILE];
-        for (k, a) in acc.iter().enumerate() {
-            vst1q_f32(v.as_mut_ptr().add(k * 4), *a);
-        }
-        job.store(m, &v);
-    }
+    };
 }
+
+row_fn!(row_dot, "neon,dotprod", true);
+row_fn!(row_plain, "neon", false);
 
 /// `sdot`: each i32 lane of `acc` plus the four products of its bytes of `a` and `b`.
 /// (Rust's `vdotq_s32` intrinsic is not stable yet; the instruction is.)

@@ -22,7 +22,8 @@ pub unsafe fn tile<F: Format>(job: &Job) {
 }
 
 /// The 8 groups of a block's quants (4 values × 16 rows each) as unsigned bytes.
-#[inline(always)]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn unpack<F: Format>(area: *const u8) -> [__m512i; 8] {
     unsafe {
         let load = |o: usize| _mm512_loadu_si512(area.add(o) as *const __m512i);

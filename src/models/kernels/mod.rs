@@ -534,11 +534,23 @@ pub fn attend_one(q: &[f32], parts: &[(&[f32], &[f32])], out: &mut [f32], scores
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if a.len().is_multiple_of(16) && avx512() {
-        // SAFETY: feature checked; lengths are equal multiples of 16.
-        return unsafe { x86_avx512::dot(a, b) };
+    {
+        if a.len().is_multiple_of(16) && avx512() {
+            // SAFETY: feature checked; lengths are equal multiples of 16.
+            return unsafe { x86_avx512::dot(a, b) };
+        }
+        if isa() >= Isa::Avx2 {
+            // SAFETY: feature checked (the portable code, compiled for AVX2).
+            return unsafe { x86_avx2::dot(a, b) };
+        }
     }
-    // Eight partial sums, like the vector path, so the compiler can vectorise.
+    dot_portable(a, b)
+}
+
+/// Eight partial sums, like the vector paths, so the compiler can vectorise; a separate
+/// multiply and add (never fused), so every vector width gives the same bits.
+#[inline(always)]
+pub(crate) fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca
@@ -557,10 +569,21 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if x.len().is_multiple_of(16) && avx512() {
-        // SAFETY: feature checked; lengths are equal multiples of 16.
-        return unsafe { x86_avx512::axpy(alpha, x, y) };
+    {
+        if x.len().is_multiple_of(16) && avx512() {
+            // SAFETY: feature checked; lengths are equal multiples of 16.
+            return unsafe { x86_avx512::axpy(alpha, x, y) };
+        }
+        if isa() >= Isa::Avx2 {
+            // SAFETY: feature checked (the portable code, compiled for AVX2).
+            return unsafe { x86_avx2::axpy(alpha, x, y) };
+        }
     }
+    axpy_portable(alpha, x, y)
+}
+
+#[inline(always)]
+pub(crate) fn axpy_portable(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (o, v) in y.iter_mut().zip(x) {
         *o += alpha * v;
     }
@@ -809,6 +832,26 @@ mod tests {
                         .unwrap();
                     assert_eq!(ours, theirs, "{} with {m} rows", kind.name());
                 }
+            }
+        }
+    }
+
+    /// The attention helpers give the portable code's bits on the AVX2 path (the same
+    /// code compiled for AVX2), so that tier's outputs do not depend on the CPU.
+    #[test]
+    fn attention_helpers_on_avx2_equal_the_portable_code_bit_for_bit() {
+        #[cfg(target_arch = "x86_64")]
+        if Isa::all_here().contains(&Isa::Avx2) {
+            for n in [7, 64, 100, 256] {
+                let a = noisy_activations(1, n);
+                let b = activations(1, n);
+                // SAFETY: AVX2 is present (checked above).
+                let got = unsafe { x86_avx2::dot(&a, &b) };
+                assert_eq!(got.to_bits(), dot_portable(&a, &b).to_bits(), "dot {n}");
+                let (mut y1, mut y2) = (b.clone(), b.clone());
+                unsafe { x86_avx2::axpy(0.37, &a, &mut y1) };
+                axpy_portable(0.37, &a, &mut y2);
+                assert_eq!(y1, y2, "axpy {n}");
             }
         }
     }

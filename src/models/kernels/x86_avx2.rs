@@ -11,6 +11,7 @@
 
 use super::packed::{Format, Job};
 use super::{QK, TILE};
+use super::{axpy_portable, dot_portable};
 use std::arch::x86_64::*;
 
 /// All activation rows against one tile, four at a time so each unpacked weight vector
@@ -204,3 +205,15 @@ macro_rules! rows_fn {
 
 rows_fn!(rows_plain, "avx2,fma,f16c", false);
 rows_fn!(rows_vnni, "avx2,fma,f16c,avxvnni", true);
+
+/// The attention dot product: the portable code compiled for AVX2 (same bits).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+    dot_portable(a, b)
+}
+
+/// y += alpha·x: the portable code compiled for AVX2 (same bits).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    axpy_portable(alpha, x, y)
+}

@@ -100,21 +100,9 @@ impl Linear {
 
     /// x: (..., cols) → (..., rows).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let cols = x.dim(D::Minus1)?;
-        let n = x.elem_count() / cols.max(1);
         match self {
-            Linear::Packed(w) => {
-                let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; n * w.rows()];
-                w.matmul(&w.quantize(&xs), &mut out);
-                Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
-            }
-            Linear::F32(w) => {
-                let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-                let mut out = vec![0f32; n * w.rows()];
-                w.matmul(&xs, &mut out);
-                Tensor::from_vec(out, out_dims(x, w.rows()), x.device())
-            }
+            Linear::Packed(w) => through(x, w.rows(), |xs, out| w.matmul(&w.quantize(xs), out)),
+            Linear::F32(w) => through(x, w.rows(), |xs, out| w.matmul(xs, out)),
             Linear::Candle(mm) => candle_core::Module::forward(mm, x),
         }
     }
@@ -139,6 +127,15 @@ impl Linear {
         }
         Tensor::from_vec(out, dims, &Device::Cpu)
     }
+}
+
+/// x: (..., cols) → (..., rows) through one of our kernels, `product(x's values, out)`.
+fn through(x: &Tensor, rows: usize, product: impl FnOnce(&[f32], &mut [f32])) -> Result<Tensor> {
+    let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+    let n = xs.len() / x.dim(D::Minus1)?.max(1);
+    let mut out = vec![0f32; n * rows];
+    product(&xs, &mut out);
+    Tensor::from_vec(out, out_dims(x, rows), x.device())
 }
 
 fn out_dims(x: &Tensor, rows: usize) -> Vec<usize> {

@@ -43,52 +43,24 @@ pub struct Q8Rows {
 impl Q8Rows {
     /// `x` holds `rows` rows of `cols` values (a multiple of 32).
     pub fn quantize(x: &[f32], cols: usize) -> Q8Rows {
-        let rows = x.len() / cols;
-        let blocks = cols / QK;
-        let mut q = Q8Rows {
-            rows,
-            blocks,
-            scales: Vec::with_capacity(rows * blocks),
-            sums: Vec::with_capacity(rows * blocks),
-            halves: Vec::with_capacity(rows * blocks),
-            qs: vec![0i8; rows * cols],
-        };
-        for (chunk, qs) in x.chunks_exact(QK).zip(q.qs.chunks_exact_mut(QK)) {
+        Self::by_groups(x, cols, QK, |chunk, qs| {
             let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 127.0;
             let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-            // The scale is stored as f16 in ggml; round it the same way so dot products match.
-            q.scales.push(half::f16::from_f32(d).to_f32());
             for (o, v) in qs.iter_mut().zip(chunk) {
                 *o = round_half_away(v * id) as i8;
             }
-            let half: i32 = qs[..QK / 2].iter().map(|&v| v as i32).sum();
-            q.halves.push(half);
-            q.sums
-                .push(half + qs[QK / 2..].iter().map(|&v| v as i32).sum::<i32>());
-        }
-        q
+            // The scale is stored as f16 in ggml; round it the same way so dot products match.
+            half::f16::from_f32(d).to_f32()
+        })
     }
-}
 
-impl Q8Rows {
     /// `x` quantized like ggml's Q8_K, what llama.cpp and candle multiply k-quant weights
     /// with: per 256 values, scale = max/−127 with `max` the value of largest magnitude
     /// (kept as f32), quants rounded half away from zero and clamped to −128..127. Each
     /// 32-value block carries its superblock's scale, so the kernels index all alike.
     pub fn quantize_k(x: &[f32], cols: usize) -> Q8Rows {
-        const QK_K: usize = 8 * QK;
-        let rows = x.len() / cols;
-        let blocks = cols / QK;
-        let mut q = Q8Rows {
-            rows,
-            blocks,
-            scales: Vec::with_capacity(rows * blocks),
-            sums: Vec::with_capacity(rows * blocks),
-            halves: Vec::with_capacity(rows * blocks),
-            qs: vec![0i8; rows * cols],
-        };
-        for (chunk, qs) in x.chunks_exact(QK_K).zip(q.qs.chunks_exact_mut(QK_K)) {
+        Self::by_groups(x, cols, 8 * QK, |chunk, qs| {
             let (mut max, mut amax) = (0f32, 0f32);
             for &v in chunk {
                 if amax < v.abs() {
@@ -96,15 +68,38 @@ impl Q8Rows {
                     max = v;
                 }
             }
-            let d = if amax == 0.0 {
-                0.0
-            } else {
-                let iscale = -127.0 / max;
-                for (o, v) in qs.iter_mut().zip(chunk) {
-                    *o = round_half_away(iscale * v).clamp(-128, 127) as i8;
-                }
-                1.0 / iscale
-            };
+            if amax == 0.0 {
+                return 0.0;
+            }
+            let iscale = -127.0 / max;
+            for (o, v) in qs.iter_mut().zip(chunk) {
+                *o = round_half_away(iscale * v).clamp(-128, 127) as i8;
+            }
+            1.0 / iscale
+        })
+    }
+
+    /// `x` quantized `group` values at a time by `quantize` (which writes the group's
+    /// quants and returns its scale); then, per 32-value block, the scale, the sum of the
+    /// quants and the sum of the first 16.
+    fn by_groups(
+        x: &[f32],
+        cols: usize,
+        group: usize,
+        mut quantize: impl FnMut(&[f32], &mut [i8]) -> f32,
+    ) -> Q8Rows {
+        let rows = x.len() / cols;
+        let blocks = cols / QK;
+        let mut q = Q8Rows {
+            rows,
+            blocks,
+            scales: Vec::with_capacity(rows * blocks),
+            sums: Vec::with_capacity(rows * blocks),
+            halves: Vec::with_capacity(rows * blocks),
+            qs: vec![0i8; rows * cols],
+        };
+        for (chunk, qs) in x.chunks_exact(group).zip(q.qs.chunks_exact_mut(group)) {
+            let d = quantize(chunk, qs);
             for block in qs.chunks_exact(QK) {
                 let half: i32 = block[..QK / 2].iter().map(|&v| v as i32).sum();
                 q.halves.push(half);

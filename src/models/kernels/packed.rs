@@ -113,17 +113,43 @@ pub enum Kind {
     Q6K,
 }
 
+/// `$body` with the type alias `$F` naming the `Format` of `$kind`: one copy of `$body`
+/// compiled per type.
+macro_rules! with_format {
+    ($kind:expr, $F:ident => $body:expr) => {
+        match $kind {
+            Kind::Q8_0 => {
+                type $F = Q8_0;
+                $body
+            }
+            Kind::Q4_0 => {
+                type $F = Q4_0;
+                $body
+            }
+            Kind::Q5_0 => {
+                type $F = Q5_0;
+                $body
+            }
+            Kind::Q4K => {
+                type $F = Q4K;
+                $body
+            }
+            Kind::Q5K => {
+                type $F = Q5K;
+                $body
+            }
+            Kind::Q6K => {
+                type $F = Q6K;
+                $body
+            }
+        }
+    };
+}
+
 impl Kind {
     #[cfg(test)]
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Q8_0 => Q8_0::NAME,
-            Kind::Q4_0 => Q4_0::NAME,
-            Kind::Q5_0 => Q5_0::NAME,
-            Kind::Q4K => Q4K::NAME,
-            Kind::Q5K => Q5K::NAME,
-            Kind::Q6K => Q6K::NAME,
-        }
+        with_format!(self, F => F::NAME)
     }
 
     /// Whether activations for this type are quantized per 256 values (ggml's Q8_K).
@@ -133,10 +159,7 @@ impl Kind {
 
     /// Values per superblock (the column count must be a multiple).
     fn span(self) -> usize {
-        match self {
-            Kind::Q8_0 | Kind::Q4_0 | Kind::Q5_0 => QK,
-            Kind::Q4K | Kind::Q5K | Kind::Q6K => 8 * QK,
-        }
+        with_format!(self, F => F::SB * QK)
     }
 }
 
@@ -311,14 +334,7 @@ impl PackedQ {
     /// Pack the GGML data of a `rows` × `cols` matrix of type `kind`. The sizes are
     /// checked against each other (the data comes from a file).
     pub fn from_ggml(kind: Kind, w: &[u8], rows: usize, cols: usize) -> Result<PackedQ, PackError> {
-        match kind {
-            Kind::Q8_0 => Self::pack::<Q8_0>(kind, w, rows, cols),
-            Kind::Q4_0 => Self::pack::<Q4_0>(kind, w, rows, cols),
-            Kind::Q5_0 => Self::pack::<Q5_0>(kind, w, rows, cols),
-            Kind::Q4K => Self::pack::<Q4K>(kind, w, rows, cols),
-            Kind::Q5K => Self::pack::<Q5K>(kind, w, rows, cols),
-            Kind::Q6K => Self::pack::<Q6K>(kind, w, rows, cols),
-        }
+        with_format!(kind, F => Self::pack::<F>(kind, w, rows, cols))
     }
 
     fn pack<F: Format>(
@@ -327,7 +343,7 @@ impl PackedQ {
         rows: usize,
         cols: usize,
     ) -> Result<PackedQ, PackError> {
-        let span = kind.span();
+        let span = F::SB * QK;
         if cols == 0 || !cols.is_multiple_of(span) {
             return Err(PackError(format!(
                 "{} rows must hold a whole number of {span}-value blocks; these have {cols} values",
@@ -412,14 +428,7 @@ impl PackedQ {
     /// Row `r` dequantized into `out` (an embedding lookup when the matrix is tied),
     /// with ggml's float operations, so values equal ggml's own dequantization.
     pub fn row(&self, r: usize, out: &mut [f32]) {
-        match self.kind {
-            Kind::Q8_0 => self.row_of::<Q8_0>(r, out),
-            Kind::Q4_0 => self.row_of::<Q4_0>(r, out),
-            Kind::Q5_0 => self.row_of::<Q5_0>(r, out),
-            Kind::Q4K => self.row_of::<Q4K>(r, out),
-            Kind::Q5K => self.row_of::<Q5K>(r, out),
-            Kind::Q6K => self.row_of::<Q6K>(r, out),
-        }
+        with_format!(self.kind, F => self.row_of::<F>(r, out))
     }
 
     fn row_of<F: Format>(&self, r: usize, out: &mut [f32]) {
@@ -486,14 +495,7 @@ impl PackedQ {
 
     /// `run` with the VNNI forms (AVX-512, AVX-VNNI) allowed or not.
     fn run_with(&self, isa: Isa, vnni: (bool, bool), x: &Q8Rows, out: &mut [f32]) {
-        match self.kind {
-            Kind::Q8_0 => self.run_as::<Q8_0>(isa, vnni, x, out),
-            Kind::Q4_0 => self.run_as::<Q4_0>(isa, vnni, x, out),
-            Kind::Q5_0 => self.run_as::<Q5_0>(isa, vnni, x, out),
-            Kind::Q4K => self.run_as::<Q4K>(isa, vnni, x, out),
-            Kind::Q5K => self.run_as::<Q5K>(isa, vnni, x, out),
-            Kind::Q6K => self.run_as::<Q6K>(isa, vnni, x, out),
-        }
+        with_format!(self.kind, F => self.run_as::<F>(isa, vnni, x, out))
     }
 
     #[allow(unused_variables)]
@@ -542,6 +544,23 @@ impl Job<'_> {
     /// Tile rows that exist (fewer than 16 in a partial last tile).
     pub fn lanes(&self) -> usize {
         (self.w.rows - self.t * TILE).min(TILE)
+    }
+
+    /// The activation rows in groups of four (`four(m0)` for rows m0..m0 + 4), then the
+    /// rest one by one (`one(m)`): each unpacked weight vector serves four products. (The
+    /// x86 tiles; NEON's goes row by row.)
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn in_fours(&self, mut four: impl FnMut(usize), mut one: impl FnMut(usize)) {
+        let mut m = 0;
+        while m + 4 <= self.x.rows {
+            four(m);
+            m += 4;
+        }
+        while m < self.x.rows {
+            one(m);
+            m += 1;
+        }
     }
 
     /// Write activation row m's 16 results (the existing ones).

@@ -18,30 +18,22 @@ use std::arch::x86_64::*;
 /// serves four dot products.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn tile<F: Format>(job: &Job) {
-    let mut m = 0;
-    while m + 4 <= job.x.rows {
-        unsafe { rows_plain::<F, 4>(job, m) };
-        m += 4;
-    }
-    while m < job.x.rows {
-        unsafe { rows_plain::<F, 1>(job, m) };
-        m += 1;
-    }
+    // SAFETY (both): the caller checked the features; rows inside the job's.
+    job.in_fours(
+        |m| unsafe { rows_plain::<F, 4>(job, m) },
+        |m| unsafe { rows_plain::<F, 1>(job, m) },
+    );
 }
 
 /// `tile` with AVX-VNNI's 256-bit `vpdpbusd`: the same integers, the same float
 /// operations, fewer instructions.
 #[target_feature(enable = "avx2,fma,f16c,avxvnni")]
 pub unsafe fn tile_vnni<F: Format>(job: &Job) {
-    let mut m = 0;
-    while m + 4 <= job.x.rows {
-        unsafe { rows_vnni::<F, 4>(job, m) };
-        m += 4;
-    }
-    while m < job.x.rows {
-        unsafe { rows_vnni::<F, 1>(job, m) };
-        m += 1;
-    }
+    // SAFETY (both): the caller checked the features; rows inside the job's.
+    job.in_fours(
+        |m| unsafe { rows_vnni::<F, 4>(job, m) },
+        |m| unsafe { rows_vnni::<F, 1>(job, m) },
+    );
 }
 
 /// Group g of a block's quants, rows 8h..8h+8, as unsigned bytes.

@@ -10,15 +10,11 @@ use std::arch::x86_64::*;
 /// vector serves four dot products.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub unsafe fn tile<F: Format>(job: &Job) {
-    let mut m = 0;
-    while m + 4 <= job.x.rows {
-        unsafe { rows::<F, 4>(job, m) };
-        m += 4;
-    }
-    while m < job.x.rows {
-        unsafe { rows::<F, 1>(job, m) };
-        m += 1;
-    }
+    // SAFETY (both): the caller checked the features; rows inside the job's.
+    job.in_fours(
+        |m| unsafe { rows::<F, 4>(job, m) },
+        |m| unsafe { rows::<F, 1>(job, m) },
+    );
 }
 
 /// The 8 groups of a block's quants (4 values × 16 rows each) as unsigned bytes.

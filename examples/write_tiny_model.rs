@@ -1,7 +1,7 @@
 //! Write a random-weight model.
 //! - `cargo run --example write_tiny_model -- DIR` writes DIR/models/tiny-gemma3.gguf, the
-//!   tiny Gemma 3 the tests use; add the `tiny` card from tests/common/mod.rs as
-//!   DIR/models/tiny.toml and run with `ANUVAD_HOME=DIR anuvad --model tiny …`.
+//!   tiny Gemma 3 the tests use, and its card DIR/models/tiny.toml
+//!   (tests/fixtures/tiny.toml): run it with `ANUVAD_HOME=DIR anuvad --model tiny …`.
 //! - `… -- DIR --shape NAME` writes DIR/models/NAME-random.gguf: a real model's shape
 //!   (gemma3-1b, gemma3-4b, llama3.2-3b, qwen2.5-3b) and Q4_K_M-like weight types with
 //!   random values, for benchmarks (speed does not depend on the values);
@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
     };
     let models = std::path::Path::new(&dir).join("models");
     std::fs::create_dir_all(&models)?;
+    let tiny = shape.is_none();
     let (name, cfg) = match shape {
         Some(s) => (
             format!("{s}-random.gguf"),
@@ -40,6 +41,12 @@ fn main() -> anyhow::Result<()> {
     };
     let path = models.join(name);
     anuvad::testing::write_model(&path, &cfg)?;
+    if tiny {
+        std::fs::write(
+            models.join("tiny.toml"),
+            include_str!("../tests/fixtures/tiny.toml"),
+        )?;
+    }
     println!("{}", path.display());
     Ok(())
 }

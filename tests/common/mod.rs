@@ -105,65 +105,8 @@ pub mod tiny {
 फोटो: पीटीआई
 ";
 
-    pub const CARD: &str = r#"
-id = "tiny"
-name = "Tiny random Gemma 3 (tests only)"
-architecture = "gemma3"
-instruct = false
-
-[source]
-file = "tiny-gemma3.gguf"
-
-[tokenizer]
-source = "gguf"
-
-[context]
-max = 4096
-use_tokens = 1024
-
-[generation]
-stop = ["\n"]
-max_new_tokens = 12
-
-[chunk]
-max_sentences = 2
-max_source_tokens = 200
-
-[summary]
-method = "abstractive"
-short_words = 10
-medium_words = 20
-long_words = 30
-notes_chunk_tokens = 60
-
-[prompts.translate]
-prefix = "Hindi: सरकार\nEnglish: The government\n\n"
-body = "Hindi: {source}\nEnglish:"
-
-[prompts.summarize]
-body = "Hindi: {source}\nSummary in {words} words:"
-
-[prompts.notes]
-body = "Hindi: {source}\nNotes:"
-
-[prompts.reduce]
-body = "Notes: {notes}\nSummary in {words} words:"
-
-[prompts.translate_hints]
-prefix = "Hindi: सरकार\nEnglish: The government\n\n"
-body = "Hindi: {source}\n{hints}English:"
-
-[prompts.channel]
-prefix = "English: The government\nHindi: सरकार\n\n"
-body = "English: {english}\nHindi:"
-
-# Fast by default, so the other tests see one greedy candidate.
-[quality]
-default = "fast"
-balanced = ["greedy", "hints", "sample"]
-best = ["greedy", "hints", "sample", "hints-sample", "beam"]
-best_channel = true
-"#;
+    /// The card of the tiny model; a file so scripts can use it too (write_tiny_model).
+    pub const CARD: &str = include_str!("../fixtures/tiny.toml");
 
     pub struct Home {
         pub dir: PathBuf,

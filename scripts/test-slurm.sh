@@ -103,7 +103,7 @@ mungekey --create --keyfile="$work/munge/munge.key" ||
   skip "mungekey could not create a key"
 munged --foreground --force --key-file="$work/munge/munge.key" \
   --socket="$work/munge/socket" --pid-file="$work/munge/munged.pid" \
-  --seed-file="$work/munge/seed" --log-file="$work/log/munged.log" &
+  --seed-file="$work/munge/seed" --log-file="$work/log/munged.log" >>"$work/log/munged.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$work/munge/socket" ] && break; sleep 0.1; done
 munge -n -S "$work/munge/socket" | unmunge -S "$work/munge/socket" >/dev/null 2>&1 ||

@@ -20,6 +20,8 @@
 #SBATCH --time=06:00:00
 #SBATCH --requeue
 #SBATCH --output=anuvad-%A_%a.log
+# A requeued task writes the same log: keep the first attempt's lines (why it stopped).
+#SBATCH --open-mode=append
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then

@@ -39,6 +39,11 @@ cargo test --profile ci --all-targets
 # The library's documentation example (must compile; --all-targets skips doc tests).
 cargo test --profile ci --doc
 
+# scripts/slurm-batch.sh submitted with sbatch to a real one-node Slurm cluster started
+# here (about 30 s; skipped, with a message, where Slurm cannot be installed or started).
+echo "== Slurm array job on a one-node cluster"
+scripts/test-slurm.sh
+
 # The aarch64 kernels and tiny models, cross-compiled and run under qemu-user (skipped,
 # with a message, where the Rust target or the Debian packages cannot be installed).
 echo "== aarch64 under qemu-user"

@@ -2,8 +2,7 @@
 # One shard of a nightly anuvad batch per Slurm array task; merge them afterwards.
 #
 #   jid=$(sbatch --parsable scripts/slurm-batch.sh feed.jsonl /shared/anuvad/2026-11-25)
-#   sbatch --dependency=afterany:$jid --wrap \
-#     "anuvad batch merge /shared/anuvad/2026-11-25/shard-* --out /shared/anuvad/2026-11-25/all"
+#   sbatch --dependency=afterany:$jid --wrap "scripts/slurm-batch.sh --merge /shared/anuvad/2026-11-25"
 #
 # Task K of an --array=0-(N-1) job takes the articles whose id hashes to K mod N, so the
 # shards never overlap and together cover the feed; no coordinator is needed. A task
@@ -12,6 +11,11 @@
 # (sbatch --array=3,5 …) resumes shards 3 and 5 of N rather than re-slicing the feed by
 # the new array's size; ANUVAD_SHARDS=N says N explicitly (to run some of N shards).
 # Extra arguments after OUT_ROOT go to `anuvad batch` (e.g. --task both).
+#
+# `--merge OUT_ROOT` (run, not submitted: from --wrap or a shell) merges shards 0 to N-1
+# into OUT_ROOT/all, or names the shards that have no report yet and how to re-run them:
+# a glob like shard-* would merge whatever is there, silently short of a shard whose task
+# never ran.
 #
 #SBATCH --job-name=anuvad-batch
 #SBATCH --array=0-7
@@ -24,21 +28,46 @@
 #SBATCH --open-mode=append
 set -euo pipefail
 
-if [[ $# -lt 2 ]]; then
+anuvad=${ANUVAD_BIN:-anuvad}
+die() {
+    echo "slurm-batch.sh: $*" >&2
+    exit 2
+}
+if [[ $# -lt 2 || ( ${1:-} == --merge && $# -ne 2 ) ]]; then
     echo "usage: sbatch scripts/slurm-batch.sh INPUT OUT_ROOT [anuvad batch options…]" >&2
+    echo "       scripts/slurm-batch.sh --merge OUT_ROOT" >&2
     exit 2
 fi
+
+if [[ $1 == --merge ]]; then
+    out_root=$2
+    record=$out_root/.anuvad-shards
+    [[ -s $record ]] || die "$record is missing: is $out_root the OUT_ROOT of an array job of this script?"
+    shards=$(<"$record")
+    [[ $shards =~ ^[1-9][0-9]*$ ]] || die "$record should hold the number of shards, not ${shards@Q}"
+    dirs=()
+    missing=()
+    for ((k = 0; k < shards; k++)); do
+        # A shard's report is written when its run ends (or is interrupted), not before.
+        if [[ -f $out_root/shard-$k/report.json ]]; then
+            dirs+=("$out_root/shard-$k")
+        else
+            missing+=("$k")
+        fi
+    done
+    if ((${#missing[@]} > 0)); then
+        list=$(IFS=,; echo "${missing[*]}")
+        die "shard(s) $list of $shards in $out_root have no report.json: their tasks never ran, or stopped before writing it (see their logs); re-submit them with \`sbatch --array=$list scripts/slurm-batch.sh INPUT $out_root\` and merge again"
+    fi
+    exec "$anuvad" --progress plain batch merge "${dirs[@]}" --out "$out_root/all"
+fi
+
 input=$1
 out_root=$2
 shift 2
 : "${SLURM_ARRAY_TASK_ID:?run this as a Slurm array job (sbatch --array=0-N)}"
 : "${SLURM_ARRAY_TASK_COUNT:?run this as a Slurm array job (sbatch --array=0-N)}"
-anuvad=${ANUVAD_BIN:-anuvad}
 task=$SLURM_ARRAY_TASK_ID
-die() {
-    echo "slurm-batch.sh: $*" >&2
-    exit 2
-}
 
 mkdir -p "$out_root"
 record=$out_root/.anuvad-shards
@@ -56,7 +85,8 @@ else
     fi
     # The first task to get here records N (a hard link is created atomically, also on
     # NFS); the others read it back and must agree.
-    tmp=$(mktemp "$out_root/.anuvad-shards.XXXXXX")
+    # (Not mktemp: its 0600 would hide the record from other users; this follows umask.)
+    tmp=$out_root/.anuvad-shards.$(hostname).$$
     echo "$shards" >"$tmp"
     ln "$tmp" "$record" 2>/dev/null || true
     rm -f "$tmp"

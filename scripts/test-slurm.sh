@@ -5,7 +5,8 @@
 # sbatch as the README says over 6 Hindi articles on the tiny random model, the shards
 # merged by a dependent job, and the result compared with a single-machine `anuvad batch`
 # of the same feed: the same records per id, byte for byte but for timings. Then a
-# re-submitted task must resume its own shard, and an array that is not 0-(N-1) must fail.
+# re-submitted task must resume its own shard, a requeued one must keep its log, an
+# array that is not 0-(N-1) must fail, and a merge with a shard missing must say so.
 #
 # Installs munge and Slurm when missing (apt-get, as root). Where they cannot be
 # installed or the daemons cannot start here it says why and exits 0 with SKIP on its
@@ -207,7 +208,7 @@ root=$work/nightly
 echo "test-slurm: sbatch --array=0-2 scripts/slurm-batch.sh feed.jsonl $root"
 jid=$(submit --array=0-2 --cpus-per-task=1 --mem=1G "$repo/scripts/slurm-batch.sh" feed.jsonl "$root")
 mid=$(submit --dependency="afterany:$jid" --output="$work/run/merge.log" \
-  --wrap "\"$anuvad\" batch merge $root/shard-* --out $root/all")
+  --wrap "$repo/scripts/slurm-batch.sh --merge $root")
 # Meanwhile, the same feed on this machine in one run (all cores).
 "$anuvad" --progress none batch feed.jsonl --out "$work/single" 2>"$work/run/single.log" ||
   fail "the single-machine run failed"
@@ -269,4 +270,24 @@ grep -q -- "--array=0-2" "anuvad-${bid}_1.log" ||
   fail "task 1 of --array=1-3 did not say to use --array=0-2 (anuvad-${bid}_1.log)"
 [ ! -e "$work/bad/shard-1" ] || fail "a task of --array=1-3 wrote a shard"
 echo "test-slurm: an array numbered 1-3 was refused by every task"
+
+# A shard whose task never ran: the merge must name it and the command that runs it,
+# not merge the others as if they were all; once it has run, the merge is whole.
+part=$work/partial
+pid_=$(ANUVAD_SHARDS=3 submit --array=0,2 --cpus-per-task=1 --mem=1G "$repo/scripts/slurm-batch.sh" feed.jsonl "$part")
+pm=$(submit --dependency="afterany:$pid_" --output="$work/run/partial-merge.log" \
+  --wrap "$repo/scripts/slurm-batch.sh --merge $part")
+wait_jobs "$pid_" "$pm"
+[ "$(job_states "$pm")" = "- FAILED 2:0" ] || fail "the merge with shard 1 of 3 missing ended as $(job_states "$pm")"
+grep -q -- "--array=1 scripts/slurm-batch.sh" "$work/run/partial-merge.log" ||
+  fail "the merge did not say how to run the missing shard 1 (partial-merge.log)"
+[ ! -e "$part/all" ] || fail "the merge wrote $part/all with a shard missing"
+p1=$(submit --array=1 --cpus-per-task=1 --mem=1G "$repo/scripts/slurm-batch.sh" feed.jsonl "$part")
+pm=$(submit --dependency="afterany:$p1" --output="$work/run/partial-merge2.log" \
+  --wrap "$repo/scripts/slurm-batch.sh --merge $part")
+wait_jobs "$p1" "$pm"
+[ "$(job_states "$pm")" = "- COMPLETED 0:0" ] || fail "the merge after shard 1 ran ended as $(job_states "$pm")"
+diff <(normalized "$work/single") <(normalized "$part/all") >&2 ||
+  fail "shards run in two submissions merge to something else than the single-machine run (diff above)"
+echo "test-slurm: a missing shard stopped the merge with the command to run it; run, the merge was whole"
 echo "test-slurm: PASS"

@@ -116,7 +116,11 @@ munge -n -S "$work/munge/socket" | unmunge -S "$work/munge/socket" >/dev/null 2>
 node_line=$(slurmd -C | head -n 1)
 node=$(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' <<<"$node_line")
 [ -n "$node" ] || skip "slurmd -C did not describe this node: $node_line"
-ctld_port=$(free_port) && slurmd_port=$(free_port) || skip "no free TCP port found"
+ctld_port=$(free_port) || skip "no free TCP port found"
+slurmd_port=$ctld_port
+while [ "$slurmd_port" = "$ctld_port" ]; do
+  slurmd_port=$(free_port) || skip "no free TCP port found"
+done
 export SLURM_CONF=$work/slurm.conf
 cat >"$SLURM_CONF" <<EOF
 ClusterName=anuvad-test

@@ -40,7 +40,7 @@ cargo test --profile ci --all-targets
 cargo test --profile ci --doc
 
 # scripts/slurm-batch.sh submitted with sbatch to a real one-node Slurm cluster started
-# here (about 30 s; skipped, with a message, where Slurm cannot be installed or started).
+# here (under a minute; skipped, with a message, where Slurm cannot be installed or started).
 echo "== Slurm array job on a one-node cluster"
 scripts/test-slurm.sh
 

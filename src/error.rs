@@ -130,6 +130,15 @@ pub enum Error {
         "no articles in {inputs}: a directory needs *.txt or *.md files (hidden ones are skipped), a feed one JSON record per line"
     )]
     NoArticles { inputs: String },
+
+    #[error(
+        "{origin} is too long (more than {bytes} bytes; the limit is {max} characters); split it, or raise --max-article-chars"
+    )]
+    TooLarge {
+        origin: String,
+        bytes: u64,
+        max: usize,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -145,7 +154,8 @@ impl Error {
             | Error::BadRecord { .. }
             | Error::Write { .. }
             | Error::Utf16 { .. }
-            | Error::NoArticles { .. } => 3,
+            | Error::NoArticles { .. }
+            | Error::TooLarge { .. } => 3,
             Error::NotHindi { .. } => 4,
             Error::Card { .. }
             | Error::UnknownModel { .. }
@@ -188,6 +198,7 @@ impl Error {
             Error::Write { .. } => "write",
             Error::Utf16 { .. } => "not_utf8",
             Error::NoArticles { .. } => "no_articles",
+            Error::TooLarge { .. } => "too_long",
         }
     }
 }

@@ -588,6 +588,43 @@ fn every_command_refuses_an_article_over_max_article_chars() {
 }
 
 #[test]
+fn a_huge_input_is_refused_without_reading_it_all() {
+    use std::io::Write;
+    let home = Home::new("huge-input");
+    let mut child = home
+        .command(&["translate", "-", "--max-article-chars", "1000"])
+        .spawn()
+        .unwrap();
+    // 64 MB offered on stdin; the command must stop reading after about 4 KB.
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let block = "बारिश हुई। ".repeat(1000);
+        let mut offered = 0;
+        while offered < 64 << 20 {
+            if stdin.write_all(block.as_bytes()).is_err() {
+                return false; // the reader is gone: it stopped early
+            }
+            offered += block.len();
+        }
+        true
+    });
+    let o = child.wait_with_output().unwrap();
+    assert_error(&o, 3, "more than 4003 bytes; the limit is 1000 characters");
+    assert!(!writer.join().unwrap(), "the whole input was read");
+    // A file is refused the same way, without reading it (a sparse 16 GB file).
+    let big = home.path("big.txt");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    assert_error(
+        &home.run(&["summarize", big.to_str().unwrap()]),
+        3,
+        "the limit is 100000 characters",
+    );
+}
+
+#[test]
 fn an_unwritable_output_fails_before_any_work_and_says_cannot_write() {
     let home = Home::new("unwritable");
     let bad = "/nonexistent/dir/out.txt";

@@ -49,20 +49,19 @@ pub struct ArticleIn {
 }
 
 impl Item {
-    /// The article's text and fields; bad bytes or a bad record are errors here, for
-    /// this item only.
+    #[cfg(test)]
     pub fn read(&self) -> Result<ArticleIn> {
+        self.read_at_most(usize::MAX)
+    }
+
+    /// The article's text and fields; bad bytes or a bad record are errors here, for
+    /// this item only. A file too large for `max_chars` is refused unread.
+    pub fn read_at_most(&self, max_chars: usize) -> Result<ArticleIn> {
         match &self.content {
-            Content::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                Ok(ArticleIn {
-                    text: input::decode(bytes, &self.origin)?,
-                    ..ArticleIn::default()
-                })
-            }
+            Content::File(path) => Ok(ArticleIn {
+                text: input::read_at_most(Some(path), max_chars)?.text,
+                ..ArticleIn::default()
+            }),
             Content::Record(a) => Ok((**a).clone()),
             Content::NotUtf8 { file, line, offset } => Err(Error::NotUtf8 {
                 origin: format!("{file} (line {line})"),

@@ -16,20 +16,84 @@ pub struct Raw {
 
 /// Read `path`, or stdin when it is `None` or `-`.
 pub fn read(path: Option<&Path>) -> Result<Raw> {
+    read_at_most(path, usize::MAX)
+}
+
+/// Read `path` (stdin for `None` or `-`) if it can hold at most `max_chars`
+/// characters: reading stops past `max_bytes(max_chars)`, so a huge file or an endless
+/// pipe is refused without being read into memory.
+pub fn read_at_most(path: Option<&Path>, max_chars: usize) -> Result<Raw> {
     let (origin, bytes) = match path.filter(|p| p.as_os_str() != "-") {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|source| Error::Io {
+            let origin = p.display().to_string();
+            let io = |source| Error::Io {
                 path: p.to_path_buf(),
                 source,
-            })?;
-            (p.display().to_string(), bytes)
+            };
+            let file = std::fs::File::open(p).map_err(io)?;
+            (
+                origin.clone(),
+                read_bounded(file, &origin, max_chars).map_err(|e| e.or(io))?,
+            )
         }
-        None => ("<stdin>".to_string(), read_stdin()?),
+        None => {
+            let stdin = std::io::stdin().lock();
+            let bytes = read_bounded(stdin, "<stdin>", max_chars).map_err(|e| {
+                e.or(|source| Error::Io {
+                    path: "<stdin>".into(),
+                    source,
+                })
+            })?;
+            ("<stdin>".to_string(), bytes)
+        }
     };
     Ok(Raw {
         text: decode(bytes, &origin)?,
         origin,
     })
+}
+
+/// The most bytes `max_chars` characters of UTF-8 can take (4 a character, and a
+/// byte-order mark).
+pub fn max_bytes(max_chars: usize) -> u64 {
+    (max_chars as u64).saturating_mul(4).saturating_add(3)
+}
+
+/// A read error, or an input too large for the limit (an error that needs no io).
+enum Bounded {
+    Io(std::io::Error),
+    Large(Error),
+}
+
+impl Bounded {
+    fn or(self, io: impl FnOnce(std::io::Error) -> Error) -> Error {
+        match self {
+            Bounded::Io(e) => io(e),
+            Bounded::Large(e) => e,
+        }
+    }
+}
+
+/// All of `reader`, unless it holds more than `max_bytes(max_chars)` bytes.
+fn read_bounded(
+    reader: impl Read,
+    origin: &str,
+    max_chars: usize,
+) -> std::result::Result<Vec<u8>, Bounded> {
+    let limit = max_bytes(max_chars);
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(Bounded::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(Bounded::Large(Error::TooLarge {
+            origin: origin.to_string(),
+            bytes: limit,
+            max: max_chars,
+        }));
+    }
+    Ok(bytes)
 }
 
 /// All of stdin.

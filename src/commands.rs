@@ -13,6 +13,8 @@ use crate::review::{self, checks::Check, html};
 use crate::text::{Article, input};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// What every model-running command shares: the models, the choices over their cards'
 /// defaults, what input is accepted, and how to reach the hub.
@@ -22,11 +24,18 @@ pub struct Setup {
     pub options: Options,
     pub input: InputRules,
     pub hub: HubConfig,
+    /// Set by SIGINT/SIGTERM: generation stops at the next token with
+    /// `Error::Interrupted`.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Setup {
     fn pipeline(&self, uses: Uses, progress: &mut dyn Progress) -> Result<Pipeline> {
-        Pipeline::load(&self.choice, &self.options, uses, &self.hub, progress)
+        let mut p = Pipeline::load(&self.choice, &self.options, uses, &self.hub, progress)?;
+        if let Some(flag) = &self.interrupt {
+            p.interrupt_on(flag.clone());
+        }
+        Ok(p)
     }
 }
 
@@ -54,26 +63,26 @@ pub fn translate(
     review_page: Option<&Path>,
     progress: &mut dyn Progress,
 ) -> Result<()> {
-    // Bad input fails before the slow model load.
+    // Bad input and unwritable outputs fail before the slow model load.
     let article = Article::read(io.input.as_deref(), &setup.input)?;
+    let out = OutFile::open_all(io.output.as_deref())?;
+    let page = OutFile::open_all(review_page)?;
     let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
     let record = pipeline.translate(&article, progress)?;
-    if let Some(path) = review_page {
-        write_file(path, &html::render(&record.translation, &article.origin))?;
+    if let Some(page) = page {
+        page.write(&html::render(&record.translation, &article.origin))?;
     }
-    write_output(
-        io.output.as_deref(),
-        &output::translation(&record, io.format),
-    )
+    write_output(out, &output::translation(&record, io.format))
 }
 
 /// `anuvad summarize`.
 pub fn summarize(setup: &Setup, io: &Io, progress: &mut dyn Progress) -> Result<()> {
     let article = Article::read(io.input.as_deref(), &setup.input)?;
+    let out = OutFile::open_all(io.output.as_deref())?;
     let mut pipeline = setup.pipeline(Uses::SUMMARIZE, progress)?;
     let record = pipeline.summarize(&article, progress)?;
     let text = output::summary(&record, setup.options.bullets, io.format);
-    write_output(io.output.as_deref(), &text)
+    write_output(out, &text)
 }
 
 /// `anuvad review`: check a translation made elsewhere against its Hindi source.
@@ -97,10 +106,11 @@ pub fn review(setup: &Setup, rc: &ReviewConfig, progress: &mut dyn Progress) -> 
             origin: english.origin,
         });
     }
+    let page = OutFile::open_all(rc.html.as_deref())?;
     let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
     let record = pipeline.review(&article, &english.text, progress)?;
-    if let Some(path) = &rc.html {
-        write_file(path, &html::render(&record.translation, &english.origin))?;
+    if let Some(page) = page {
+        page.write(&html::render(&record.translation, &english.origin))?;
     }
     write_output(None, &output::review(&record, rc.format))?;
     let fired = review::fired(&record.translation.checks, &rc.fail_on);
@@ -138,11 +148,12 @@ pub fn eval(setup: &Setup, ec: &EvalConfig, progress: &mut dyn Progress) -> Resu
     if let Some(n) = ec.limit {
         articles.truncate(n);
     }
+    let out = OutFile::open_all(ec.out.as_deref())?;
     let mut pipeline = setup.pipeline(Uses::of(ec.task), progress)?;
     let report = eval::run(&mut pipeline, &articles, ec.task, &data, progress);
     let json = output::json(&report);
-    if let Some(path) = &ec.out {
-        write_file(path, &json)?;
+    if let Some(out) = out {
+        out.write(&json)?;
     }
     let text = if ec.json {
         json
@@ -153,22 +164,75 @@ pub fn eval(setup: &Setup, ec: &EvalConfig, progress: &mut dyn Progress) -> Resu
     Ok(if report.failures.is_empty() { 0 } else { 7 })
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// A result file, opened before the work starts so that an unwritable path fails at
+/// once instead of after minutes of translation; its old content is replaced only when
+/// the result is written, and a file created for a run that failed is removed.
+struct OutFile {
+    path: PathBuf,
+    file: std::fs::File,
+    created: bool,
+    written: bool,
 }
 
-/// Write to `path`, or to stdout.
-fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
-    match path {
-        Some(path) => write_file(path, text),
+impl OutFile {
+    fn open(path: &Path) -> Result<OutFile> {
+        let created = std::fs::symlink_metadata(path).is_err();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(OutFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+            written: false,
+        })
+    }
+
+    fn open_all(path: Option<&Path>) -> Result<Option<OutFile>> {
+        path.map(OutFile::open).transpose()
+    }
+
+    fn write(mut self, text: &str) -> Result<()> {
+        // Only a regular file can be truncated (not /dev/stdout or a pipe).
+        let regular = self.file.metadata().is_ok_and(|m| m.is_file());
+        let result = (if regular {
+            self.file.set_len(0)
+        } else {
+            Ok(())
+        })
+        .and_then(|_| self.file.write_all(text.as_bytes()))
+        .and_then(|_| self.file.flush());
+        self.written = result.is_ok();
+        result.map_err(|source| Error::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for OutFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Write to `out`, or to stdout.
+fn write_output(out: Option<OutFile>, text: &str) -> Result<()> {
+    match out {
+        Some(out) => out.write(text),
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|_| out.flush())
-                .map_err(|source| Error::Io {
+                .map_err(|source| Error::Write {
                     path: "<stdout>".into(),
                     source,
                 })

@@ -101,11 +101,44 @@ pub enum Error {
     )]
     Locked { dir: PathBuf, holder: String },
 
-    #[error("interrupted by a signal; run the same command again to resume")]
+    #[error(
+        "interrupted by a signal (SIGINT or SIGTERM); nothing was written, run the command again"
+    )]
     Interrupted,
 
     #[error("{0}")]
     Invalid(String),
+
+    #[error(
+        "cannot write {path}: {source}; check that its directory exists and is writable and that the disk is not full"
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{origin} is UTF-16 ({encoding}), not UTF-8; convert it with `iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8`"
+    )]
+    Utf16 {
+        origin: String,
+        encoding: &'static str,
+    },
+
+    #[error(
+        "no articles in {inputs}: a directory needs *.txt or *.md files (hidden ones are skipped), a feed one JSON record per line"
+    )]
+    NoArticles { inputs: String },
+
+    #[error(
+        "{origin} is too long (more than {bytes} bytes; the limit is {max} characters); split it, or raise --max-article-chars"
+    )]
+    TooLarge {
+        origin: String,
+        bytes: u64,
+        max: usize,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -118,7 +151,11 @@ impl Error {
             | Error::NotUtf8 { .. }
             | Error::EmptyInput { .. }
             | Error::TooLong { .. }
-            | Error::BadRecord { .. } => 3,
+            | Error::BadRecord { .. }
+            | Error::Write { .. }
+            | Error::Utf16 { .. }
+            | Error::NoArticles { .. }
+            | Error::TooLarge { .. } => 3,
             Error::NotHindi { .. } => 4,
             Error::Card { .. }
             | Error::UnknownModel { .. }
@@ -158,6 +195,10 @@ impl Error {
             Error::Locked { .. } => "locked",
             Error::Interrupted => "interrupted",
             Error::Invalid(_) => "invalid",
+            Error::Write { .. } => "write",
+            Error::Utf16 { .. } => "not_utf8",
+            Error::NoArticles { .. } => "no_articles",
+            Error::TooLarge { .. } => "too_long",
         }
     }
 }

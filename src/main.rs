@@ -8,10 +8,11 @@ use anuvad::config::{
     self, InputRules, ModelChoice, Options, OutputFormat, Precision, ProgressMode, Quality,
     Sampling, SummaryLength, Task,
 };
-use anuvad::progress::Reporter;
+use anuvad::progress::{Reporter, printable};
 use anuvad::record::Check;
 use anuvad::{Error, HubConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -77,6 +78,10 @@ struct Global {
     /// Progress on stderr: bar (terminal), plain lines (logs), json lines, none; auto = bar on a terminal.
     #[arg(long, global = true, value_enum, default_value_t = ProgressArg::Auto)]
     progress: ProgressArg,
+    /// Articles longer than this many characters are refused (exit 3; in `batch`, they
+    /// fail as too long).
+    #[arg(long, global = true, value_name = "N", default_value_t = 100_000)]
+    max_article_chars: usize,
     /// No progress output (warnings and errors only).
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -193,9 +198,6 @@ struct BatchArgs {
     /// Stop at the first failed article (default: record it and go on).
     #[arg(long)]
     fail_fast: bool,
-    /// Articles longer than this many characters fail as too long.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    max_article_chars: usize,
     /// Summary length (with --task summarize or both).
     #[arg(long, value_enum, default_value_t = LengthArg::Medium)]
     length: LengthArg,
@@ -294,11 +296,13 @@ fn main() {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("anuvad: error: {e}");
+            // A closed stderr must not turn an error into a panic: write, never eprintln.
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "anuvad: error: {}", printable(&e.to_string()));
             if verbose > 0 {
                 let mut source = std::error::Error::source(&e);
                 while let Some(s) = source {
-                    eprintln!("  caused by: {s}");
+                    let _ = writeln!(err, "  caused by: {s}");
                     source = s.source();
                 }
             }
@@ -352,8 +356,12 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }),
             ..Options::default()
         },
-        input: InputRules::default(),
+        input: InputRules {
+            force: false,
+            max_chars: g.max_article_chars,
+        },
         hub: HubConfig::from_env(),
+        interrupt: None,
     };
     let home = setup.choice.home.clone();
     let progress_mode = match g.progress {
@@ -389,6 +397,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         } => {
             setup.input.force = force;
             setup.options.low_confidence = low_confidence;
+            setup.interrupt = Some(interrupt_on_signals()?);
             let io = Io {
                 input,
                 output,
@@ -407,6 +416,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             setup.input.force = force;
             setup.options.summary_length = Some(length(length_arg));
             setup.options.bullets = bullets;
+            setup.interrupt = Some(interrupt_on_signals()?);
             let io = Io {
                 input,
                 output,
@@ -480,7 +490,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                         fail_fast: b.fail_fast,
                         input: InputRules {
                             force: b.force,
-                            max_chars: b.max_article_chars,
+                            max_chars: setup.input.max_chars,
                         },
                     };
                     setup.options.summary_length = Some(length(b.length));
@@ -500,7 +510,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
             drop(progress);
             if !g.quiet || outcome.exit_code() != 0 {
                 let c = &outcome.report.articles;
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "anuvad: batch {}: {} done, {} already done, {} failed, {} not processed, {:.1} s; report: {}",
                     if outcome.report.interrupted {
                         "interrupted"
@@ -538,7 +549,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
-/// SIGINT/SIGTERM set the returned flag: the batch abandons the article in flight,
+/// SIGINT/SIGTERM set the returned flag: `translate`/`summarize` stop at the next token
+/// and exit 130 without writing a result; the batch abandons the article in flight,
 /// writes its report and exits 130. A second signal exits at once.
 fn interrupt_on_signals() -> Result<Arc<AtomicBool>, Error> {
     use signal_hook::consts::{SIGINT, SIGTERM};

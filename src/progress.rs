@@ -3,8 +3,28 @@
 
 use crate::config::ProgressMode;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// `s` safe to print into a log line: control characters (newlines, NUL, escape
+/// sequences) are escaped like `\n` and `\u{0}`, so an article id or a file name
+/// cannot forge log lines or drive the terminal.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
@@ -92,6 +112,9 @@ pub struct Reporter {
     in_batch: bool,
     /// The article in flight, named in warnings.
     article: String,
+    /// Set when a write to stderr failed (its reader is gone, e.g. `2>&1 | head`):
+    /// progress stops, the work goes on.
+    closed: AtomicBool,
 }
 
 impl Reporter {
@@ -115,6 +138,23 @@ impl Reporter {
             batch: None,
             in_batch: false,
             article: String::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// One line on stderr; a failed write (a closed pipe) silences the rest instead of
+    /// panicking like `eprintln!`.
+    fn say(&self, line: std::fmt::Arguments) {
+        if self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if err
+            .write_fmt(line)
+            .and_then(|_| err.write_all(b"\n"))
+            .is_err()
+        {
+            self.closed.store(true, Ordering::Relaxed);
         }
     }
 
@@ -124,7 +164,7 @@ impl Reporter {
 
     fn json(&self, mut v: serde_json::Value) {
         v["elapsed"] = serde_json::json!((self.elapsed() * 1000.0).round() / 1000.0);
-        let _ = writeln!(std::io::stderr(), "{v}");
+        self.say(format_args!("{v}"));
     }
 
     fn new_bar(len: u64, template: &str) -> ProgressBar {
@@ -149,6 +189,11 @@ impl Progress for Reporter {
             } else {
                 format!("{}: {message}", self.article)
             };
+            // JSON escapes by itself; the other sinks print the text as it is.
+            let message = match &self.sink {
+                Sink::Json => message,
+                _ => printable(&message).into_owned(),
+            };
             match &self.sink {
                 Sink::Json => {
                     self.json(serde_json::json!({"event": "warning", "message": message}))
@@ -159,7 +204,7 @@ impl Progress for Reporter {
                     }
                 }
                 Sink::Bar(Some(bar)) => bar.println(format!("warning: {message}")),
-                _ => eprintln!("anuvad: warning: {message}"),
+                _ => self.say(format_args!("anuvad: warning: {message}")),
             }
             return;
         }
@@ -208,7 +253,7 @@ impl Progress for Reporter {
                 let b = ProgressBar::new_spinner();
                 b.set_draw_target(ProgressDrawTarget::stderr());
                 let b = attach(multi, b);
-                b.set_message(message.to_string());
+                b.set_message(printable(message).into_owned());
                 b.enable_steady_tick(std::time::Duration::from_millis(120));
                 *bar = Some(b);
             }
@@ -224,13 +269,16 @@ impl Progress for Reporter {
             (Sink::Bar(Some(bar)), Event::DownloadAdvance { bytes }) => bar.inc(*bytes),
             (Sink::Bar(bar), Event::DownloadDone) => clear(multi, bar.take()),
             (Sink::Bar(_), _) => {}
-            (Sink::Plain, Event::Stage { message }) => {
-                eprintln!("anuvad: [{elapsed:7.1}s] {message}")
-            }
+            (Sink::Plain, Event::Stage { message }) => self.say(format_args!(
+                "anuvad: [{elapsed:7.1}s] {}",
+                printable(message)
+            )),
             (Sink::Plain, Event::Begin { .. } | Event::ChunkDone { .. }) if self.in_batch => {}
             (Sink::Plain, Event::Begin { task, total }) => {
                 self.task = task.to_string();
-                eprintln!("anuvad: [{elapsed:7.1}s] {task}: {total} chunks");
+                self.say(format_args!(
+                    "anuvad: [{elapsed:7.1}s] {task}: {total} chunks"
+                ));
             }
             (
                 Sink::Plain,
@@ -242,16 +290,17 @@ impl Progress for Reporter {
                 },
             ) => {
                 let rate = *output_tokens as f64 / elapsed.max(1e-3);
-                eprintln!(
+                self.say(format_args!(
                     "anuvad: [{elapsed:7.1}s] {}: chunk {done}/{total} done, {output_tokens} tokens out ({rate:.1} tok/s)",
                     self.task
-                );
+                ));
             }
-            (Sink::Plain, Event::DownloadStart { file, bytes }) => {
-                eprintln!("anuvad: [{elapsed:7.1}s] downloading {file} ({bytes} bytes)")
-            }
+            (Sink::Plain, Event::DownloadStart { file, bytes }) => self.say(format_args!(
+                "anuvad: [{elapsed:7.1}s] downloading {} ({bytes} bytes)",
+                printable(file)
+            )),
             (Sink::Plain, Event::DownloadDone) => {
-                eprintln!("anuvad: [{elapsed:7.1}s] download done")
+                self.say(format_args!("anuvad: [{elapsed:7.1}s] download done"))
             }
             (Sink::Plain, _) => {}
             (Sink::Json, Event::Stage { message }) => {
@@ -320,9 +369,9 @@ impl Reporter {
                         ));
                         self.batch = Some((multi, b));
                     }
-                    Sink::Plain => eprintln!(
+                    Sink::Plain => self.say(format_args!(
                         "anuvad: [{elapsed:7.1}s] batch: {total} articles to process, {skipped} already done"
-                    ),
+                    )),
                     Sink::Json => self.json(
                         serde_json::json!({"event": "batch_begin", "total": total, "skipped": skipped}),
                     ),
@@ -332,7 +381,7 @@ impl Reporter {
             Event::ArticleBegin { index, total, id } => match &self.sink {
                 Sink::Bar(_) => {
                     if let Some((_, b)) = &self.batch {
-                        b.set_message(id.to_string());
+                        b.set_message(printable(id).into_owned());
                     }
                 }
                 Sink::Json => self.json(serde_json::json!({"event": "article_begin",
@@ -352,18 +401,25 @@ impl Reporter {
                     clear(multi.as_ref(), bar.take());
                     if let Some((multi, b)) = &self.batch {
                         if let Some(err) = error {
-                            let _ = multi.println(format!("failed: {id}: {err}"));
+                            let _ = multi.println(format!(
+                                "failed: {}: {}",
+                                printable(id),
+                                printable(err)
+                            ));
                         }
                         b.inc(1);
                     }
                 }
                 Sink::Plain => match error {
-                    None => eprintln!(
-                        "anuvad: [{elapsed:7.1}s] {index}/{total} done {id} ({seconds:.1} s, {output_tokens} tokens out)"
-                    ),
-                    Some(err) => {
-                        eprintln!("anuvad: [{elapsed:7.1}s] {index}/{total} FAILED {id}: {err}")
-                    }
+                    None => self.say(format_args!(
+                        "anuvad: [{elapsed:7.1}s] {index}/{total} done {} ({seconds:.1} s, {output_tokens} tokens out)",
+                        printable(id)
+                    )),
+                    Some(err) => self.say(format_args!(
+                        "anuvad: [{elapsed:7.1}s] {index}/{total} FAILED {}: {}",
+                        printable(id),
+                        printable(err)
+                    )),
                 },
                 Sink::Json => self.json(serde_json::json!({"event": "article_done",
                     "index": index, "total": total, "id": id, "status": if error.is_some() {"failed"} else {"done"},
@@ -393,5 +449,20 @@ impl Drop for Reporter {
         if let Some((_, b)) = &self.batch {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_hindi_is_kept() {
+        assert!(matches!(printable("desh/0412.txt"), Cow::Borrowed(_)));
+        assert_eq!(printable("लेख १"), "लेख १");
+        assert_eq!(
+            printable("a\nanuvad: [ 1.0s] 2/2 done forged\0\x1b[2J"),
+            "a\\nanuvad: [ 1.0s] 2/2 done forged\\u{0}\\u{1b}[2J"
+        );
     }
 }

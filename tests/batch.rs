@@ -627,3 +627,204 @@ fn the_slurm_script_runs_each_array_task_as_a_shard_that_merges_into_the_whole()
     assert_eq!(records(&all).len(), 6);
     assert_eq!(report(&all)["articles"]["done"], 6);
 }
+
+#[test]
+fn a_restart_right_after_the_holder_died_waits_for_its_lock_to_be_released() {
+    // After SIGKILL the kernel releases a run's lock only once the dead process is torn
+    // down (measured: 2-150 ms), and supervisors restart at once. Here the lock file
+    // names a dead pid while this test holds the lock until the new run is waiting.
+    let home = Home::new("batch-relock");
+    let input = articles(&home, 1);
+    let out = home.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let dead = {
+        let mut c = std::process::Command::new("true").spawn().unwrap();
+        c.wait().unwrap();
+        c.id()
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = out.join(".anuvad.lock");
+    std::fs::write(
+        &lock,
+        format!(
+            "pid {dead} on {}, started 2026-11-30T01:30:00Z",
+            host.trim()
+        ),
+    )
+    .unwrap();
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    held.lock().unwrap();
+    let mut child = home
+        .command(&[
+            "batch",
+            &input,
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "plain",
+        ])
+        .spawn()
+        .unwrap();
+    // Release only once the new run has the lock file open (it tries at once after),
+    // or has given up.
+    let fds = format!("/proc/{}/fd", child.id());
+    let t = Instant::now();
+    while !std::fs::read_dir(&fds).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| std::fs::read_link(e.path()).is_ok_and(|p| p == lock))
+    }) && child.try_wait().unwrap().is_none()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the run never opened its lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(held);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "took over the lock of a run that is gone (pid {dead} on"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(report(&out)["articles"]["done"], 1);
+}
+
+#[test]
+fn an_unreadable_subdirectory_fails_alone_and_the_other_articles_are_done() {
+    let home = Home::new("batch-unreadable");
+    let input = articles(&home, 2);
+    // Unreadable for everyone: a directory whose path is longer than PATH_MAX (root
+    // reads through permissions), and one with mode 000 (for other users).
+    let deep = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("cd \"$1\" && for i in $(seq 20); do d=$(printf 'd%.0s' $(seq 250)); mkdir $d && cd $d || exit 1; done && echo 'लेख।' > a.txt")
+        .args(["-", &input])
+        .status()
+        .unwrap();
+    assert!(deep.success());
+    let locked = home.path("in/locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("a.txt"), ARTICLE).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads it anyway, and then its article is done like the others.
+    let readable = std::fs::read_dir(&locked).is_ok();
+    let out = home.path("out");
+    let o = batch(&home, &[&input, "--out", out.to_str().unwrap()]);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["articles"]["done"], 2 + u64::from(readable), "{r}");
+    let failures = r["failures"].as_array().unwrap();
+    assert!(!failures.is_empty(), "{r}");
+    for f in failures {
+        assert_eq!(f["kind"], "io", "{f}");
+        let message = f["message"].as_str().unwrap();
+        assert!(message.starts_with("cannot read "), "{message}");
+    }
+    assert_eq!(
+        r["articles"]["failed"].as_u64(),
+        Some(failures.len() as u64)
+    );
+}
+
+#[test]
+fn an_input_with_no_articles_is_an_error_not_a_quiet_success() {
+    let home = Home::new("batch-nothing");
+    let empty = home.path("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    std::fs::write(empty.join("notes.json"), "{}").unwrap();
+    let feed = home.path("feed.jsonl");
+    std::fs::write(&feed, "\n\n").unwrap();
+    for input in [&empty, &feed] {
+        let out = home.path("out");
+        let o = batch(
+            &home,
+            &[input.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("no articles in {}", input.display())),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_closed_stderr_stops_progress_but_the_run_finishes_and_writes_its_report() {
+    use std::io::BufRead;
+    let home = Home::new("batch-epipe");
+    let input = articles(&home, 6);
+    let out = home.path("out");
+    let mut child = home
+        .command(&[
+            "batch",
+            &input,
+            "--out",
+            out.to_str().unwrap(),
+            "--progress",
+            "plain",
+        ])
+        .spawn()
+        .unwrap();
+    // Like `anuvad batch … 2>&1 | head -1`: one line, then the reader is gone.
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    drop(reader);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "first line: {first}");
+    let c = &report(&out)["articles"];
+    assert_eq!(
+        (c["done"].as_u64(), c["failed"].as_u64()),
+        (Some(6), Some(0))
+    );
+}
+
+#[test]
+fn a_feed_with_a_byte_order_mark_keeps_its_first_record_and_ids_cannot_forge_log_lines() {
+    let home = Home::new("batch-bom");
+    let forged = "evil\nanuvad: [    0.1s] 9/9 done forged.txt (0.1 s, 0 tokens out)\u{0}";
+    let feed = home.path("feed.jsonl");
+    std::fs::write(
+        &feed,
+        format!(
+            "\u{FEFF}{}\n{}\n",
+            serde_json::json!({"id": "first", "text": ARTICLE}),
+            serde_json::json!({"id": forged, "text": "no Hindi here"}),
+        ),
+    )
+    .unwrap();
+    let out = home.path("out");
+    let o = batch(
+        &home,
+        &[feed.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    let recs = records(&out);
+    assert_eq!(recs["first"]["status"], "done", "{recs:?}");
+    assert_eq!(recs[forged]["error"]["kind"], "not_hindi");
+    let log = stderr(&o);
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("done forged.txt") && !l.contains("FAILED")),
+        "a forged line: {log}"
+    );
+    assert!(!log.contains('\0'), "{log}");
+    assert!(
+        log.contains(
+            "FAILED evil\\nanuvad: [    0.1s] 9/9 done forged.txt (0.1 s, 0 tokens out)\\u{0}: "
+        ),
+        "{log}"
+    );
+}

@@ -520,3 +520,146 @@ fn eval_measures_a_small_set_with_references_facts_and_checks() {
         "a file is not an evaluation set"
     );
 }
+
+#[test]
+fn sigterm_stops_translate_and_summarize_with_exit_130_and_writes_nothing() {
+    use std::io::BufRead;
+    let home = Home::new("signals");
+    let long = home.path("long.txt");
+    std::fs::write(&long, ARTICLE.repeat(100)).unwrap();
+    for command in ["translate", "summarize"] {
+        let target = home.path(&format!("{command}.out"));
+        let mut child = home
+            .command(&[
+                command,
+                long.to_str().unwrap(),
+                "-o",
+                target.to_str().unwrap(),
+                "--progress",
+                "json",
+            ])
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("\"chunk_done\"") {
+                break;
+            }
+        }
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{command}: {rest:?}");
+        assert!(
+            rest.iter().any(|l| l.contains("interrupted by a signal")),
+            "{command}: {rest:?}"
+        );
+        assert!(!target.exists(), "{command}: no half result is left");
+    }
+}
+
+#[test]
+fn every_command_refuses_an_article_over_max_article_chars() {
+    let home = Home::new("too-long");
+    // The default limit (100,000 characters) holds without the flag: a 10 MB article
+    // would be about 53,000 chunks.
+    let huge = "बारिश हुई। ".repeat(10_000);
+    let o = home.run_with_stdin(&["translate", "-"], Some(huge.as_bytes()));
+    assert_error(&o, 3, "110000 characters; the limit is 100000");
+    assert_error(
+        &home.run_with_stdin(&["summarize", "-"], Some(huge.as_bytes())),
+        3,
+        "the limit is 100000",
+    );
+    assert_error(
+        &home.run(&["summarize", &file(&home), "--max-article-chars", "50"]),
+        3,
+        "raise --max-article-chars",
+    );
+    assert_error(
+        &home.run(&["translate", &file(&home), "--max-article-chars", "50"]),
+        3,
+        "the limit is 50",
+    );
+}
+
+#[test]
+fn a_huge_input_is_refused_without_reading_it_all() {
+    use std::io::Write;
+    let home = Home::new("huge-input");
+    let mut child = home
+        .command(&["translate", "-", "--max-article-chars", "1000"])
+        .spawn()
+        .unwrap();
+    // 64 MB offered on stdin; the command must stop reading after about 4 KB.
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let block = "बारिश हुई। ".repeat(1000);
+        let mut offered = 0;
+        while offered < 64 << 20 {
+            if stdin.write_all(block.as_bytes()).is_err() {
+                return false; // the reader is gone: it stopped early
+            }
+            offered += block.len();
+        }
+        true
+    });
+    let o = child.wait_with_output().unwrap();
+    assert_error(&o, 3, "more than 4003 bytes; the limit is 1000 characters");
+    assert!(!writer.join().unwrap(), "the whole input was read");
+    // A file is refused the same way, without reading it (a sparse 16 GB file).
+    let big = home.path("big.txt");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    assert_error(
+        &home.run(&["summarize", big.to_str().unwrap()]),
+        3,
+        "the limit is 100000 characters",
+    );
+}
+
+#[test]
+fn an_unwritable_output_fails_before_any_work_and_says_cannot_write() {
+    let home = Home::new("unwritable");
+    let bad = "/nonexistent/dir/out.txt";
+    for args in [
+        vec!["translate", "-o", bad],
+        vec!["translate", "--review", bad],
+        vec!["summarize", "-o", bad],
+    ] {
+        let file = file(&home);
+        let mut all = args.clone();
+        all.extend([file.as_str(), "--progress", "json"]);
+        let o = home.run(&all);
+        assert_error(&o, 3, &format!("cannot write {bad}"));
+        assert!(
+            !stderr(&o).contains("\"begin\""),
+            "{args:?}: no work before the check: {}",
+            stderr(&o)
+        );
+    }
+    // An output that exists keeps its content until the new result replaces it.
+    let target = home.path("out.txt");
+    std::fs::write(
+        &target,
+        "old result, much longer than the new one will be ".repeat(50),
+    )
+    .unwrap();
+    let o = home.run(&[
+        "translate",
+        &file(&home),
+        "-o",
+        target.to_str().unwrap(),
+        "--progress",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert!(!text.contains("old result"), "{text}");
+}

@@ -167,7 +167,7 @@ pub fn run(
             continue;
         }
         first_seen.insert(&item.id, &item.origin);
-        let article = item.read().and_then(|a| {
+        let article = item.read_at_most(cfg.input.max_chars).and_then(|a| {
             crate::text::input::check(&item.origin, &a.text, &cfg.input)?;
             Ok(a)
         });

@@ -30,6 +30,12 @@ enum Content {
     },
     /// A feed line that is not a usable record.
     BadRecord(String),
+    /// A directory or entry that could not be read while walking an input directory.
+    Unreadable {
+        path: PathBuf,
+        kind: std::io::ErrorKind,
+        message: String,
+    },
 }
 
 /// An article's text and the fields that travel with it to the output.
@@ -43,20 +49,19 @@ pub struct ArticleIn {
 }
 
 impl Item {
-    /// The article's text and fields; bad bytes or a bad record are errors here, for
-    /// this item only.
+    #[cfg(test)]
     pub fn read(&self) -> Result<ArticleIn> {
+        self.read_at_most(usize::MAX)
+    }
+
+    /// The article's text and fields; bad bytes or a bad record are errors here, for
+    /// this item only. A file too large for `max_chars` is refused unread.
+    pub fn read_at_most(&self, max_chars: usize) -> Result<ArticleIn> {
         match &self.content {
-            Content::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                Ok(ArticleIn {
-                    text: input::decode(bytes, &self.origin)?,
-                    ..ArticleIn::default()
-                })
-            }
+            Content::File(path) => Ok(ArticleIn {
+                text: input::read_at_most(Some(path), max_chars)?.text,
+                ..ArticleIn::default()
+            }),
             Content::Record(a) => Ok((**a).clone()),
             Content::NotUtf8 { file, line, offset } => Err(Error::NotUtf8 {
                 origin: format!("{file} (line {line})"),
@@ -66,14 +71,38 @@ impl Item {
                 origin: self.origin.clone(),
                 message: message.clone(),
             }),
+            Content::Unreadable {
+                path,
+                kind,
+                message,
+            } => Err(Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(*kind, message.clone()),
+            }),
         }
     }
 }
 
 /// Every item of `inputs`, in order: a directory's files sorted by path, a feed's
 /// records in line order. A missing input is an error for the whole run (a typo in
-/// the command, not a bad article).
+/// the command, not a bad article), and so is finding no articles at all (a wrong
+/// directory or an empty feed would otherwise "succeed" every night). A subdirectory
+/// that cannot be read is an item that fails, like a bad article.
 pub fn collect(inputs: &[PathBuf]) -> Result<Vec<Item>> {
+    let items = collect_all(inputs)?;
+    if items.is_empty() {
+        return Err(Error::NoArticles {
+            inputs: inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(items)
+}
+
+fn collect_all(inputs: &[PathBuf]) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
@@ -86,19 +115,31 @@ pub fn collect(inputs: &[PathBuf]) -> Result<Vec<Item>> {
         })?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            walk(input, &mut files)?;
-            files.sort();
-            for f in files {
+            walk(input, &mut files);
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+            for (f, error) in files {
                 let rel = f.strip_prefix(input).unwrap_or(&f);
                 let id = rel
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy())
                     .collect::<Vec<_>>()
                     .join("/");
+                let content = match error {
+                    // The input directory itself: a problem with the command, not an article.
+                    Some(source) if f == *input => {
+                        return Err(Error::Io { path: f, source });
+                    }
+                    None => Content::File(f.clone()),
+                    Some(e) => Content::Unreadable {
+                        path: f.clone(),
+                        kind: e.kind(),
+                        message: e.to_string(),
+                    },
+                };
                 items.push(Item {
                     id,
                     origin: f.display().to_string(),
-                    content: Content::File(f),
+                    content,
                 });
             }
         } else if has_extension(input, &["jsonl"]) {
@@ -125,35 +166,49 @@ fn has_extension(p: &Path, exts: &[&str]) -> bool {
 }
 
 /// Article files under `dir`: `*.txt` and `*.md`, skipping hidden entries. Symlinked
-/// directories are not followed (no loops); symlinked files are.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
+/// directories are not followed (no loops); symlinked files are. A directory or entry
+/// that cannot be read is listed with its error, so it fails alone.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, Option<std::io::Error>)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return out.push((dir.to_path_buf(), Some(e))),
     };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let entry = entry.map_err(io)?;
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                out.push((dir.to_path_buf(), Some(e)));
+                // A failing directory stream may repeat its error forever.
+                return;
+            }
+        };
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let kind = entry.file_type().map_err(io)?;
-        if kind.is_dir() {
-            walk(&path, out)?;
-        } else if (kind.is_file() || (kind.is_symlink() && path.is_file()))
-            && has_extension(&path, &["txt", "md"])
-        {
-            out.push(path);
+        match entry.file_type() {
+            Err(e) => out.push((path, Some(e))),
+            Ok(kind) if kind.is_dir() => walk(&path, out),
+            Ok(kind)
+                if (kind.is_file() || (kind.is_symlink() && path.is_file()))
+                    && has_extension(&path, &["txt", "md"]) =>
+            {
+                out.push((path, None))
+            }
+            Ok(_) => {}
         }
     }
-    Ok(())
 }
 
 /// The records of a JSONL feed. Blank lines are skipped; a line that is not UTF-8,
 /// not a JSON object, or lacks `id` or `text` becomes a failing item named by its line.
 fn records(bytes: &[u8], origin: &str) -> Vec<Item> {
     let mut items = Vec::new();
-    let mut offset = 0;
+    // A byte-order mark (Windows editors write one) is not part of the first record.
+    let (bytes, mut offset) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (rest, 3),
+        None => (bytes, 0),
+    };
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let at = format!("{origin}:{}", n + 1);
         let line_offset = offset;

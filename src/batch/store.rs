@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 const LOCK: &str = ".anuvad.lock";
 const TMP: &str = ".tmp";
@@ -30,9 +31,10 @@ impl OutDir {
     /// Create `root` if needed and lock it; fails with `Error::Locked` naming the holder
     /// when another live run has it.
     pub fn open(root: &Path) -> Result<OutDir> {
+        // Everything here creates or writes: a failure is a write error.
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
+            move |source| Error::Write { path, source }
         };
         std::fs::create_dir_all(root.join(ARTICLES)).map_err(io(root))?;
         std::fs::create_dir_all(root.join(TMP)).map_err(io(root))?;
@@ -44,27 +46,7 @@ impl OutDir {
             .truncate(false)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
-        let mut previous = String::new();
-        let _ = lock.read_to_string(&mut previous);
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    dir: root.to_path_buf(),
-                    holder: if previous.trim().is_empty() {
-                        "holder unknown".into()
-                    } else {
-                        previous.trim().to_string()
-                    },
-                });
-            }
-            Err(TryLockError::Error(source)) => {
-                return Err(Error::Io {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
+        let previous = take_lock(&lock, root, &lock_path)?;
         let holder = format!(
             "pid {} on {}, started {}",
             std::process::id(),
@@ -83,11 +65,10 @@ impl OutDir {
                 let _ = std::fs::remove_file(e.path());
             }
         }
-        let previous = previous.trim();
         Ok(OutDir {
             root: root.to_path_buf(),
             _lock: lock,
-            stale_lock: (!previous.is_empty()).then(|| previous.to_string()),
+            stale_lock: (!previous.is_empty()).then_some(previous),
         })
     }
 
@@ -120,7 +101,7 @@ impl OutDir {
             .root
             .join(TMP)
             .join(format!("{name}.{}.tmp", std::process::id()));
-        atomic_write(&tmp, path, bytes).map_err(|source| Error::Io {
+        atomic_write(&tmp, path, bytes).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
         })
@@ -139,6 +120,93 @@ fn atomic_write(tmp: &Path, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// How long `open` waits for a lock whose holder is gone: the kernel releases a killed
+/// process's lock only once its memory is torn down (measured: 2-150 ms after SIGKILL,
+/// longer for a big model), and supervisors restart at once.
+const GONE_HOLDER_WAIT: Duration = Duration::from_secs(10);
+/// How long a live holder is given to finish before a second run gives up with exit 8.
+const LIVE_HOLDER_WAIT: Duration = Duration::from_secs(2);
+
+/// Take the flock on `lock`, retrying while its holder is gone or finishing; returns
+/// what the file said before (the holder of a run that was killed, or empty).
+fn take_lock(lock: &File, root: &Path, lock_path: &Path) -> Result<String> {
+    let started = Instant::now();
+    loop {
+        let previous = holder_text(lock);
+        match lock.try_lock() {
+            Ok(()) => return Ok(previous),
+            Err(TryLockError::WouldBlock) => {
+                let wait = if previous.is_empty() || holder_is_gone(&previous) {
+                    GONE_HOLDER_WAIT
+                } else {
+                    LIVE_HOLDER_WAIT
+                };
+                if started.elapsed() >= wait {
+                    return Err(Error::Locked {
+                        dir: root.to_path_buf(),
+                        holder: if previous.is_empty() {
+                            "holder unknown".into()
+                        } else {
+                            previous
+                        },
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(Error::Io {
+                    path: lock_path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// The lock file's text, trimmed (read through its own handle, from the start).
+fn holder_text(lock: &File) -> String {
+    let mut text = String::new();
+    let mut f = lock;
+    let _ = f.rewind().and_then(|_| f.read_to_string(&mut text));
+    text.trim().to_string()
+}
+
+/// True when the holder named in the lock file (`pid N on HOST, …`) is a process of
+/// this host that no longer runs or is exiting (a zombie, or killed and still tearing
+/// down), so its lock is about to be released. A holder on another host (a shared
+/// filesystem) is taken to be alive.
+fn holder_is_gone(holder: &str) -> bool {
+    let Some(rest) = holder.strip_prefix("pid ") else {
+        return false;
+    };
+    let Some((pid, rest)) = rest.split_once(" on ") else {
+        return false;
+    };
+    let host = rest.split_once(',').map_or(rest, |(h, _)| h);
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if host != hostname() {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // Fields after the command name: state, ppid, pgrp, session, tty, tpgid, flags.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, f)| f)
+        .split_whitespace()
+        .collect();
+    const PF_EXITING: u64 = 0x4;
+    let zombie = matches!(fields.first(), Some(&("Z" | "X")));
+    let exiting = fields
+        .get(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0);
+    zombie || exiting
 }
 
 /// A file name for an id: readable (unsafe characters become `_`, at most 80 of them)
@@ -221,6 +289,23 @@ mod tests {
             Some("pid 1 on elsewhere, started earlier")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_holder_is_gone_only_when_it_is_a_dead_process_of_this_host() {
+        let dead = {
+            let mut c = std::process::Command::new("true").spawn().unwrap();
+            c.wait().unwrap();
+            c.id()
+        };
+        let here = hostname();
+        assert!(holder_is_gone(&format!("pid {dead} on {here}, started x")));
+        let me = std::process::id();
+        assert!(!holder_is_gone(&format!("pid {me} on {here}, started x")));
+        assert!(!holder_is_gone(&format!(
+            "pid {dead} on another-host, started x"
+        )));
+        assert!(!holder_is_gone("something else"));
     }
 
     #[test]

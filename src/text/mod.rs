@@ -37,7 +37,7 @@ impl Article {
 
     /// The article in `path` (stdin for None or `-`).
     pub fn read(path: Option<&Path>, rules: &InputRules) -> Result<Article> {
-        let raw = input::read(path)?;
+        let raw = input::read_at_most(path, rules.max_chars)?;
         Article::new(&raw.origin, &raw.text, rules)
     }
 

@@ -106,6 +106,11 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    #[error(
+        "{path}: {detail}; pass a .gguf file, a Marian model's folder, or a card id (`anuvad models list` shows them)"
+    )]
+    ModelPath { path: PathBuf, detail: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -128,7 +133,8 @@ impl Error {
             | Error::UnsupportedArchitecture { .. }
             | Error::Download { .. }
             | Error::Offline { .. }
-            | Error::Tokenizer(_) => 5,
+            | Error::Tokenizer(_)
+            | Error::ModelPath { .. } => 5,
             Error::ContextTooSmall { .. } | Error::Model(_) => 6,
             Error::Invalid(_) => 2,
             Error::Locked { .. } => 8,
@@ -158,6 +164,7 @@ impl Error {
             Error::Locked { .. } => "locked",
             Error::Interrupted => "interrupted",
             Error::Invalid(_) => "invalid",
+            Error::ModelPath { .. } => "model_missing",
         }
     }
 }

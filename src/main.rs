@@ -249,6 +249,9 @@ enum ModelsCommand {
     Pull { name: String },
     /// Print the local path of a model's file.
     Path { name: String },
+    /// Hash model files again and compare them with their cards' size and sha256 (every
+    /// model present when no ID or PATH is given); exit 5 on a mismatch.
+    Verify { name: Option<String> },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -533,6 +536,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
                     commands::models_path(&name, &home, &setup.hub)?.display()
                 );
                 Ok(0)
+            }
+            ModelsCommand::Verify { name } => {
+                let v = commands::models_verify(name.as_deref(), &home, &setup.hub, &mut progress)?;
+                print!("{}", v.report);
+                v.failure.map_or(Ok(0), Err)
             }
         },
     }

@@ -1,6 +1,8 @@
-//! Model download through hf-hub against a mock Hugging Face Hub on 127.0.0.1 that
-//! answers the way the real one does (ranged GETs on /{repo}/resolve/{rev}/{file} with
-//! etag, x-repo-commit and content-range). No test touches the internet.
+//! Model download against a mock Hugging Face Hub on 127.0.0.1 that answers the way the
+//! real one does (ranged GETs on /{repo}/resolve/{rev}/{file} with etag, x-repo-commit
+//! and content-range), or the way a hostile or broken one would (`Quirks`); and the
+//! integrity of model files on disk (sidecars, cards' sha256, `models verify`). No test
+//! touches the internet.
 
 use anuvad::HubConfig;
 use anuvad::card::ModelCard;
@@ -816,6 +818,47 @@ fn a_stalled_server_fails_the_download_instead_of_hanging() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("timed out"), "{stderr}");
+}
+
+#[test]
+fn a_batch_on_a_stalled_server_fails_and_lets_go_of_its_output_directory() {
+    let quirks = Quirks {
+        stall: true,
+        ..Quirks::default()
+    };
+    let hub = MockHub::with_quirks(vec![(FILE.into(), tiny_model_bytes())], quirks);
+    let s = sandbox("stall-batch");
+    std::fs::write(
+        s.home.join("models/tiny-hub.toml"),
+        user_card(&format!("hub_repo = \"{REPO}\"\nfile = \"{FILE}\"")),
+    )
+    .unwrap();
+    let article = s.home.join("a.txt");
+    std::fs::write(&article, "सरकार ने लोगों से घर में रहने को कहा।\n").unwrap();
+    let out_dir = s.home.join("out");
+    let batch = || {
+        output_within_two_minutes(
+            std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
+                .arg("batch")
+                .arg(&article)
+                .arg("--out")
+                .arg(&out_dir)
+                .args(["--model", "tiny-hub", "--progress", "none"])
+                .env("ANUVAD_HOME", &s.home)
+                .env("HF_ENDPOINT", &hub.url)
+                .env("HF_HOME", &s.hf)
+                .env("ANUVAD_HUB_TIMEOUT", "1")
+                .env_remove("HF_HUB_OFFLINE"),
+        )
+        .expect("batch hung on a server that never answers")
+    };
+    for _ in 0..2 {
+        let out = batch();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Not 8 the second time: the first run did not keep the directory locked.
+        assert_eq!(out.status.code(), Some(5), "{stderr}");
+        assert!(stderr.contains("timed out"), "{stderr}");
+    }
 }
 
 #[test]

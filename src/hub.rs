@@ -482,34 +482,28 @@ fn fetch(
     let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
     lock.lock().map_err(io(&lock_path))?;
     let expected = want.sha256.or(meta.sha256.as_deref());
+    // A blob of the right size from an earlier download is hashed, not fetched again.
     let have = std::fs::metadata(&blob).is_ok_and(|m| m.is_file() && m.len() == meta.size);
-    let hash = if have {
-        hash_file(&blob)?
+    let part = blobs.join(format!("{}.part", meta.etag));
+    let (hash, received) = if have {
+        (hash_file(&blob)?, &blob)
     } else {
-        let part = blobs.join(format!("{}.part", meta.etag));
         let hash = client
             .download(&part, meta.size, file, progress)
             .map_err(&failed)?;
-        if let Some(want) = expected
-            && hash != want
-        {
-            let _ = std::fs::remove_file(&part);
-            return Err(failed(format!(
-                "the file received has sha256 {hash}, expected {want}; it was not kept. Try `{}` again; if this persists, the server or the card is wrong",
-                fix_for(card)
-            )));
-        }
-        std::fs::rename(&part, &blob).map_err(io(&blob))?;
-        hash
+        (hash, &part)
     };
     if let Some(want) = expected
         && hash != want
     {
-        let _ = std::fs::remove_file(&blob);
+        let _ = std::fs::remove_file(received);
         return Err(failed(format!(
-            "the cached blob has sha256 {hash}, expected {want}; it was removed, run `{}` again",
+            "the file received has sha256 {hash}, expected {want}; it was not kept. Try `{}` again; if this persists, the server or the card is wrong",
             fix_for(card)
         )));
+    }
+    if !have {
+        std::fs::rename(&part, &blob).map_err(io(&blob))?;
     }
     let snapshot = cache.dir.join("snapshots").join(&meta.commit);
     let pointer = snapshot.join(file);
@@ -754,6 +748,7 @@ impl Client {
                 ));
             }
             attempt += 1;
+            last.clear();
             let response = self.get(&self.agent, &self.url, &format!("bytes={have}-"))?;
             let start = match response.status() {
                 206 => response
@@ -777,6 +772,7 @@ impl Client {
                 hasher = Sha256::new();
                 have = 0;
             }
+            let before = have;
             // One byte more than is due, to see a server that sends too much.
             let mut body = response.into_reader().take(size - have + 1);
             loop {
@@ -802,6 +798,10 @@ impl Client {
             }
             if have < size && last.is_empty() {
                 last = format!("the connection closed after {have} of {size} bytes");
+            }
+            if have > before {
+                // Only attempts that bring nothing count towards giving up.
+                attempt = 0;
             }
         }
         f.sync_all().map_err(io)?;

@@ -166,7 +166,7 @@ enum Command {
     /// Translate and/or summarize many articles (folders, JSONL feeds) into a directory:
     /// resumable, one failure never stops the rest, shardable across machines.
     Batch(BatchArgs),
-    /// List, download or locate models.
+    /// List, download, locate or verify models.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
@@ -245,7 +245,8 @@ enum TaskArg {
 enum ModelsCommand {
     /// Every model card, whether its file is present locally, and its size.
     List,
-    /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE).
+    /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_TOKEN,
+    /// HF_HUB_OFFLINE; ANUVAD_HUB_TIMEOUT: seconds to wait for the server, default 30).
     Pull { name: String },
     /// Print the local path of a model's file.
     Path { name: String },

@@ -690,7 +690,7 @@ impl Client {
             }
         };
         Ok(Metadata {
-            sha256: linked.filter(|e| is_sha256(e)),
+            sha256: (linked.is_some() && is_sha256(&etag)).then(|| etag.clone()),
             etag,
             commit,
             size,

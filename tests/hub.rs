@@ -25,6 +25,8 @@ struct Quirks {
     etag: Option<String>,
     /// The `x-repo-commit` header as sent.
     commit: Option<String>,
+    /// An `x-linked-etag` header (the real hub's sha256 of an LFS file).
+    linked_etag: Option<String>,
     /// Bytes sent after the body the headers announce (a lying or hostile server).
     extra: usize,
     /// Read the request, then never answer.
@@ -137,9 +139,17 @@ fn serve(
         .commit
         .clone()
         .unwrap_or_else(|| "0123456789abcdef0123456789abcdef01234567".into());
+    if let Some(linked) = &quirks.linked_etag {
+        write!(
+            stream,
+            "HTTP/1.1 206 Partial Content\r\nx-linked-etag: \"{linked}\"\r\n"
+        )?;
+    } else {
+        write!(stream, "HTTP/1.1 206 Partial Content\r\n")?;
+    }
     write!(
         stream,
-        "HTTP/1.1 206 Partial Content\r\netag: {etag}\r\nx-repo-commit: {commit}\r\ncontent-range: bytes {start}-{end}/{total}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "etag: {etag}\r\nx-repo-commit: {commit}\r\ncontent-range: bytes {start}-{end}/{total}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         slice.len()
     )?;
     let cut_at = if probe {
@@ -674,6 +684,37 @@ fn a_commit_with_a_path_traversal_is_refused_without_a_panic() {
         "{err}"
     );
     assert_eq!(s.escaped(), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn without_a_sha256_in_the_card_the_hubs_own_sha256_is_checked() {
+    let bytes = tiny_model_bytes();
+    let s = sandbox("linked-etag");
+    let quirks = |sha: String| Quirks {
+        linked_etag: Some(sha),
+        ..Quirks::default()
+    };
+    let liar = MockHub::with_quirks(vec![(FILE.into(), bytes.clone())], quirks("ab".repeat(32)));
+    let err = hub::pull(
+        &card(None),
+        &s.home,
+        &config(&liar, &s.hf, false),
+        &mut Silent,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Download { .. }) && err.to_string().contains(&"ab".repeat(32)),
+        "{err}"
+    );
+    let honest = MockHub::with_quirks(vec![(FILE.into(), bytes.clone())], quirks(sha256(&bytes)));
+    let path = hub::pull(
+        &card(None),
+        &s.home,
+        &config(&honest, &s.hf, false),
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
 }
 
 #[test]

@@ -3,18 +3,25 @@
 //! test server), `HF_HOME` and `HF_HUB_OFFLINE` are honoured; offline lookups go to the
 //! cache only and never touch the network.
 //!
-//! Downloads are our own (over ureq), in hf-hub's cache layout (`models--owner--name/`
-//! with `blobs/`, `snapshots/<commit>/` and `refs/<revision>`), because the server is
-//! not trusted: hf-hub 0.4 turns its `etag` and `x-repo-commit` headers into paths
-//! unchecked and writes whatever body it is sent. Here every name that becomes a path
-//! is checked first, the body is cut at the announced (or the card's) size, a stalled
-//! connection times out and is resumed with a range request, and the sha256 is checked
-//! before the file is moved into place.
+//! The cache side is hf-hub's own code (`hf_hub::Cache`, `Repo`, `CacheRepo`): where the
+//! cache is (`HF_HOME`), the repository folders (`models--owner--name/` with `blobs/`,
+//! `snapshots/<commit>/` and `refs/<revision>`), the saved token, writing a ref and
+//! finding a cached file through its ref (the offline lookup). Every name is checked
+//! with our own checks before it reaches hf-hub, which joins names into paths as they
+//! are.
+//!
+//! The network side is our own (over ureq; hf-hub is built without its network API),
+//! because the server is not trusted: hf-hub 0.4's download turns the `etag` and
+//! `x-repo-commit` headers into paths unchecked and writes whatever body it is sent,
+//! however long. Here every name that becomes a path is checked first, the body is cut
+//! at the announced (or the card's) size, a stalled connection times out and is resumed
+//! with a range request, and the sha256 is checked before the file is moved into place.
 
 use crate::card::{self, ModelCard};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use candle_core::quantized::gguf_file;
+use hf_hub::{Cache, CacheRepo, Repo, RepoType};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -24,8 +31,8 @@ use std::time::Duration;
 pub struct HubConfig {
     /// Hub base URL; None = https://huggingface.co.
     pub endpoint: Option<String>,
-    /// Root of Hugging Face state; the cache is `<hf_home>/hub`. None = `$HF_HOME`, else
-    /// `~/.cache/huggingface`.
+    /// Root of Hugging Face state; the cache is `<hf_home>/hub`. None = hf-hub's choice:
+    /// `$HF_HOME`, else `~/.cache/huggingface`.
     pub hf_home: Option<PathBuf>,
     /// Cache only, no network.
     pub offline: bool,
@@ -59,63 +66,79 @@ impl HubConfig {
         }
     }
 
-    fn hf_home(&self) -> PathBuf {
+    /// hf-hub's cache: `<hf_home>/hub`, else `Cache::from_env` (`$HF_HOME/hub`, else
+    /// `~/.cache/huggingface/hub`). hf-hub would take an empty `HF_HOME` for the current
+    /// folder, and panics without a home folder; both go to its default, or to
+    /// `./.cache/huggingface/hub` when there is no home at all.
+    fn cache(&self) -> Cache {
         if let Some(h) = &self.hf_home {
-            return h.clone();
+            return Cache::new(h.join("hub"));
         }
-        if let Some(h) = std::env::var_os("HF_HOME").filter(|h| !h.is_empty()) {
-            return PathBuf::from(h);
+        if std::env::var_os("HF_HOME").is_some_and(|h| !h.is_empty()) {
+            return Cache::from_env();
         }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        home.join(".cache").join("huggingface")
+        if std::env::home_dir().is_some_and(|h| !h.as_os_str().is_empty()) {
+            return Cache::default();
+        }
+        Cache::new(PathBuf::from(".cache/huggingface/hub"))
     }
 
-    /// The cache folder of one repository (names already checked).
-    fn repo_dir(&self, repo: &str) -> PathBuf {
-        self.hf_home()
-            .join("hub")
-            .join(format!("models--{}", repo.replace('/', "--")))
-    }
-
-    /// `HF_TOKEN`, else the token `huggingface-cli login` saved (gated repositories).
+    /// `HF_TOKEN`, else the token `huggingface-cli login` saved (hf-hub's
+    /// `Cache::token`), for gated repositories.
     fn token(&self) -> Option<String> {
         std::env::var("HF_TOKEN")
             .ok()
-            .or_else(|| std::fs::read_to_string(self.hf_home().join("token")).ok())
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
+            .or_else(|| self.cache().token())
     }
 }
 
-/// A repository in the hub cache, at the card's revision.
+/// A repository in the hub cache, at the card's revision: hf-hub's `CacheRepo`, reached
+/// only with checked names.
 struct CachedRepo {
+    /// `<cache>/models--owner--name` (hf-hub's `Repo::folder_name`).
     dir: PathBuf,
     revision: String,
+    repo: CacheRepo,
 }
 
 impl CachedRepo {
     fn new(hub: &HubConfig, repo: &str, revision: &str) -> std::result::Result<Self, String> {
         card::check_path_name(repo, 2).map_err(|e| format!("repository name {repo:?} {e}"))?;
         card::check_path_name(revision, 4).map_err(|e| format!("revision {revision:?} {e}"))?;
+        let cache = hub.cache();
+        let repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
         Ok(CachedRepo {
-            dir: hub.repo_dir(repo),
+            dir: cache.path().join(repo.folder_name()),
             revision: revision.to_string(),
+            repo: cache.repo(repo),
         })
     }
 
-    /// The commit the revision points to, if it was downloaded and the ref is sane.
+    /// The commit the revision points to, if it was downloaded and the ref is a commit id
+    /// (hf-hub joins the ref's text into a path as it is, without trimming it).
     fn commit(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.dir.join("refs").join(&self.revision)).ok()?;
-        let commit = text.trim();
-        is_commit(commit).then(|| commit.to_string())
+        is_commit(&text).then_some(text)
     }
 
+    /// hf-hub's lookup (`CacheRepo::get`: the ref, then the snapshot's file), once the
+    /// file name and the ref are checked; a file, not a folder or a dangling link.
     fn get(&self, file: &str) -> Option<PathBuf> {
         card::check_path_name(file, 8).ok()?;
-        let path = self.dir.join("snapshots").join(self.commit()?).join(file);
-        path.is_file().then_some(path)
+        let expected = self.dir.join("snapshots").join(self.commit()?).join(file);
+        let path = self.repo.get(file)?;
+        (path == expected && path.is_file()).then_some(path)
+    }
+
+    /// Points the revision at `commit` (already checked to be a commit id), with
+    /// hf-hub's `CacheRepo::create_ref`. It rewrites the ref in place (truncate, write),
+    /// not through a rename: a reader in that instant finds no file and, online, asks the
+    /// hub again, then waits for the blob's lock.
+    fn set_ref(&self, commit: &str) -> std::io::Result<()> {
+        debug_assert!(is_commit(commit));
+        self.repo.create_ref(commit)
     }
 }
 
@@ -514,9 +537,7 @@ fn fetch(
     let target = PathBuf::from(format!("{up}blobs/{}", meta.etag));
     replace_with(&pointer, |tmp| link(&target, &blob, tmp)).map_err(io(&pointer))?;
     let refs = cache.dir.join("refs").join(&cache.revision);
-    let refs_dir = refs.parent().unwrap_or(&cache.dir);
-    std::fs::create_dir_all(refs_dir).map_err(io(refs_dir))?;
-    replace_with(&refs, |tmp| std::fs::write(tmp, &meta.commit)).map_err(io(&refs))?;
+    cache.set_ref(&meta.commit).map_err(io(&refs))?;
     drop(lock);
     remember(&pointer, &hash);
     Ok(pointer)

@@ -354,6 +354,62 @@ fn offline_mode_uses_the_cache_and_never_the_network() {
     assert_eq!(hub.requests(), before);
 }
 
+/// The cache is hf-hub's own: what we download, hf-hub's `CacheRepo::get` finds; what
+/// hf-hub's cache API put in place (a ref and a snapshot), we find offline; and a ref
+/// that is not a commit id, which hf-hub would follow out of the snapshots, is not.
+#[test]
+fn the_cache_is_hf_hubs_both_ways_and_a_ref_that_climbs_out_is_not_followed() {
+    let bytes = tiny_model_bytes();
+    let hub = MockHub::start(vec![(FILE.into(), bytes.clone())]);
+    let (home, hf) = (temp("home"), temp("hf"));
+    let c = card(None);
+    let pulled = hub::pull(&c, &home, &config(&hub, &hf, false), &mut Silent).unwrap();
+    let ours = hf_hub::Cache::new(hf.join("hub"));
+    assert_eq!(ours.model(REPO.into()).get(FILE), Some(pulled));
+
+    let other = temp("hf-other");
+    let repo = hf_hub::Cache::new(other.join("hub")).repo(hf_hub::Repo::with_revision(
+        REPO.into(),
+        hf_hub::RepoType::Model,
+        c.source.revision.clone(),
+    ));
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    repo.create_ref(commit).unwrap();
+    let folder = other.join("hub").join("models--anuvad-test--tiny-GGUF");
+    let snapshot = folder.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::write(snapshot.join(FILE), &bytes).unwrap();
+    let offline = HubConfig {
+        hf_home: Some(other.to_path_buf()),
+        offline: true,
+        ..HubConfig::default()
+    };
+    assert_eq!(
+        hub::local_path(&c, &home, &offline),
+        Some(snapshot.join(FILE))
+    );
+    let r = hub::resolve(
+        Some("tiny-hub"),
+        None,
+        std::slice::from_ref(&c),
+        &home,
+        &offline,
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(r.path, snapshot.join(FILE));
+
+    // hub/models--…/snapshots/../../outside = hub/outside
+    let outside = other.join("hub").join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join(FILE), &bytes).unwrap();
+    repo.create_ref("../../outside").unwrap();
+    assert!(repo.get(FILE).is_some(), "hf-hub follows the ref as it is");
+    assert_eq!(hub::local_path(&c, &home, &offline), None);
+    let err = hub::resolve(Some("tiny-hub"), None, &[c], &home, &offline, &mut Silent).unwrap_err();
+    assert!(matches!(err, Error::Offline { .. }), "{err}");
+}
+
 #[test]
 fn a_download_with_the_wrong_sha256_is_rejected_and_removed() {
     let bytes = tiny_model_bytes();

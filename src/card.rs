@@ -446,6 +446,9 @@ impl ModelCard {
                 message,
             })
         };
+        if let Some(message) = self.field_error() {
+            return bad(message);
+        }
         let required: [(&str, &Template, &[&str]); 4] = [
             ("translate", &self.prompts.translate, &["source"]),
             ("summarize", &self.prompts.summarize, &["source"]),
@@ -468,21 +471,163 @@ impl ModelCard {
                 self.context.use_tokens, self.context.max
             ));
         }
-        if self.chunk.max_sentences == 0 {
-            return bad("chunk.max_sentences must be at least 1".into());
-        }
         if self.is_marian() != (self.tokenizer.source == TokenizerKind::Marian) {
             return bad(
                 "architecture = \"marian\" and tokenizer.source = \"marian\" go together".into(),
             );
         }
-        if self.generation.beams == 0 {
-            return bad("generation.beams must be at least 1".into());
-        }
         if self.tokenizer.source == TokenizerKind::Hub && self.tokenizer.hub_repo.is_none() {
             return bad("tokenizer.source = \"hub\" needs tokenizer.hub_repo".into());
         }
         Ok(())
+    }
+
+    /// The first field out of its bounds, as `key = value: what is wrong`. Names become
+    /// paths and URLs, counts become loop bounds and allocations, ratios multiply token
+    /// budgets: none may be empty, zero or NaN.
+    fn field_error(&self) -> Option<String> {
+        let g = &self.generation;
+        let q = &self.quality;
+        let name = |key: &str, value: &str, parts: usize| {
+            check_path_name(value, parts)
+                .err()
+                .map(|e| format!("{key} = {value:?} {e}"))
+        };
+        let names = [
+            name("id", &self.id, 1),
+            name("source.file", &self.source.file, 8),
+            name("source.revision", &self.source.revision, 4),
+            self.source
+                .hub_repo
+                .as_deref()
+                .and_then(|r| name("source.hub_repo", r, 2)),
+            self.tokenizer
+                .hub_repo
+                .as_deref()
+                .and_then(|r| name("tokenizer.hub_repo", r, 2)),
+            name("tokenizer.file", &self.tokenizer.file, 8),
+        ];
+        if let Some(e) = names.into_iter().flatten().next() {
+            return Some(e);
+        }
+        if let Some(e) = self
+            .source
+            .files
+            .iter()
+            .find_map(|f| name("source.files", f, 8))
+        {
+            return Some(e);
+        }
+        if self.architecture != "marian"
+            && !SUPPORTED_ARCHITECTURES.contains(&self.architecture.as_str())
+        {
+            return Some(format!(
+                "architecture = {:?} is not supported (supported: {}, marian)",
+                self.architecture,
+                SUPPORTED_ARCHITECTURES.join(", ")
+            ));
+        }
+        if let Some(sha) = &self.source.sha256
+            && !(sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Some(format!(
+                "source.sha256 = {sha:?} is not a sha256 (64 lowercase hex digits, as `sha256sum` prints)"
+            ));
+        }
+        let counts: [(&str, usize); 14] = [
+            (
+                "source.size",
+                self.source.size.map_or(1, |s| s.min(1) as usize),
+            ),
+            ("context.max", self.context.max),
+            ("context.use_tokens", self.context.use_tokens),
+            ("generation.max_new_tokens", g.max_new_tokens),
+            ("generation.repeat_ngram", g.repeat_ngram),
+            ("generation.repeat_limit", g.repeat_limit),
+            ("generation.beams", g.beams),
+            ("chunk.max_sentences", self.chunk.max_sentences),
+            ("chunk.max_source_tokens", self.chunk.max_source_tokens),
+            ("chunk.batch", self.chunk.batch),
+            ("summary.short_words", self.summary.short_words),
+            ("summary.medium_words", self.summary.medium_words),
+            ("summary.long_words", self.summary.long_words),
+            (
+                "summary.notes_chunk_tokens",
+                self.summary.notes_chunk_tokens,
+            ),
+        ];
+        if let Some((key, _)) = counts.iter().find(|(_, v)| *v == 0) {
+            return Some(format!("{key} = 0: must be at least 1"));
+        }
+        if q.beams == 0 {
+            return Some("quality.beams = 0: must be at least 1".into());
+        }
+        for (key, list) in [
+            ("generation.stop", &g.stop),
+            ("generation.stop_tokens", &g.stop_tokens),
+        ] {
+            if list.iter().any(|s| s.is_empty()) {
+                return Some(format!(
+                    "{key} has an empty string, which would stop every answer before it starts"
+                ));
+            }
+        }
+        for (key, list) in [
+            ("quality.fast", &q.fast),
+            ("quality.balanced", &q.balanced),
+            ("quality.best", &q.best),
+        ] {
+            if list.is_empty() {
+                return Some(format!("{key} = []: needs at least one candidate"));
+            }
+        }
+        // (key, value, lowest allowed, whether the lowest is allowed itself)
+        let w = &q.weights;
+        let numbers: [(&str, f64, f64, bool); 11] = [
+            ("generation.output_ratio", g.output_ratio as f64, 0.0, false),
+            (
+                "generation.retry_repetition_penalty",
+                g.retry_repetition_penalty as f64,
+                0.0,
+                false,
+            ),
+            ("quality.temperature", q.temperature, 0.0, false),
+            ("quality.epsilon", q.epsilon, 0.0, true),
+            ("quality.contrast", q.contrast as f64, 0.0, true),
+            ("quality.weights.facts", w.facts, f64::MIN, true),
+            ("quality.weights.logprob", w.logprob, f64::MIN, true),
+            ("quality.weights.agreement", w.agreement, f64::MIN, true),
+            ("quality.weights.channel", w.channel, f64::MIN, true),
+            (
+                "review.min_mean_logprob",
+                self.review.min_mean_logprob as f64,
+                f64::MIN,
+                true,
+            ),
+            (
+                "review.min_mean_logprob_scored",
+                self.review.min_mean_logprob_scored as f64,
+                f64::MIN,
+                true,
+            ),
+        ];
+        for (key, v, low, inclusive) in numbers {
+            let ok = v.is_finite() && (v > low || (inclusive && v == low));
+            if !ok {
+                let bound = if low == f64::MIN {
+                    "must be a finite number".to_string()
+                } else if inclusive {
+                    format!("must be a finite number of at least {low}")
+                } else {
+                    format!("must be a finite number above {low}")
+                };
+                return Some(format!("{key} = {v}: {bound}"));
+            }
+        }
+        if q.epsilon >= 1.0 {
+            return Some(format!("quality.epsilon = {}: must be below 1", q.epsilon));
+        }
+        None
     }
 
     /// A dedicated translation model (Marian): it translates but cannot write a summary.
@@ -491,8 +636,87 @@ impl ModelCard {
     }
 }
 
+/// Checks a name that becomes part of a path or URL (a file of a repository, a
+/// repository, a revision, a card id): at most `parts` plain segments of letters,
+/// digits, `.`, `_` and `-` joined by `/`, none of them `.` or `..`, so that whatever it
+/// is joined to, it stays inside. The error completes a sentence starting with the name.
+pub fn check_path_name(value: &str, parts: usize) -> std::result::Result<(), String> {
+    if value.is_empty() || value.len() > 255 {
+        return Err("must be 1 to 255 characters long".into());
+    }
+    let segments: Vec<&str> = value.split('/').collect();
+    if segments.len() > parts {
+        return Err(if parts == 1 {
+            "may not contain `/`".to_string()
+        } else {
+            format!("may have at most {parts} parts separated by `/`")
+        });
+    }
+    for seg in segments {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err("may not start with `/` or have an empty, `.` or `..` part".into());
+        }
+        if let Some(c) = seg
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(format!(
+                "contains {c:?}; only letters, digits, `.`, `_` and `-` are allowed"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A user card that cannot be used, and why. It stands for its id (or its file's
+/// name): asking for that id gives its error; nothing else is affected.
+#[derive(Debug, Clone)]
+pub struct BrokenCard {
+    pub id: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl BrokenCard {
+    pub fn error(&self) -> Error {
+        Error::Card {
+            path: self.path.clone(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// The known cards and the user cards that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub cards: Vec<ModelCard>,
+    pub broken: Vec<BrokenCard>,
+}
+
+impl Catalog {
+    /// The error of the broken card `name` asks for (a card id; None = the default card).
+    pub fn check(&self, name: Option<&str>) -> Result<()> {
+        let broken = match name {
+            Some(id) => self.broken.iter().find(|b| b.id == id),
+            None if !self.cards.iter().any(|c| c.default) => self.broken.first(),
+            None => None,
+        };
+        broken.map_or(Ok(()), |b| Err(b.error()))
+    }
+
+    /// One line per broken card, for warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        self.broken
+            .iter()
+            .map(|b| format!("card `{}` is ignored: {}", b.id, b.error()))
+            .collect()
+    }
+}
+
 /// All known cards: built-in ones, then user cards from `dir` (overriding by id).
-pub fn load_all(user_dir: Option<&Path>) -> Result<Vec<ModelCard>> {
+/// A broken user card is set aside in `broken` (shadowing a built-in card of its id);
+/// only a broken built-in card is an error.
+pub fn catalog(user_dir: Option<&Path>) -> Result<Catalog> {
     let mut cards = Vec::new();
     for (name, text) in BUILTIN_CARDS {
         cards.push(ModelCard::parse(text, &format!("models/{name}"))?);
@@ -505,16 +729,53 @@ pub fn load_all(user_dir: Option<&Path>) -> Result<Vec<ModelCard>> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     paths.sort();
+    let mut broken: Vec<BrokenCard> = Vec::new();
+    // The last file defining an id wins, as user cards win over built-in ones.
     for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let card = ModelCard::parse(&text, &path.display().to_string())?;
-        cards.retain(|c| c.id != card.id);
-        cards.push(card);
+        let card = read_user_card(&path);
+        let id = match &card {
+            Ok(c) => c.id.clone(),
+            Err(b) => b.id.clone(),
+        };
+        cards.retain(|c| c.id != id);
+        broken.retain(|b| b.id != id);
+        match card {
+            Ok(c) => cards.push(c),
+            Err(b) => broken.push(b),
+        }
     }
-    Ok(cards)
+    Ok(Catalog { cards, broken })
+}
+
+fn read_user_card(path: &Path) -> std::result::Result<ModelCard, BrokenCard> {
+    let origin = path.display().to_string();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = std::fs::read_to_string(path).map_err(|e| BrokenCard {
+        id: stem.clone(),
+        path: origin.clone(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    ModelCard::parse(&text, &origin).map_err(|e| BrokenCard {
+        // The id it meant to define, when that much can be read.
+        id: text
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("id").and_then(|v| v.as_str()).map(str::to_string))
+            .unwrap_or(stem),
+        path: origin.clone(),
+        message: match e {
+            Error::Card { message, .. } => message,
+            other => other.to_string(),
+        },
+    })
+}
+
+/// The usable cards of [`catalog`] (broken user cards left out).
+pub fn load_all(user_dir: Option<&Path>) -> Result<Vec<ModelCard>> {
+    catalog(user_dir).map(|c| c.cards)
 }
 
 #[cfg(test)]
@@ -530,6 +791,136 @@ mod tests {
             cards.len()
         );
         assert_eq!(cards.iter().filter(|c| c.default).count(), 1);
+    }
+
+    /// The default card's text with `from` replaced by `to`, parsed as a user card.
+    fn edited(from: &str, to: &str) -> Result<ModelCard> {
+        let text = BUILTIN_CARDS
+            .iter()
+            .find(|(name, _)| *name == "gemma3-270m.toml")
+            .unwrap()
+            .1;
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from}");
+        ModelCard::parse(&edited, "/home/u/.cache/anuvad/models/mine.toml")
+    }
+
+    #[test]
+    fn every_field_out_of_bounds_is_an_error_naming_the_card_and_the_key() {
+        let cases = [
+            (
+                "architecture = \"gemma3\"",
+                "architecture = \"mistral\"",
+                "architecture",
+            ),
+            (
+                "max_new_tokens = 160",
+                "max_new_tokens = 0",
+                "generation.max_new_tokens",
+            ),
+            (
+                "stop = [\"\\n\"]",
+                "stop = [\"\\n\", \"\"]",
+                "generation.stop",
+            ),
+            (
+                "output_ratio = 1.8",
+                "output_ratio = nan",
+                "generation.output_ratio",
+            ),
+            (
+                "[generation]",
+                "[generation]\nrepeat_limit = 0",
+                "generation.repeat_limit",
+            ),
+            ("[chunk]", "[chunk]\nbatch = 0", "chunk.batch"),
+            (
+                "temperature = 0.7",
+                "temperature = nan",
+                "quality.temperature",
+            ),
+            ("epsilon = 0.02", "epsilon = 1.5", "quality.epsilon"),
+            (
+                "balanced = [\"greedy\", \"hints\"]",
+                "balanced = []",
+                "quality.balanced",
+            ),
+            (
+                "[quality]",
+                "[review]\nmin_mean_logprob = inf\n[quality]",
+                "review.min_mean_logprob",
+            ),
+            (
+                "file = \"gemma-3-270m-q4_k_m.gguf\"",
+                "file = \"../../x.gguf\"",
+                "source.file",
+            ),
+            (
+                "file = \"gemma-3-270m-q4_k_m.gguf\"",
+                "file = \"/etc/passwd\"",
+                "source.file",
+            ),
+            (
+                "[source]",
+                "[source]\nhub_repo = \"a/../../b\"",
+                "source.hub_repo",
+            ),
+            ("[source]", "[source]\nrevision = \"..\"", "source.revision"),
+            (
+                "[source]",
+                "[source]\nfiles = [\"a/../../b\"]",
+                "source.files",
+            ),
+            ("sha256 = \"a5fd", "sha256 = \"nothex", "source.sha256"),
+            ("id = \"gemma3-270m\"", "id = \"../gemma\"", "id"),
+        ];
+        for (from, to, key) in cases {
+            let err = edited(from, to).expect_err(key);
+            let message = err.to_string();
+            assert!(matches!(err, Error::Card { .. }), "{key}: {message}");
+            assert_eq!(err.exit_code(), 5);
+            assert!(
+                message.contains("mine.toml") && message.contains(key),
+                "{key}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_that_become_paths_stay_plain() {
+        for ok in ["model.gguf", "onnx/model.onnx", "Helsinki-NLP", "v1.0_b"] {
+            assert_eq!(check_path_name(ok, 2), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", "..", ".", "a/../b", "/abs", "a//b", "a\\b", "a b", "a/b/c", "ä",
+        ] {
+            assert!(check_path_name(bad, 2).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_broken_user_card_is_set_aside_and_shadows_the_built_in_card_of_its_id() {
+        let dir = std::env::temp_dir().join(format!("anuvad-card-catalog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.toml"), "id = \"gemma3-270m\"\nname = 3").unwrap();
+        std::fs::write(dir.join("y.toml"), "[[[").unwrap();
+        let catalog = catalog(Some(&dir)).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(catalog.cards.iter().all(|c| c.id != "gemma3-270m"));
+        assert!(catalog.cards.iter().any(|c| c.id == "gemma3-1b-it"));
+        assert!(catalog.check(Some("gemma3-1b-it")).is_ok());
+        let err = catalog.check(Some("gemma3-270m")).unwrap_err();
+        assert!(err.to_string().contains("x.toml"), "{err}");
+        // It was the default: using the default is using it.
+        assert!(catalog.check(None).is_err());
+        assert!(
+            catalog
+                .check(Some("y"))
+                .unwrap_err()
+                .to_string()
+                .contains("y.toml")
+        );
     }
 
     #[test]

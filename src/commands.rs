@@ -240,15 +240,17 @@ fn write_output(out: Option<OutFile>, text: &str) -> Result<()> {
     }
 }
 
-pub fn cards(home: &Path) -> Result<Vec<ModelCard>> {
-    card::load_all(Some(&home.join("models")))
+pub fn cards(home: &Path) -> Result<card::Catalog> {
+    card::catalog(Some(&home.join("models")))
 }
 
-/// `anuvad models list`: every card, whether its file is here, and its size.
+/// `anuvad models list`: every card, whether its file is here, and its size; broken
+/// user cards with their error.
 pub fn models_list(home: &Path, hubc: &HubConfig) -> Result<String> {
     let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
-    for c in cards(home)? {
-        let local = hub::local_path(&c, home, hubc);
+    let catalog = cards(home)?;
+    for c in &catalog.cards {
+        let local = hub::local_path(c, home, hubc);
         let size = local
             .as_ref()
             .and_then(|p| std::fs::metadata(p).ok())
@@ -266,18 +268,29 @@ pub fn models_list(home: &Path, hubc: &HubConfig) -> Result<String> {
             mark
         ));
     }
+    for b in &catalog.broken {
+        s.push_str(&format!(
+            "{:<24} {:<8} {:>10}  {}\n",
+            b.id,
+            "broken",
+            "-",
+            b.error()
+        ));
+    }
     Ok(s)
 }
 
 fn find_card(home: &Path, name: &str) -> Result<ModelCard> {
-    let cards = cards(home)?;
-    cards
+    let catalog = cards(home)?;
+    catalog.check(Some(name))?;
+    catalog
+        .cards
         .iter()
         .find(|c| c.id == name)
         .cloned()
         .ok_or_else(|| Error::UnknownModel {
             name: name.to_string(),
-            known: hub::known(&cards),
+            known: hub::known(&catalog.cards),
         })
 }
 
@@ -295,10 +308,67 @@ pub fn models_path(name: &str, home: &Path, hubc: &HubConfig) -> Result<PathBuf>
     let card = find_card(home, name)?;
     hub::local_path(&card, home, hubc).ok_or_else(|| Error::ModelMissing {
         path: home.join("models").join(&card.source.file),
-        fix: if card.source.hub_repo.is_some() {
-            format!("anuvad models pull {}", card.id)
-        } else {
-            "scripts/fetch-model.sh".to_string()
-        },
+        fix: hub::fix_for(&card),
     })
+}
+
+/// What `anuvad models verify` found: one line per model, and the first mismatch.
+pub struct Verified {
+    pub report: String,
+    pub failure: Option<Error>,
+}
+
+/// `anuvad models verify [ID|PATH]`: hash the model files again (whatever their
+/// sidecars say) and hold them to their cards' size and sha256; every card whose file
+/// is here when no name is given.
+pub fn models_verify(
+    name: Option<&str>,
+    home: &Path,
+    hubc: &HubConfig,
+    progress: &mut dyn Progress,
+) -> Result<Verified> {
+    let catalog = cards(home)?;
+    let targets: Vec<(PathBuf, ModelCard)> = match name {
+        Some(n) if catalog.cards.iter().any(|c| c.id == n) || catalog.check(Some(n)).is_err() => {
+            let card = find_card(home, n)?;
+            let path = hub::local_path(&card, home, hubc).ok_or_else(|| Error::ModelMissing {
+                path: home.join("models").join(&card.source.file),
+                fix: hub::fix_for(&card),
+            })?;
+            vec![(path, card)]
+        }
+        Some(n) => {
+            vec![hub::card_for_path(n, None, &catalog.cards)?]
+        }
+        None => catalog
+            .cards
+            .iter()
+            .filter_map(|c| hub::local_path(c, home, hubc).map(|p| (p, c.clone())))
+            .collect(),
+    };
+    let mut report = String::new();
+    let mut failure = None;
+    for (path, card) in targets {
+        progress.event(&Event::Stage {
+            message: &format!("verifying {}", path.display()),
+        });
+        match hub::check_against_card(&path, &card, home, true) {
+            Ok(sha) => {
+                let checked = if card.source.sha256.is_some() {
+                    "ok"
+                } else {
+                    "ok (the card has no sha256 to compare with)"
+                };
+                report.push_str(&format!("{} {} {sha} {checked}\n", card.id, path.display()));
+            }
+            Err(e) => {
+                report.push_str(&format!("{} {} FAILED: {e}\n", card.id, path.display()));
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if report.is_empty() {
+        report.push_str("no model files here to verify (`anuvad models list` shows the cards)\n");
+    }
+    Ok(Verified { report, failure })
 }

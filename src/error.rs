@@ -139,6 +139,11 @@ pub enum Error {
         bytes: u64,
         max: usize,
     },
+
+    #[error(
+        "{path}: {detail}; pass a .gguf file, a Marian model's folder, or a card id (`anuvad models list` shows them)"
+    )]
+    ModelPath { path: PathBuf, detail: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -165,7 +170,8 @@ impl Error {
             | Error::UnsupportedArchitecture { .. }
             | Error::Download { .. }
             | Error::Offline { .. }
-            | Error::Tokenizer(_) => 5,
+            | Error::Tokenizer(_)
+            | Error::ModelPath { .. } => 5,
             Error::ContextTooSmall { .. } | Error::Model(_) => 6,
             Error::Invalid(_) => 2,
             Error::Locked { .. } => 8,
@@ -199,6 +205,7 @@ impl Error {
             Error::Utf16 { .. } => "not_utf8",
             Error::NoArticles { .. } => "no_articles",
             Error::TooLarge { .. } => "too_long",
+            Error::ModelPath { .. } => "model_missing",
         }
     }
 }

@@ -1,27 +1,55 @@
 //! Finding a model file: a path, our own cache (`$ANUVAD_HOME/models`), the Hugging Face
-//! cache, or a download through hf-hub. `HF_ENDPOINT` (a mirror, or a local test
-//! server), `HF_HOME` and `HF_HUB_OFFLINE` are honoured; hf-hub 0.4 has no offline mode,
-//! so offline lookups go to its cache directly and never touch the network.
+//! cache, or a download from the Hugging Face Hub. `HF_ENDPOINT` (a mirror, or a local
+//! test server), `HF_HOME` and `HF_HUB_OFFLINE` are honoured; offline lookups go to the
+//! cache only and never touch the network.
+//!
+//! The cache side is hf-hub's own code (`hf_hub::Cache`, `Repo`, `CacheRepo`): where the
+//! cache is (`HF_HOME`), the repository folders (`models--owner--name/` with `blobs/`,
+//! `snapshots/<commit>/` and `refs/<revision>`), the saved token, writing a ref and
+//! finding a cached file through its ref (the offline lookup). Every name is checked
+//! with our own checks before it reaches hf-hub, which joins names into paths as they
+//! are.
+//!
+//! The network side is our own (over ureq; hf-hub is built without its network API),
+//! because the server is not trusted: hf-hub 0.4's download turns the `etag` and
+//! `x-repo-commit` headers into paths unchecked and writes whatever body it is sent,
+//! however long. Here every name that becomes a path is checked first, the body is cut
+//! at the announced (or the card's) size, a stalled connection times out and is resumed
+//! with a range request, and the sha256 is checked before the file is moved into place.
 
-use crate::card::ModelCard;
+use crate::card::{self, ModelCard};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
 use candle_core::quantized::gguf_file;
-use hf_hub::api::sync::ApiBuilder;
-use hf_hub::{Cache, Repo, RepoType};
+use hf_hub::{Cache, CacheRepo, Repo, RepoType};
 use sha2::{Digest, Sha256};
-use std::io::Read;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
 pub struct HubConfig {
-    /// Hub base URL; None = hf-hub's default.
+    /// Hub base URL; None = https://huggingface.co.
     pub endpoint: Option<String>,
-    /// Root of Hugging Face state; the cache is `<hf_home>/hub`.
+    /// Root of Hugging Face state; the cache is `<hf_home>/hub`. None = hf-hub's choice:
+    /// `$HF_HOME`, else `~/.cache/huggingface`.
     pub hf_home: Option<PathBuf>,
     /// Cache only, no network.
     pub offline: bool,
+    /// How long a connection may wait for the server before the attempt fails (None =
+    /// 30 s; `ANUVAD_HUB_TIMEOUT` seconds).
+    pub timeout: Option<Duration>,
 }
+
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts per request: a timeout or dropped connection is retried (resuming a body).
+const ATTEMPTS: u32 = 4;
+/// The largest model file accepted when its card gives no size (the largest GGUFs
+/// anyone runs on a CPU are well below).
+const MAX_MODEL_BYTES: u64 = 64 << 30;
+/// The largest other repository file (configs, vocabularies, tokenizer.json).
+const MAX_OTHER_BYTES: u64 = 512 << 20;
 
 impl HubConfig {
     pub fn from_env() -> Self {
@@ -31,33 +59,96 @@ impl HubConfig {
             hf_home: var("HF_HOME").map(PathBuf::from),
             offline: var("HF_HUB_OFFLINE")
                 .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on")),
+            timeout: var("ANUVAD_HUB_TIMEOUT")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map(Duration::from_secs_f64),
         }
     }
 
+    /// hf-hub's cache: `<hf_home>/hub`, else `Cache::from_env` (`$HF_HOME/hub`, else
+    /// `~/.cache/huggingface/hub`). hf-hub would take an empty `HF_HOME` for the current
+    /// folder, and panics without a home folder; both go to its default, or to
+    /// `./.cache/huggingface/hub` when there is no home at all.
     fn cache(&self) -> Cache {
-        match &self.hf_home {
-            Some(h) => Cache::new(h.join("hub")),
-            None => Cache::from_env(),
+        if let Some(h) = &self.hf_home {
+            return Cache::new(h.join("hub"));
         }
+        if std::env::var_os("HF_HOME").is_some_and(|h| !h.is_empty()) {
+            return Cache::from_env();
+        }
+        if std::env::home_dir().is_some_and(|h| !h.as_os_str().is_empty()) {
+            return Cache::default();
+        }
+        Cache::new(PathBuf::from(".cache/huggingface/hub"))
+    }
+
+    /// `HF_TOKEN`, else the token `huggingface-cli login` saved (hf-hub's
+    /// `Cache::token`), for gated repositories.
+    fn token(&self) -> Option<String> {
+        std::env::var("HF_TOKEN")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .or_else(|| self.cache().token())
     }
 }
 
-/// Reports hf-hub's download progress as our events.
-struct HubProgress<'a>(&'a mut dyn Progress);
+/// A repository in the hub cache, at the card's revision: hf-hub's `CacheRepo`, reached
+/// only with checked names.
+struct CachedRepo {
+    /// `<cache>/models--owner--name` (hf-hub's `Repo::folder_name`).
+    dir: PathBuf,
+    revision: String,
+    repo: CacheRepo,
+}
 
-impl hf_hub::api::Progress for HubProgress<'_> {
-    fn init(&mut self, size: usize, filename: &str) {
-        self.0.event(&Event::DownloadStart {
-            file: filename,
-            bytes: size as u64,
-        });
+impl CachedRepo {
+    fn new(hub: &HubConfig, repo: &str, revision: &str) -> std::result::Result<Self, String> {
+        card::check_path_name(repo, 2).map_err(|e| format!("repository name {repo:?} {e}"))?;
+        card::check_path_name(revision, 4).map_err(|e| format!("revision {revision:?} {e}"))?;
+        let cache = hub.cache();
+        let repo = Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string());
+        Ok(CachedRepo {
+            dir: cache.path().join(repo.folder_name()),
+            revision: revision.to_string(),
+            repo: cache.repo(repo),
+        })
     }
-    fn update(&mut self, size: usize) {
-        self.0.event(&Event::DownloadAdvance { bytes: size as u64 });
+
+    /// The commit the revision points to, if it was downloaded and the ref is a commit id
+    /// (hf-hub joins the ref's text into a path as it is, without trimming it).
+    fn commit(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("refs").join(&self.revision)).ok()?;
+        is_commit(&text).then_some(text)
     }
-    fn finish(&mut self) {
-        self.0.event(&Event::DownloadDone);
+
+    /// hf-hub's lookup (`CacheRepo::get`: the ref, then the snapshot's file), once the
+    /// file name and the ref are checked; a file, not a folder or a dangling link.
+    fn get(&self, file: &str) -> Option<PathBuf> {
+        card::check_path_name(file, 8).ok()?;
+        let expected = self.dir.join("snapshots").join(self.commit()?).join(file);
+        let path = self.repo.get(file)?;
+        (path == expected && path.is_file()).then_some(path)
     }
+
+    /// Points the revision at `commit` (already checked to be a commit id), with
+    /// hf-hub's `CacheRepo::create_ref`. It rewrites the ref in place (truncate, write),
+    /// not through a rename: a reader in that instant finds no file and, online, asks the
+    /// hub again, then waits for the blob's lock.
+    fn set_ref(&self, commit: &str) -> std::io::Result<()> {
+        debug_assert!(is_commit(commit));
+        self.repo.create_ref(commit)
+    }
+}
+
+/// A git commit id: 40 (sha1) or 64 (sha256) lowercase hex digits.
+fn is_commit(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A model ready to load.
@@ -68,11 +159,12 @@ pub struct Resolved {
     pub sha256: String,
 }
 
-fn fix_for(card: &ModelCard) -> String {
+/// The command that fetches the card's file (again), for messages.
+pub fn fix_for(card: &ModelCard) -> String {
     if card.source.hub_repo.is_some() {
         format!("anuvad models pull {}", card.id)
     } else {
-        "scripts/fetch-model.sh".to_string()
+        format!("scripts/fetch-model.sh {}", card.id)
     }
 }
 
@@ -83,14 +175,6 @@ pub fn known(cards: &[ModelCard]) -> String {
         .map(|c| c.id.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn hub_repo(card: &ModelCard, repo: &str) -> Repo {
-    Repo::with_revision(
-        repo.to_string(),
-        RepoType::Model,
-        card.source.revision.clone(),
-    )
 }
 
 /// Where the card's file is on this machine, if anywhere. A model of several files
@@ -110,7 +194,7 @@ pub fn local_path(card: &ModelCard, home: &Path, hub: &HubConfig) -> Option<Path
         return Some(ours);
     }
     let repo = card.source.hub_repo.as_ref()?;
-    let cache = hub.cache().repo(hub_repo(card, repo));
+    let cache = CachedRepo::new(hub, repo, &card.source.revision).ok()?;
     let main = cache.get(&card.source.file)?;
     card.source
         .files
@@ -119,7 +203,7 @@ pub fn local_path(card: &ModelCard, home: &Path, hub: &HubConfig) -> Option<Path
         .then_some(main)
 }
 
-/// `--model` value → a local, checked GGUF file and the card that describes it.
+/// `--model` value → a local, checked model file and the card that describes it.
 pub fn resolve(
     model: Option<&str>,
     card_override: Option<&str>,
@@ -128,69 +212,109 @@ pub fn resolve(
     hub: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<Resolved> {
-    let by_id = |id: &str| {
-        cards
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-            .ok_or_else(|| Error::UnknownModel {
-                name: id.to_string(),
-                known: known(cards),
-            })
-    };
     let is_path = model.is_some_and(|m| {
         m.ends_with(".gguf") || m.contains('/') || Path::new(m).is_file() || Path::new(m).is_dir()
     });
-    let (path, card) = if is_path {
-        let path = weights_in(PathBuf::from(model.unwrap_or_default()));
-        if !path.is_file() {
-            return Err(Error::ModelMissing {
-                fix: "check the path, or pass a card id from `anuvad models list`".into(),
-                path,
-            });
+    let (path, card) = match model {
+        Some(m) if is_path => card_for_path(m, card_override, cards)?,
+        _ => {
+            let card = match model {
+                Some(id) => by_id(id, cards)?,
+                None => cards.iter().find(|c| c.default).cloned().ok_or_else(|| {
+                    Error::Invalid("no model card is marked default = true; pass --model".into())
+                })?,
+            };
+            let path = match local_path(&card, home, hub) {
+                Some(p) => p,
+                None => pull(&card, home, hub, progress)?,
+            };
+            (path, card)
         }
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let card = match card_override {
-            Some(id) => by_id(id)?,
-            None if !file.ends_with(".gguf") => marian_card(&path, cards)?,
-            None => match cards.iter().find(|c| c.source.file == file) {
-                Some(c) => c.clone(),
-                None => card_for_architecture(&path, cards)?,
-            },
-        };
-        (path, card)
-    } else {
-        let card = match model {
-            Some(id) => by_id(id)?,
-            None => cards.iter().find(|c| c.default).cloned().ok_or_else(|| {
-                Error::Invalid("no model card is marked default = true; pass --model".into())
-            })?,
-        };
-        let path = match local_path(&card, home, hub) {
-            Some(p) => p,
-            None => pull(&card, home, hub, progress)?,
-        };
-        (path, card)
     };
-    let fix = fix_for(&card);
     if !card.is_marian() {
-        check_gguf(&path, &fix)?;
+        check_gguf(&path, &fix_for(&card))?;
     }
-    if let Some(size) = card.source.size {
-        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        if len != size && card.source.file == file_name(&path) {
-            return Err(Error::ModelCorrupt {
-                path,
-                detail: format!("{len} bytes, expected {size}"),
-                fix,
-            });
+    let sha256 = check_against_card(&path, &card, home, false)?;
+    Ok(Resolved { path, card, sha256 })
+}
+
+fn by_id(id: &str, cards: &[ModelCard]) -> Result<ModelCard> {
+    cards
+        .iter()
+        .find(|c| c.id == id)
+        .cloned()
+        .ok_or_else(|| Error::UnknownModel {
+            name: id.to_string(),
+            known: known(cards),
+        })
+}
+
+/// A model given by path: its weights file and the card that describes it (`card` when
+/// given, else the card of that file name, else one of its architecture).
+pub fn card_for_path(
+    model: &str,
+    card: Option<&str>,
+    cards: &[ModelCard],
+) -> Result<(PathBuf, ModelCard)> {
+    let path = weights_in(PathBuf::from(model));
+    if !path.is_file() {
+        return Err(Error::ModelPath {
+            path,
+            detail: "no such file".into(),
+        });
+    }
+    let file = file_name(&path);
+    let card = match card {
+        Some(id) => by_id(id, cards)?,
+        None if !file.ends_with(".gguf") => marian_card(&path, cards)?,
+        None => match cards.iter().find(|c| c.source.file == file) {
+            Some(c) => c.clone(),
+            None => card_for_architecture(&path, cards)?,
+        },
+    };
+    Ok((path, card))
+}
+
+/// The file's sha256, and when it is the card's own file (by name), its size and hash
+/// held to the card's. The hash comes from the sidecar unless `rehash` or the file
+/// changed since it was written, so the card's sha256 is checked on first use and again
+/// whenever the file's size, mtime or inode change.
+pub fn check_against_card(
+    path: &Path,
+    card: &ModelCard,
+    home: &Path,
+    rehash: bool,
+) -> Result<String> {
+    let corrupt = |detail: String| Error::ModelCorrupt {
+        path: path.to_path_buf(),
+        detail,
+        fix: fix_for(card),
+    };
+    let own = card.source.file.rsplit('/').next() == Some(file_name(path).as_str());
+    if own && let Some(size) = card.source.size {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len != size {
+            return Err(corrupt(format!(
+                "{len} bytes, the card {} expects {size}",
+                card.id
+            )));
         }
     }
-    let sha256 = file_sha256(&path, home)?;
-    Ok(Resolved { path, card, sha256 })
+    let sha256 = if rehash {
+        rehash_file(path, home)?
+    } else {
+        file_sha256(path, home)?
+    };
+    if own
+        && let Some(want) = &card.source.sha256
+        && sha256 != *want
+    {
+        return Err(corrupt(format!(
+            "sha256 {sha256}, the card {} expects {want}",
+            card.id
+        )));
+    }
+    Ok(sha256)
 }
 
 /// A Marian model's folder stands for its weights: model.safetensors, else the
@@ -255,10 +379,12 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         path: path.to_path_buf(),
         source,
     })?;
-    let content = gguf_file::Content::read(&mut f).map_err(|e| Error::ModelCorrupt {
+    let content = gguf_file::Content::read(&mut f).map_err(|e| Error::ModelPath {
         path: path.to_path_buf(),
-        detail: format!("unreadable GGUF header: {e}"),
-        fix: "fetch the file again".into(),
+        detail: format!(
+            "not a readable GGUF file ({})",
+            e.to_string().lines().next().unwrap_or_default()
+        ),
     })?;
     let arch = content
         .metadata
@@ -278,8 +404,8 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         })
 }
 
-/// Download the card's file through hf-hub (or find it in the cache when offline),
-/// then verify its size and sha256 when the card gives them.
+/// Download the card's files (or find them in the cache; offline, only there). The
+/// main file is held to the card's size and sha256 before it is moved into place.
 pub fn pull(
     card: &ModelCard,
     home: &Path,
@@ -292,40 +418,57 @@ pub fn pull(
         }
         return Err(Error::ModelMissing {
             path: home.join("models").join(&card.source.file),
-            fix: "scripts/fetch-model.sh".into(),
+            fix: fix_for(card),
         });
     };
-    let path = fetch(repo, &card.source.file, card, hub, progress)?;
+    let want = Want {
+        size: card.source.size,
+        sha256: card.source.sha256.as_deref(),
+        limit: MAX_MODEL_BYTES,
+    };
+    let path = fetch(repo, &card.source.file, want, card, hub, progress)?;
     for extra in &card.source.files {
-        fetch(repo, extra, card, hub, progress)?;
-    }
-    if let Some(want) = &card.source.sha256 {
-        let got = file_sha256(&path, home)?;
-        if &got != want {
-            // hf-hub's cache entry is a symlink to a blob: remove both.
-            if let Ok(blob) = std::fs::canonicalize(&path) {
-                let _ = std::fs::remove_file(blob);
-            }
-            let _ = std::fs::remove_file(&path);
-            return Err(Error::ModelCorrupt {
-                path,
-                detail: format!("sha256 {got}, expected {want}; the download was removed"),
-                fix: fix_for(card),
-            });
-        }
+        fetch(repo, extra, Want::other(), card, hub, progress)?;
     }
     Ok(path)
 }
 
+/// What a downloaded file must be.
+#[derive(Clone, Copy)]
+struct Want<'a> {
+    size: Option<u64>,
+    sha256: Option<&'a str>,
+    /// The most bytes accepted when `size` is not known.
+    limit: u64,
+}
+
+impl Want<'_> {
+    fn other() -> Self {
+        Want {
+            size: None,
+            sha256: None,
+            limit: MAX_OTHER_BYTES,
+        }
+    }
+}
+
+/// One file of a hub repository: from the cache, else downloaded into it.
 fn fetch(
     repo: &str,
     file: &str,
+    want: Want,
     card: &ModelCard,
     hub: &HubConfig,
     progress: &mut dyn Progress,
 ) -> Result<PathBuf> {
-    let cached = hub.cache().repo(hub_repo(card, repo)).get(file);
-    if let Some(p) = cached {
+    let failed = |message: String| Error::Download {
+        repo: repo.to_string(),
+        file: file.to_string(),
+        message,
+    };
+    card::check_path_name(file, 8).map_err(|e| failed(format!("file name {file:?} {e}")))?;
+    let cache = CachedRepo::new(hub, repo, &card.source.revision).map_err(&failed)?;
+    if let Some(p) = cache.get(file) {
         return Ok(p);
     }
     if hub.offline {
@@ -334,23 +477,374 @@ fn fetch(
             file: format!("{repo}/{file}"),
         });
     }
-    let mut builder = ApiBuilder::from_cache(hub.cache()).with_progress(false);
-    if let Some(e) = &hub.endpoint {
-        builder = builder.with_endpoint(e.clone());
+    let client = Client::new(hub, repo, &card.source.revision, file);
+    let meta = client.metadata().map_err(&failed)?;
+    if let Some(size) = want.size
+        && size != meta.size
+    {
+        return Err(failed(format!(
+            "the server announces {} bytes, the card {} says {size}; nothing was downloaded (the card or the repository is wrong)",
+            meta.size, card.id
+        )));
     }
-    let download_err = |message: String| Error::Download {
-        repo: repo.to_string(),
-        file: file.to_string(),
-        message,
+    if meta.size > want.limit {
+        return Err(failed(format!(
+            "the server announces {} bytes, more than the {} accepted without a size in the card; nothing was downloaded",
+            meta.size, want.limit
+        )));
+    }
+    let blobs = cache.dir.join("blobs");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
     };
-    let api = builder.build().map_err(|e| download_err(e.to_string()))?;
-    api.repo(hub_repo(card, repo))
-        .download_with_progress(file, HubProgress(progress))
-        .map_err(|e| {
-            download_err(format!(
-                "{e} (check the network, or set HF_ENDPOINT to a mirror)"
-            ))
+    std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+    let blob = blobs.join(&meta.etag);
+    // One download of a blob at a time, across processes.
+    let lock_path = blobs.join(format!("{}.lock", meta.etag));
+    let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
+    let expected = want.sha256.or(meta.sha256.as_deref());
+    // A blob of the right size from an earlier download is hashed, not fetched again.
+    let have = std::fs::metadata(&blob).is_ok_and(|m| m.is_file() && m.len() == meta.size);
+    let part = blobs.join(format!("{}.part", meta.etag));
+    let (hash, received) = if have {
+        (hash_file(&blob)?, &blob)
+    } else {
+        let hash = client
+            .download(&part, meta.size, file, progress)
+            .map_err(&failed)?;
+        (hash, &part)
+    };
+    if let Some(want) = expected
+        && hash != want
+    {
+        let _ = std::fs::remove_file(received);
+        return Err(failed(format!(
+            "the file received has sha256 {hash}, expected {want}; it was not kept. Try `{}` again; if this persists, the server or the card is wrong",
+            fix_for(card)
+        )));
+    }
+    if !have {
+        std::fs::rename(&part, &blob).map_err(io(&blob))?;
+    }
+    let snapshot = cache.dir.join("snapshots").join(&meta.commit);
+    let pointer = snapshot.join(file);
+    let parent = pointer.parent().unwrap_or(&snapshot);
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    // snapshots/<commit>/<file> → ../../blobs/<etag>, one more `..` per folder in `file`.
+    let up = "../".repeat(2 + file.matches('/').count());
+    let target = PathBuf::from(format!("{up}blobs/{}", meta.etag));
+    replace_with(&pointer, |tmp| link(&target, &blob, tmp)).map_err(io(&pointer))?;
+    let refs = cache.dir.join("refs").join(&cache.revision);
+    cache.set_ref(&meta.commit).map_err(io(&refs))?;
+    drop(lock);
+    remember(&pointer, &hash);
+    Ok(pointer)
+}
+
+#[cfg(unix)]
+fn link(target: &Path, _blob: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+/// Where symbolic links need privileges, a copy (hf-hub renames the blob instead).
+#[cfg(not(unix))]
+fn link(_target: &Path, blob: &Path, at: &Path) -> std::io::Result<()> {
+    std::fs::copy(blob, at).map(|_| ())
+}
+
+/// Make `path` anew through a temporary beside it, renamed over it: readers see the old
+/// or the new one, never half of one.
+fn replace_with(
+    path: &Path,
+    make: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    make(&tmp)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// What the hub says of a file before it is downloaded.
+struct Metadata {
+    /// Names the blob: checked to be a plain name.
+    etag: String,
+    /// Names the snapshot folder: checked to be a commit id.
+    commit: String,
+    size: u64,
+    /// The sha256 the hub gives for LFS files (`x-linked-etag`).
+    sha256: Option<String>,
+}
+
+/// Requests for one file, with timeouts and retries.
+struct Client {
+    url: String,
+    /// Follows no redirect: the hub's own answer carries the etag and commit.
+    probe: ureq::Agent,
+    /// Follows redirects (to a CDN), without the token.
+    agent: ureq::Agent,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(hub: &HubConfig, repo: &str, revision: &str, file: &str) -> Client {
+        let endpoint = hub.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        let timeout = hub.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let agent = |redirects| {
+            ureq::AgentBuilder::new()
+                .timeout_connect(timeout)
+                .timeout_read(timeout)
+                .timeout_write(timeout)
+                .redirects(redirects)
+                .try_proxy_from_env(true)
+                .user_agent(concat!("anuvad/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
+        Client {
+            url: format!(
+                "{}/{repo}/resolve/{revision}/{file}",
+                endpoint.trim_end_matches('/')
+            ),
+            probe: agent(0),
+            agent: agent(5),
+            token: hub.token(),
+        }
+    }
+
+    fn get(
+        &self,
+        agent: &ureq::Agent,
+        url: &str,
+        range: &str,
+    ) -> std::result::Result<ureq::Response, String> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500 << attempt));
+            }
+            let mut request = agent.get(url).set("range", range);
+            if let Some(t) = &self.token {
+                request = request.set("authorization", &format!("Bearer {t}"));
+            }
+            match request.call() {
+                Ok(r) => return Ok(r),
+                Err(ureq::Error::Status(code, r)) if code == 429 || code >= 500 => {
+                    last = format!("{url}: HTTP {code} {}", r.status_text());
+                }
+                Err(ureq::Error::Status(code, r)) => {
+                    return Err(format!(
+                        "{url}: HTTP {code} {}{}",
+                        r.status_text(),
+                        match code {
+                            401 | 403 =>
+                                " (a gated repository needs HF_TOKEN or `huggingface-cli login`)",
+                            404 => " (check the card's hub_repo, file and revision)",
+                            _ => "",
+                        }
+                    ));
+                }
+                Err(ureq::Error::Transport(t)) => last = transport(&t),
+            }
+        }
+        Err(format!(
+            "{last} ({ATTEMPTS} attempts; check the network, or set HF_ENDPOINT to a mirror)"
+        ))
+    }
+
+    /// Asks for the first byte, as hf-hub does: the answer's headers name the blob,
+    /// the commit and the size.
+    fn metadata(&self) -> std::result::Result<Metadata, String> {
+        let mut url = self.url.clone();
+        let mut response = self.get(&self.probe, &url, "bytes=0-0")?;
+        // Relative redirects stay on the hub (a renamed repository); others go to a CDN.
+        for _ in 0..5 {
+            match response.header("location") {
+                Some(loc) if (300..400).contains(&response.status()) && loc.starts_with('/') => {
+                    let origin = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+                    url = format!("{origin}{loc}");
+                    response = self.get(&self.probe, &url, "bytes=0-0")?;
+                }
+                _ => break,
+            }
+        }
+        let header = |name: &str| response.header(name).map(|v| v.trim().to_string());
+        let linked = header("x-linked-etag");
+        let etag = linked
+            .clone()
+            .or_else(|| header("etag"))
+            .ok_or("the server sent no etag header")?;
+        let etag = etag.trim_start_matches("W/").trim_matches('"').to_string();
+        if etag.is_empty()
+            || etag.len() > 128
+            || !etag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "the server sent an unusable etag header {:?} (letters, digits, `-`, `_` expected); nothing was written",
+                etag.chars().take(80).collect::<String>()
+            ));
+        }
+        let commit = header("x-repo-commit").ok_or("the server sent no x-repo-commit header")?;
+        if !is_commit(&commit) {
+            return Err(format!(
+                "the server sent an unusable x-repo-commit header {:?} (a 40-digit hex commit id expected); nothing was written",
+                commit.chars().take(80).collect::<String>()
+            ));
+        }
+        let announced = |r: &ureq::Response| {
+            let range = r.header("content-range")?;
+            range.rsplit('/').next()?.trim().parse::<u64>().ok()
+        };
+        let size = match header("x-linked-size").and_then(|s| s.parse().ok()) {
+            Some(s) => s,
+            None if (300..400).contains(&response.status()) => {
+                let loc = header("location").ok_or("a redirect without a location")?;
+                announced(&self.get(&self.agent, &loc, "bytes=0-0")?)
+                    .ok_or("the file's size is not announced (no content-range)")?
+            }
+            None => {
+                announced(&response).ok_or("the file's size is not announced (no content-range)")?
+            }
+        };
+        Ok(Metadata {
+            sha256: (linked.is_some() && is_sha256(&etag)).then(|| etag.clone()),
+            etag,
+            commit,
+            size,
         })
+    }
+
+    /// The body into `part`, resuming what is there; never more than `size` bytes.
+    /// Returns the sha256 of the whole file.
+    fn download(
+        &self,
+        part: &Path,
+        size: u64,
+        name: &str,
+        progress: &mut dyn Progress,
+    ) -> std::result::Result<String, String> {
+        let io = |e: std::io::Error| format!("{}: {e}", part.display());
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(part)
+            .map_err(io)?;
+        let mut have = f.metadata().map_err(io)?.len();
+        if have > size {
+            f.set_len(0).map_err(io)?;
+            have = 0;
+        }
+        // The part already there is hashed first, then the rest as it arrives.
+        let mut hasher = Sha256::new();
+        f.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut left = have;
+        while left > 0 {
+            let n = f.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            let n = n.min(left as usize);
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        progress.event(&Event::DownloadStart {
+            file: name,
+            bytes: size,
+        });
+        if have > 0 {
+            progress.event(&Event::DownloadAdvance { bytes: have });
+        }
+        let mut last = String::new();
+        let mut attempt = 0;
+        while have < size {
+            if attempt == ATTEMPTS {
+                return Err(format!(
+                    "{last} ({ATTEMPTS} attempts; check the network, or set HF_ENDPOINT to a mirror; run again to resume)"
+                ));
+            }
+            attempt += 1;
+            last.clear();
+            let response = self.get(&self.agent, &self.url, &format!("bytes={have}-"))?;
+            let start = match response.status() {
+                206 => response
+                    .header("content-range")
+                    .and_then(|r| r.trim().strip_prefix("bytes "))
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|s| s.parse::<u64>().ok()),
+                200 => Some(0),
+                _ => None,
+            };
+            let Some(start) = start.filter(|&s| s == have || s == 0) else {
+                return Err(format!(
+                    "the server answered a request for bytes {have}- with HTTP {} and content-range {:?}",
+                    response.status(),
+                    response.header("content-range").unwrap_or("")
+                ));
+            };
+            if start == 0 && have > 0 {
+                // No ranges here: start over.
+                f.set_len(0).map_err(io)?;
+                hasher = Sha256::new();
+                have = 0;
+            }
+            let before = have;
+            // One byte more than is due, to see a server that sends too much.
+            let mut body = response.into_reader().take(size - have + 1);
+            loop {
+                let n = match body.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        last = e.to_string();
+                        break;
+                    }
+                };
+                if have + n as u64 > size {
+                    drop(f);
+                    let _ = std::fs::remove_file(part);
+                    return Err(format!(
+                        "the server sent more than the {size} bytes it announced; nothing was kept"
+                    ));
+                }
+                f.write_all(&buf[..n]).map_err(io)?;
+                hasher.update(&buf[..n]);
+                have += n as u64;
+                progress.event(&Event::DownloadAdvance { bytes: n as u64 });
+            }
+            if have < size && last.is_empty() {
+                last = format!("the connection closed after {have} of {size} bytes");
+            }
+            if have > before {
+                // Only attempts that bring nothing count towards giving up.
+                attempt = 0;
+            }
+        }
+        f.sync_all().map_err(io)?;
+        progress.event(&Event::DownloadDone);
+        Ok(hex(&hasher.finalize()))
+    }
+}
+
+fn transport(t: &ureq::Transport) -> String {
+    let text = t.to_string();
+    let timed_out = text.contains("timed out")
+        || text.contains("WouldBlock")
+        || text.contains("Resource temporarily unavailable");
+    if timed_out {
+        format!("{text} (the server timed out; ANUVAD_HUB_TIMEOUT sets the wait in seconds)")
+    } else {
+        text
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The card's tokenizer.json, for cards whose tokenizer comes from the hub.
@@ -367,7 +861,14 @@ pub fn tokenizer_json(
             path: format!("models/{}.toml", card.id),
             message: "tokenizer.source = \"hub\" needs tokenizer.hub_repo".into(),
         })?;
-    fetch(repo, &card.tokenizer.file, card, hub, progress)
+    fetch(
+        repo,
+        &card.tokenizer.file,
+        Want::other(),
+        card,
+        hub,
+        progress,
+    )
 }
 
 /// Cheap checks before loading: the file exists and starts like a GGUF.
@@ -387,34 +888,39 @@ pub fn check_gguf(path: &Path, fix: &str) -> Result<()> {
     Ok(())
 }
 
-/// sha256 of a model file, remembered in a sidecar keyed by size and mtime so a 250 MB
-/// file is hashed once, not on every run. The sidecar sits next to the file, or under
-/// `$home/sha256/` when that folder is not writable.
+/// sha256 of a model file, remembered in a sidecar so a 250 MB file is hashed once, not
+/// on every run. The sidecar holds the hash with the file's size, mtime, ctime and
+/// inode; it is used only when all four still match (a file replaced by another, or
+/// changed in place with its mtime restored, no longer does) and is ignored when
+/// malformed. It sits next to the file, or under `$home/sha256/` when that folder is
+/// not writable.
 pub fn file_sha256(path: &Path, home: &Path) -> Result<String> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let key = format!("{} {}", meta.len(), mtime);
+    let key = identity(path)?;
     let name = format!("{}.sha256", file_name(path));
-    let beside = path.with_file_name(&name);
-    let fallback = home.join("sha256").join(&name);
-    for sidecar in [&beside, &fallback] {
-        if let Ok(text) = std::fs::read_to_string(sidecar)
-            && let Some((hash, k)) = text.trim().split_once(' ')
+    for sidecar in [path.with_file_name(&name), home.join("sha256").join(&name)] {
+        if let Ok(text) = std::fs::read_to_string(&sidecar)
+            && let Some((hash, k)) = text.trim_end_matches('\n').split_once(' ')
             && k == key
-            && hash.len() == 64
+            && is_sha256(hash)
         {
             return Ok(hash.to_string());
         }
     }
+    rehash_file(path, home)
+}
+
+/// Hash the file whatever its sidecar says, and remember the hash.
+pub fn rehash_file(path: &Path, home: &Path) -> Result<String> {
+    let hash = hash_file(path)?;
+    remember_in(path, home, &hash);
+    Ok(hash)
+}
+
+fn hash_file(path: &Path) -> Result<String> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -425,15 +931,56 @@ pub fn file_sha256(path: &Path, home: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let line = format!("{hash} {key}\n");
-    if std::fs::write(&beside, &line).is_err() {
-        let _ = std::fs::create_dir_all(fallback.parent().unwrap_or(home));
-        let _ = std::fs::write(&fallback, &line);
+    Ok(hex(&hasher.finalize()))
+}
+
+/// What identifies one version of a file: size, mtime, ctime, inode.
+fn identity(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let nanos = |t: std::io::Result<std::time::SystemTime>| {
+        t.ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    };
+    #[cfg(unix)]
+    let (ctime, inode) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            meta.ino(),
+        )
+    };
+    #[cfg(not(unix))]
+    let (ctime, inode) = (0i128, 0u64);
+    Ok(format!(
+        "{} {} {ctime} {inode}",
+        meta.len(),
+        nanos(meta.modified())
+    ))
+}
+
+/// Write the sidecar of a freshly downloaded file (next to it).
+fn remember(path: &Path, hash: &str) {
+    if let Ok(key) = identity(path) {
+        let sidecar = path.with_file_name(format!("{}.sha256", file_name(path)));
+        let _ = replace_with(&sidecar, |tmp| {
+            std::fs::write(tmp, format!("{hash} {key}\n"))
+        });
     }
-    Ok(hash)
+}
+
+fn remember_in(path: &Path, home: &Path, hash: &str) {
+    let Ok(key) = identity(path) else { return };
+    let line = format!("{hash} {key}\n");
+    let name = format!("{}.sha256", file_name(path));
+    let beside = path.with_file_name(&name);
+    if replace_with(&beside, |tmp| std::fs::write(tmp, &line)).is_err() {
+        let fallback = home.join("sha256").join(&name);
+        let _ = std::fs::create_dir_all(home.join("sha256"));
+        let _ = replace_with(&fallback, |tmp| std::fs::write(tmp, &line));
+    }
 }

@@ -171,7 +171,7 @@ enum Command {
     /// Translate and/or summarize many articles (folders, JSONL feeds) into a directory:
     /// resumable, one failure never stops the rest, shardable across machines.
     Batch(BatchArgs),
-    /// List, download or locate models.
+    /// List, download, locate or verify models.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
@@ -247,10 +247,14 @@ enum TaskArg {
 enum ModelsCommand {
     /// Every model card, whether its file is present locally, and its size.
     List,
-    /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE).
+    /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_TOKEN,
+    /// HF_HUB_OFFLINE; ANUVAD_HUB_TIMEOUT: seconds to wait for the server, default 30).
     Pull { name: String },
     /// Print the local path of a model's file.
     Path { name: String },
+    /// Hash model files again and compare them with their cards' size and sha256 (every
+    /// model present when no ID or PATH is given); exit 5 on a mismatch.
+    Verify { name: Option<String> },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -544,6 +548,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
                     commands::models_path(&name, &home, &setup.hub)?.display()
                 );
                 Ok(0)
+            }
+            ModelsCommand::Verify { name } => {
+                let v = commands::models_verify(name.as_deref(), &home, &setup.hub, &mut progress)?;
+                print!("{}", v.report);
+                v.failure.map_or(Ok(0), Err)
             }
         },
     }

@@ -111,7 +111,25 @@ impl Plan {
         hub: &HubConfig,
         progress: &mut dyn Progress,
     ) -> Result<Plan> {
-        let cards = card::load_all(Some(&choice.home.join("models")))?;
+        let catalog = card::catalog(Some(&choice.home.join("models")))?;
+        // A broken user card stops only the commands that ask for it.
+        let is_id = |m: &str| !m.ends_with(".gguf") && !m.contains('/');
+        match choice.model.as_deref() {
+            Some(path) if !is_id(path) => {}
+            id => catalog.check(id)?,
+        }
+        if let Some(id) = &choice.card {
+            catalog.check(Some(id))?;
+        }
+        if uses.summarize
+            && let Some(m) = choice.summary_model.as_deref().filter(|m| is_id(m))
+        {
+            catalog.check(Some(m))?;
+        }
+        for message in catalog.warnings() {
+            progress.event(&Event::Warning { message: &message });
+        }
+        let cards = catalog.cards;
         let separate = uses.summarize
             && (choice.summary_model.is_some()
                 || hub::names_marian(choice.model.as_deref(), choice.card.as_deref(), &cards));

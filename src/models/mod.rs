@@ -101,10 +101,38 @@ impl Linear {
     /// x: (..., cols) → (..., rows).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Linear::Packed(w) => through(x, w.rows(), |xs, out| w.matmul(&w.quantize(xs), out)),
+            Linear::Packed(_) => Self::forward_all([self], x).map(|[y]| y),
             Linear::F32(w) => through(x, w.rows(), |xs, out| w.matmul(xs, out)),
             Linear::Candle(mm) => candle_core::Module::forward(mm, x),
         }
+    }
+
+    /// One input through several matrices (Q/K/V, gate/up): the input is read out of
+    /// its tensor once and quantized once per activation format, not once per matrix.
+    /// Same results as `forward` on each, bit for bit.
+    pub fn forward_all<const N: usize>(lins: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+        let mut outs = Vec::with_capacity(N);
+        if lins.iter().all(|l| matches!(l, Linear::Packed(_))) {
+            let xs: Vec<f32> = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let n = xs.len() / x.dim(D::Minus1)?.max(1);
+            // At most two activation formats (per 32 and per 256 values), each made once.
+            let mut made: [Option<kernels::Q8Rows>; 2] = [None, None];
+            for w in lins.iter().filter_map(|l| match l {
+                Linear::Packed(w) => Some(w),
+                _ => None,
+            }) {
+                let q = made[w.k_activations() as usize].get_or_insert_with(|| w.quantize(&xs));
+                let mut out = vec![0f32; n * w.rows()];
+                w.matmul(q, &mut out);
+                outs.push(Tensor::from_vec(out, out_dims(x, w.rows()), x.device())?);
+            }
+        } else {
+            for lin in lins {
+                outs.push(lin.forward(x)?);
+            }
+        }
+        outs.try_into()
+            .map_err(|_| candle_core::Error::msg("forward_all: one output per matrix"))
     }
 
     /// Rows `ids` of the matrix, dequantized: the embedding lookup of a tied head.

@@ -128,13 +128,13 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = self.gate.forward(x)?;
+        let [gate, up] = Linear::forward_all([&self.gate, &self.up], x)?;
         let gate = match self.activation {
             // candle's `gelu` is the tanh approximation, as Gemma 3 and llama.cpp use.
             Activation::GeluTanh => gate.gelu()?,
             Activation::Silu => gate.silu()?,
         };
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+        self.down.forward(&(gate * up)?)
     }
 }
 
@@ -401,19 +401,20 @@ impl Model {
         for (li, layer) in self.layers.iter().enumerate() {
             let residual = x.clone();
             let h = layer.attn_norm.forward(&x)?;
-            let heads = |lin: &Linear, bias: &Option<Tensor>, n: usize| -> Result<Tensor> {
-                add_bias(lin.forward(&h)?, bias)?
+            let [q, k, v] = Linear::forward_all([&layer.q, &layer.k, &layer.v], &h)?;
+            let heads = |x: Tensor, bias: &Option<Tensor>, n: usize| -> Result<Tensor> {
+                add_bias(x, bias)?
                     .reshape((b, seq, n, c.head_dim))?
                     .transpose(1, 2)
             };
             let [qb, kb, vb] = &layer.bias;
-            let mut q = heads(&layer.q, qb, c.heads)?;
-            let mut k = heads(&layer.k, kb, c.kv_heads)?;
+            let mut q = heads(q, qb, c.heads)?;
+            let mut k = heads(k, kb, c.kv_heads)?;
             if let Some((qn, kn)) = &layer.qk_norm {
                 q = qn.forward(&q)?;
                 k = kn.forward(&k)?;
             }
-            let v = heads(&layer.v, vb, c.kv_heads)?;
+            let v = heads(v, vb, c.kv_heads)?;
             let out = if seq == 1 {
                 self.decode_attention(li, layer.sliding, &from_local, (&q, &k, &v), shared, caches)?
             } else {

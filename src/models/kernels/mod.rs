@@ -81,32 +81,67 @@ impl Q8Rows {
 
     /// `x` quantized `group` values at a time by `quantize` (which writes the group's
     /// quants and returns its scale); then, per 32-value block, the scale, the sum of the
-    /// quants and the sum of the first 16.
+    /// quants and the sum of the first 16. A prompt's rows are split over the threads
+    /// (each row is quantized alone, so the bits do not depend on the split).
     fn by_groups(
         x: &[f32],
         cols: usize,
         group: usize,
-        mut quantize: impl FnMut(&[f32], &mut [i8]) -> f32,
+        quantize: impl Fn(&[f32], &mut [i8]) -> f32 + Sync,
     ) -> Q8Rows {
         let rows = x.len() / cols;
         let blocks = cols / QK;
         let mut q = Q8Rows {
             rows,
             blocks,
-            scales: Vec::with_capacity(rows * blocks),
-            sums: Vec::with_capacity(rows * blocks),
-            halves: Vec::with_capacity(rows * blocks),
+            scales: vec![0.0; rows * blocks],
+            sums: vec![0; rows * blocks],
+            halves: vec![0; rows * blocks],
             qs: vec![0i8; rows * cols],
         };
-        for (chunk, qs) in x.chunks_exact(group).zip(q.qs.chunks_exact_mut(group)) {
-            let d = quantize(chunk, qs);
-            for block in qs.chunks_exact(QK) {
-                let half: i32 = block[..QK / 2].iter().map(|&v| v as i32).sum();
-                q.halves.push(half);
-                q.sums
-                    .push(half + block[QK / 2..].iter().map(|&v| v as i32).sum::<i32>());
-                q.scales.push(d);
+        // One row: its quants, and per block its scale and sums.
+        let row =
+            |r: usize, qs: &mut [i8], scales: &mut [f32], sums: &mut [i32], halves: &mut [i32]| {
+                let x = &x[r * cols..(r + 1) * cols];
+                let groups = x.chunks_exact(group).zip(qs.chunks_exact_mut(group));
+                for (g, (chunk, qs)) in groups.enumerate() {
+                    let d = quantize(chunk, qs);
+                    for (j, block) in qs.chunks_exact(QK).enumerate() {
+                        let i = g * (group / QK) + j;
+                        halves[i] = block[..QK / 2].iter().map(|&v| v as i32).sum();
+                        sums[i] =
+                            halves[i] + block[QK / 2..].iter().map(|&v| v as i32).sum::<i32>();
+                        scales[i] = d;
+                    }
+                }
+            };
+        let ptrs = (
+            OutPtr(q.qs.as_mut_ptr()),
+            OutPtr(q.scales.as_mut_ptr()),
+            OutPtr(q.sums.as_mut_ptr()),
+            OutPtr(q.halves.as_mut_ptr()),
+        );
+        let rows_of = |range: std::ops::Range<usize>| {
+            for r in range {
+                let (values, blocks) = (r * cols..(r + 1) * cols, r * blocks..(r + 1) * blocks);
+                // SAFETY: row r's ranges lie inside the buffers allocated above, and each
+                // row is handed to one task only.
+                unsafe {
+                    row(
+                        r,
+                        ptrs.0.slice(values),
+                        ptrs.1.slice(blocks.clone()),
+                        ptrs.2.slice(blocks.clone()),
+                        ptrs.3.slice(blocks),
+                    )
+                }
             }
+        };
+        // A decode step's few rows are not worth waking the other threads for.
+        if rows >= 16 {
+            candle_core::utils::barrier_pool().execute_chunked(rows, rows_of);
+        } else {
+            rows_of(0..rows);
         }
         q
     }
@@ -265,15 +300,30 @@ unsafe fn tile_on<F: packed::Format>(isa: Isa, vnni: bool, avx_vnni: bool, job: 
     }
 }
 
-#[derive(Clone, Copy)]
-pub(crate) struct OutPtr(pub(crate) *mut f32);
+pub(crate) struct OutPtr<T = f32>(pub(crate) *mut T);
 // SAFETY: only used to write disjoint rows from the pool's threads (see PackedQ::drive).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
+unsafe impl<T> Send for OutPtr<T> {}
+unsafe impl<T> Sync for OutPtr<T> {}
+// Not derived: derives would require `T: Copy`, which a pointer does not need.
+impl<T> Clone for OutPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for OutPtr<T> {}
 
-impl OutPtr {
-    pub(crate) fn get(self) -> *mut f32 {
+impl<T> OutPtr<T> {
+    pub(crate) fn get(self) -> *mut T {
         self.0
+    }
+
+    /// Elements `range` of the buffer this points into.
+    ///
+    /// # Safety
+    /// The range lies inside the buffer, and no other live slice overlaps it.
+    unsafe fn slice<'a>(self, range: std::ops::Range<usize>) -> &'a mut [T] {
+        // SAFETY: per this function's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(range.start), range.len()) }
     }
 }
 
@@ -704,8 +754,9 @@ mod tests {
     /// and every instruction set gives the portable kernel's bits exactly.
     #[test]
     fn packed_tiles_of_every_type_agree_with_the_math_and_with_each_other_bit_for_bit() {
-        // 37 rows: a partial last tile; 9 activation rows: two groups of four and one.
-        let (rows, cols, m) = (37, 512, 9);
+        // 37 rows: a partial last tile; 19 activation rows: groups of four and a rest,
+        // and enough rows for their quantization to be split over the threads.
+        let (rows, cols, m) = (37, 512, 19);
         let x = noisy_activations(m, cols);
         for (kind, dtype) in KINDS {
             let name = kind.name();

@@ -409,6 +409,12 @@ impl PackedQ {
         }
     }
 
+    /// Whether `quantize` makes per-256 (Q8_K) activations: matrices that agree can
+    /// share one quantized input.
+    pub fn k_activations(&self) -> bool {
+        self.kind.k_activations()
+    }
+
     pub fn cols(&self) -> usize {
         self.cols
     }

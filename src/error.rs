@@ -93,7 +93,7 @@ pub enum Error {
     )]
     ContextTooSmall { context: usize, needed: usize },
 
-    #[error("model error: {0}")]
+    #[error("model error: {}", without_backtrace(.0))]
     Model(#[from] candle_core::Error),
 
     #[error(
@@ -109,6 +109,21 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// candle's message without the backtrace it captures when `RUST_BACKTRACE` is set: users
+/// need the message, and a backtrace reads like a crash.
+fn without_backtrace(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(inner),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", without_backtrace(inner))
+        }
+        candle_core::Error::WithPath { inner, path } => {
+            format!("{}: {}", path.display(), without_backtrace(inner))
+        }
+        other => other.to_string(),
+    }
+}
 
 impl Error {
     /// Process exit code for this error, documented in the README ("Exit codes").

@@ -47,6 +47,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod eval;
 pub(crate) mod facts;
+pub(crate) mod gguf;
 pub(crate) mod hub;
 pub(crate) mod models;
 pub(crate) mod output;

@@ -29,6 +29,7 @@ const ORDER: &[&str] = &[
     "review::align",
     "card",
     "settings",
+    "gguf",
     "hub",
     "tokenizer::marian",
     "tokenizer",

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::facts::numbers::english_scale;
 use crate::models::KvCache;
 use crate::models::transformer::{self, Logits};
+use crate::gguf;
 use crate::models::{gemma3, llama, qwen2, qwen3};
 use crate::text::script::is_indic;
 use crate::tokenizer::{self, Specials};
@@ -88,8 +89,11 @@ impl DecoderEngine {
             fix: fix.clone(),
         })?;
         let mut reader = BufReader::new(file);
+        gguf::scan_header(&mut reader).map_err(|e| corrupt(format!("GGUF header: {e}")))?;
         let content = gguf_file::Content::read(&mut reader)
             .map_err(|e| corrupt(format!("unreadable GGUF header: {e}")))?;
+        let size = reader.get_ref().metadata().map_or(0, |m| m.len());
+        gguf::check_tensor_data(&content, size).map_err(corrupt)?;
         let arch = content
             .metadata
             .get("general.architecture")

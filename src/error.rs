@@ -176,3 +176,18 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_error_shows_candles_message_without_its_backtrace() {
+        let e = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg(
+                "position 38 is past the end".into(),
+            )),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let text = super::Error::Model(e.context("tensor `x`")).to_string();
+        assert_eq!(text, "model error: tensor `x`: position 38 is past the end");
+    }
+}

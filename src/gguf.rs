@@ -52,9 +52,12 @@ impl<R: Read + Seek> Scan<'_, R> {
     fn bytes<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let mut b = [0u8; N];
         let at = self.pos()?;
-        self.r
-            .read_exact(&mut b)
-            .map_err(|_| format!("the file ends at byte {} inside its header", at.max(self.size)))?;
+        self.r.read_exact(&mut b).map_err(|_| {
+            format!(
+                "the file ends at byte {} inside its header",
+                at.max(self.size)
+            )
+        })?;
         Ok(b)
     }
 
@@ -88,7 +91,9 @@ impl<R: Read + Seek> Scan<'_, R> {
         let at = self.pos()?;
         let n = self.length()?;
         if n > max {
-            return Err(format!("{what} at byte {at} is {n} bytes long (at most {max})"));
+            return Err(format!(
+                "{what} at byte {at} is {n} bytes long (at most {max})"
+            ));
         }
         self.skip(n, what)
     }
@@ -96,7 +101,9 @@ impl<R: Read + Seek> Scan<'_, R> {
     fn header(&mut self) -> Result<(), String> {
         let magic = self.bytes::<4>()?;
         if &magic != b"GGUF" {
-            return Err(format!("it does not start with `GGUF` (starts with {magic:02x?})"));
+            return Err(format!(
+                "it does not start with `GGUF` (starts with {magic:02x?})"
+            ));
         }
         let version = self.u32()?;
         if !(1..=3).contains(&version) {
@@ -107,7 +114,9 @@ impl<R: Read + Seek> Scan<'_, R> {
         let entries = self.length()?;
         for (n, what) in [(tensors, "tensors"), (entries, "metadata entries")] {
             if n > MAX_ENTRIES {
-                return Err(format!("the header declares {n} {what} (at most {MAX_ENTRIES})"));
+                return Err(format!(
+                    "the header declares {n} {what} (at most {MAX_ENTRIES})"
+                ));
             }
         }
         for _ in 0..entries {

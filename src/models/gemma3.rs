@@ -3,7 +3,9 @@
 //! every global one (RoPE base 1M, optional linear scaling). Pinned to llama.cpp on the
 //! real default model by tests/llama_cpp_parity.rs.
 
-use super::transformer::{Activation, Config, Defaults, MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, Sliding};
+use super::transformer::{
+    Activation, Config, Defaults, MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, Sliding,
+};
 use super::{Meta, RopeLayout};
 use candle_core::Result;
 use candle_core::quantized::gguf_file;

@@ -45,6 +45,7 @@ const ORDER: &[&str] = &[
     "models::qwen2",
     "models::qwen3",
     "models::llama",
+    "models::pickle",
     "models::marian",
     "engine",
     "engine::sampling",

@@ -275,3 +275,145 @@ fn the_real_model_with_a_huge_head_size_is_refused_from_its_metadata() {
         "{err}"
     );
 }
+
+/// Pickle opcodes, written out for the checkpoints below.
+mod pickle {
+    pub fn unicode(s: &str) -> Vec<u8> {
+        let mut b = vec![b'X'];
+        b.extend((s.len() as u32).to_le_bytes());
+        b.extend(s.as_bytes());
+        b
+    }
+
+    pub fn int(v: i32) -> Vec<u8> {
+        let mut b = vec![b'J'];
+        b.extend(v.to_le_bytes());
+        b
+    }
+
+    fn ints(vs: &[i32]) -> Vec<u8> {
+        let mut b = vec![b'('];
+        vs.iter().for_each(|&v| b.extend(int(v)));
+        b.push(b't');
+        b
+    }
+
+    /// `{name: torch._utils._rebuild_tensor_v2(storage "0" of `numel` floats, 0, size,
+    /// stride)}` as `torch.save` writes a state dict.
+    pub fn state_dict(name: &str, numel: i32, size: &[i32], stride: &[i32]) -> Vec<u8> {
+        let mut b = vec![0x80, 2, b'}', b'('];
+        b.extend(unicode(name));
+        b.extend(b"ctorch._utils\n_rebuild_tensor_v2\n(");
+        b.push(b'(');
+        b.extend(unicode("storage"));
+        b.extend(b"ctorch\nFloatStorage\n");
+        b.extend(unicode("0"));
+        b.extend(unicode("cpu"));
+        b.extend(int(numel));
+        b.extend(b"tQ");
+        b.extend(int(0));
+        b.extend(ints(size));
+        b.extend(ints(stride));
+        b.extend([0x89, b'}', b't', b'R', b'u', b'.']);
+        b
+    }
+
+    /// A list put in the memo, then `rounds` times a pair of two copies of the memo
+    /// entry stored back: each round doubles what a reader that copies memo entries
+    /// builds, in 8 bytes.
+    pub fn memo_doubling(rounds: usize) -> Vec<u8> {
+        let mut b = vec![0x80, 2, b']', b'q', 0];
+        for _ in 0..rounds {
+            b.extend([b'h', 0, b'h', 0, 0x86, b'q', 0]);
+        }
+        b.push(b'.');
+        b
+    }
+}
+
+/// A PyTorch checkpoint as `torch.save` lays it out: `archive/data.pkl` and the tensor
+/// data `archive/data/0`, stored.
+fn checkpoint(path: &Path, data_pkl: &[u8], data: &[u8]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("archive/data.pkl", stored).unwrap();
+    zip.write_all(data_pkl).unwrap();
+    zip.start_file("archive/data/0", stored).unwrap();
+    zip.write_all(data).unwrap();
+    zip.finish().unwrap();
+}
+
+fn read_checkpoint(name: &str, data_pkl: &[u8], data: &[u8]) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("anuvad-pickles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.bin"));
+    checkpoint(&path, data_pkl, data);
+    let result = anuvad::internals::marian::Checkpoint::read(&path)
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+#[test]
+fn a_plain_pickled_tensor_still_loads() {
+    let pkl = pickle::state_dict("w", 4, &[2, 2], &[2, 1]);
+    read_checkpoint("plain", &pkl, &[0u8; 16]).unwrap();
+}
+
+#[test]
+fn pickled_tensor_shapes_larger_than_their_storage_are_refused() {
+    let max = i32::MAX;
+    // (2^31−1)²: "capacity overflow" before; (1, 2^31−1): 8 GB asked for.
+    for (size, stride) in [([max, max], [max, 1]), ([1, max], [max, 1])] {
+        let pkl = pickle::state_dict("w", 4, &size, &stride);
+        let err = read_checkpoint("shape", &pkl, &[0u8; 16]).unwrap_err();
+        assert!(
+            err.contains("tensor `w` of shape") && err.contains("needs more than the 16 bytes"),
+            "{size:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_pickle_that_doubles_itself_through_the_memo_is_refused() {
+    // 60 rounds: 2^60 objects for a reader that copies memo entries, in 488 bytes.
+    let err = read_checkpoint("memo", &pickle::memo_doubling(60), &[]).unwrap_err();
+    assert!(
+        err.contains("archive/data.pkl") && err.contains("copies of memo entries"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_binary_refuses_a_hostile_marian_checkpoint_with_exit_5_naming_the_file() {
+    let home = Home::new("model-files-marian");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-marian");
+    let dir = home.path("hostile-marian");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["config.json", "source.spm", "target.spm", "vocab.json"] {
+        std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+    }
+    checkpoint(
+        &dir.join("pytorch_model.bin"),
+        &pickle::memo_doubling(60),
+        &[],
+    );
+    let article = home.path("article.txt");
+    let mut cmd = home.command(&[
+        "--model",
+        dir.to_str().unwrap(),
+        "translate",
+        article.to_str().unwrap(),
+    ]);
+    let out = cmd.env("RUST_BACKTRACE", "1").output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("pytorch_model.bin") && err.contains("memo"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked") && !err.contains("  0: "), "{err}");
+}

@@ -66,7 +66,7 @@ impl Checkpoint {
             .extension()
             .is_some_and(|e| e == "bin" || e == "pt" || e == "pth");
         let map: HashMap<String, Tensor> = if is_bin {
-            candle_core::pickle::read_all(path)?.into_iter().collect()
+            super::pickle::read_all(path)?.into_iter().collect()
         } else {
             candle_core::safetensors::load(path, &Device::Cpu)?
         };

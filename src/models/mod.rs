@@ -6,6 +6,7 @@ pub mod gemma3;
 pub mod kernels;
 pub mod llama;
 pub mod marian;
+pub mod pickle;
 pub mod qwen2;
 pub mod qwen3;
 pub mod transformer;

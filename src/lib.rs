@@ -81,4 +81,10 @@ pub mod internals {
     pub mod tokenizer {
         pub use crate::tokenizer::*;
     }
+    pub mod source {
+        pub use crate::batch::source::*;
+    }
+    pub mod segment {
+        pub use crate::text::segment::*;
+    }
 }

@@ -417,3 +417,61 @@ fn the_binary_refuses_a_hostile_marian_checkpoint_with_exit_5_naming_the_file() 
     );
     assert!(!err.contains("panicked") && !err.contains("  0: "), "{err}");
 }
+
+#[test]
+fn a_marian_config_with_impossible_sizes_is_refused_naming_the_key() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-marian");
+    let config = std::fs::read_to_string(fixture.join("config.json")).unwrap();
+    let home = Home::new("model-files-marian-config");
+    let cases = [
+        (
+            "encoder_attention_heads",
+            "0",
+            "`encoder_attention_heads` is 0",
+        ),
+        (
+            "decoder_layers",
+            "4294967295",
+            "`decoder_layers` is 4294967295",
+        ),
+        (
+            "max_position_embeddings",
+            "1000000000",
+            "`max_position_embeddings` is 1000000000",
+        ),
+        (
+            "decoder_attention_heads",
+            "3",
+            "is not a multiple of `decoder_attention_heads` (3)",
+        ),
+    ];
+    for (key, value, says) in cases {
+        let mut v: serde_json::Value = serde_json::from_str(&config).unwrap();
+        v[key] = serde_json::from_str(value).unwrap();
+        let dir = home.path(&format!("marian-{key}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "model.safetensors",
+            "source.spm",
+            "target.spm",
+            "vocab.json",
+        ] {
+            std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+        }
+        std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
+        let article = home.path("article.txt");
+        let out = home.run(&[
+            "--model",
+            dir.to_str().unwrap(),
+            "translate",
+            article.to_str().unwrap(),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(5), "{key}={value}: {err}");
+        assert!(
+            err.contains("config.json") && err.contains(says),
+            "{key}={value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

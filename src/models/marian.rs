@@ -52,7 +52,56 @@ fn default_true() -> bool {
 impl Config {
     pub fn from_file(path: &Path) -> std::result::Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        let config: Config = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The sizes bounded before anything divides by them or allocates from them (the
+    /// file comes from outside): far past OPUS-MT's (width 512–1,024, 8–16 heads, 6
+    /// layers, 512 positions), low enough that the position table stays small.
+    fn check(&self) -> std::result::Result<(), String> {
+        let fields = [
+            ("d_model", self.d_model, 8192),
+            ("encoder_layers", self.encoder_layers, 256),
+            ("decoder_layers", self.decoder_layers, 256),
+            (
+                "encoder_attention_heads",
+                self.encoder_attention_heads,
+                1024,
+            ),
+            (
+                "decoder_attention_heads",
+                self.decoder_attention_heads,
+                1024,
+            ),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                8192,
+            ),
+        ];
+        for (key, value, max) in fields {
+            if !(1..=max).contains(&value) {
+                return Err(format!(
+                    "`{key}` is {value}; it must be between 1 and {max}"
+                ));
+            }
+        }
+        for key in ["encoder_attention_heads", "decoder_attention_heads"] {
+            let heads = if key.starts_with("encoder") {
+                self.encoder_attention_heads
+            } else {
+                self.decoder_attention_heads
+            };
+            if !self.d_model.is_multiple_of(heads) {
+                return Err(format!(
+                    "`d_model` ({}) is not a multiple of `{key}` ({heads})",
+                    self.d_model
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

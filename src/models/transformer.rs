@@ -625,7 +625,8 @@ pub fn check_shapes(content: &gguf_file::Content, cfg: &Config) -> Result<()> {
     };
     let vector = |name: &str, n: usize| -> Result<()> {
         let d = dims(name)?;
-        if d.len() > 2 || d.iter().product::<usize>() != n || d.iter().any(|&x| x == 0) {
+        let elements = d.iter().try_fold(1usize, |a, &x| a.checked_mul(x));
+        if d.len() > 2 || elements != Some(n) {
             candle_core::bail!("tensor `{name}` is {d:?}, expected [{n}] for this model's metadata")
         }
         Ok(())

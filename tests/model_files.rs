@@ -107,6 +107,16 @@ fn a_tensor_whose_shape_disagrees_with_the_metadata_is_named() {
         "{err}"
     );
 
+    // An embedding with fewer rows than the vocabulary has tokens.
+    let mut bytes = good.clone();
+    let at = tensor_info(&bytes, "token_embd.weight").unwrap() + 4;
+    bytes[at + 8..at + 16].copy_from_slice(&256u64.to_le_bytes());
+    let err = refusal("vocab", &bytes);
+    assert!(
+        err.contains("tokens but `token_embd.weight` only 256 rows"),
+        "{err}"
+    );
+
     // A norm of the wrong length.
     let mut bytes = good.clone();
     let at = tensor_info(&bytes, "blk.2.attn_q_norm.weight").unwrap() + 4;

@@ -142,6 +142,17 @@ impl DecoderEngine {
         let model = family_config(&arch, &content)
             .and_then(|cfg| transformer::Model::load(cfg, &content, &mut reader, &device, capacity))
             .map_err(|e| corrupt(e.to_string()))?;
+        // A token id past the embedding would fail only when the text first uses it.
+        let rows = content
+            .tensor_infos
+            .get("token_embd.weight")
+            .map_or(0, |t| t.shape.dims()[0]);
+        if tokenizer.get_vocab_size(true) > rows {
+            return Err(corrupt(format!(
+                "its tokenizer has {} tokens but `token_embd.weight` only {rows} rows",
+                tokenizer.get_vocab_size(true)
+            )));
+        }
         let cache = model.new_cache();
         let net = Net { model, cache };
         let info = super::model_info(card, path, sha256, &arch);

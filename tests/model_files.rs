@@ -454,6 +454,12 @@ fn a_marian_config_with_impossible_sizes_is_refused_naming_the_key() {
             "3",
             "is not a multiple of `decoder_attention_heads` (3)",
         ),
+        // Weights 32 wide: the first mismatch names its tensor, not a bare shape error.
+        (
+            "d_model",
+            "64",
+            "expected [d_model] with `d_model` = 64 from config.json",
+        ),
     ];
     for (key, value, says) in cases {
         let mut v: serde_json::Value = serde_json::from_str(&config).unwrap();

@@ -132,6 +132,38 @@ impl Checkpoint {
     fn has(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
+
+    /// Every weight's shape against the width `d` of config.json, before anything is
+    /// packed: a mismatch would otherwise surface as a bare shape error in the first
+    /// matrix product, naming neither the file nor the tensor.
+    fn check_shapes(&self, d: usize) -> Result<()> {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        for name in names {
+            let dims = self.0[name].dims();
+            let want: Option<(usize, &str)> = if name.ends_with("_proj.weight") {
+                (dims != [d, d]).then_some((d, "[d_model, d_model]"))
+            } else if name.ends_with("fc1.weight")
+                || name.ends_with("embed_tokens.weight")
+                || name.ends_with("shared.weight")
+                || name.ends_with("lm_head.weight")
+            {
+                (dims.len() != 2 || dims[1] != d).then_some((d, "[n, d_model]"))
+            } else if name.ends_with("fc2.weight") {
+                (dims.len() != 2 || dims[0] != d).then_some((d, "[d_model, n]"))
+            } else if name.contains("layer_norm.") || name.ends_with("_proj.bias") {
+                (dims != [d]).then_some((d, "[d_model]"))
+            } else {
+                None
+            };
+            if let Some((d, shape)) = want {
+                candle_core::bail!(
+                    "tensor `{name}` is {dims:?}, expected {shape} with `d_model` = {d} from config.json"
+                )
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A dense layer `x·Wᵀ + b`.
@@ -392,6 +424,7 @@ impl Model {
             ),
         };
         let d = config.d_model;
+        ck.check_shapes(d)?;
         let shared = if ck.has("model.shared.weight") {
             Some(ck.get("model.shared.weight")?)
         } else {

@@ -93,7 +93,7 @@ pub enum Error {
     )]
     ContextTooSmall { context: usize, needed: usize },
 
-    #[error("model error: {0}")]
+    #[error("model error: {}", without_backtrace(.0))]
     Model(#[from] candle_core::Error),
 
     #[error(
@@ -147,6 +147,21 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// candle's message without the backtrace it captures when `RUST_BACKTRACE` is set: users
+/// need the message, and a backtrace reads like a crash.
+fn without_backtrace(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(inner),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", without_backtrace(inner))
+        }
+        candle_core::Error::WithPath { inner, path } => {
+            format!("{}: {}", path.display(), without_backtrace(inner))
+        }
+        other => other.to_string(),
+    }
+}
 
 impl Error {
     /// Process exit code for this error, documented in the README ("Exit codes").
@@ -207,5 +222,20 @@ impl Error {
             Error::TooLarge { .. } => "too_long",
             Error::ModelPath { .. } => "model_missing",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_model_error_shows_candles_message_without_its_backtrace() {
+        let e = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg(
+                "position 38 is past the end".into(),
+            )),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let text = super::Error::Model(e.context("tensor `x`")).to_string();
+        assert_eq!(text, "model error: tensor `x`: position 38 is past the end");
     }
 }

@@ -375,17 +375,20 @@ fn file_name(p: &Path) -> String {
 /// For a bare .gguf path: a card of the same architecture, instruct if the GGUF has a
 /// chat template, base otherwise.
 fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> {
-    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+    let f = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let content = gguf_file::Content::read(&mut f).map_err(|e| Error::ModelPath {
-        path: path.to_path_buf(),
-        detail: format!(
-            "not a readable GGUF file ({})",
-            e.to_string().lines().next().unwrap_or_default()
-        ),
-    })?;
+    let mut f = std::io::BufReader::new(f);
+    let content = crate::gguf::scan_header(&mut f)
+        .and_then(|()| gguf_file::Content::read(&mut f).map_err(|e| e.to_string()))
+        .map_err(|e| Error::ModelPath {
+            path: path.to_path_buf(),
+            detail: format!(
+                "not a readable GGUF file ({})",
+                e.lines().next().unwrap_or_default()
+            ),
+        })?;
     let arch = content
         .metadata
         .get("general.architecture")

@@ -47,6 +47,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod eval;
 pub(crate) mod facts;
+pub(crate) mod gguf;
 pub(crate) mod hub;
 pub(crate) mod models;
 pub(crate) mod output;
@@ -79,5 +80,11 @@ pub mod internals {
     }
     pub mod tokenizer {
         pub use crate::tokenizer::*;
+    }
+    pub mod source {
+        pub use crate::batch::source::*;
+    }
+    pub mod segment {
+        pub use crate::text::segment::*;
     }
 }

@@ -394,3 +394,41 @@ pub fn write_model(path: &Path, cfg: &TinyModel) -> Result<()> {
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
+
+/// Where a GGUF file's metadata value for `key` starts and its GGUF type number (4 =
+/// u32, 6 = f32, …): for tests that tamper with one value in place.
+pub fn metadata_value(bytes: &[u8], key: &str) -> Option<(usize, u32)> {
+    let at = find_name(bytes, key)?;
+    let ty = u32::from_le_bytes(bytes[at..at + 4].try_into().ok()?);
+    Some((at + 4, ty))
+}
+
+/// Set the u32 metadata value `key` of a GGUF file's bytes.
+pub fn set_metadata_u32(bytes: &mut [u8], key: &str, value: u32) {
+    let (at, ty) = metadata_value(bytes, key).unwrap_or_else(|| panic!("no metadata {key}"));
+    assert_eq!(ty, 4, "{key} is not a u32");
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// Set the f32 metadata value `key` of a GGUF file's bytes.
+pub fn set_metadata_f32(bytes: &mut [u8], key: &str, value: f32) {
+    let (at, ty) = metadata_value(bytes, key).unwrap_or_else(|| panic!("no metadata {key}"));
+    assert_eq!(ty, 6, "{key} is not an f32");
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// Where tensor `name`'s info starts after its name (its dimension count, then the
+/// dimensions innermost first as u64, the type as u32 and the data offset as u64).
+pub fn tensor_info(bytes: &[u8], name: &str) -> Option<usize> {
+    find_name(bytes, name)
+}
+
+/// The position just after the GGUF string `name` (u64 length, then its bytes).
+fn find_name(bytes: &[u8], name: &str) -> Option<usize> {
+    let mut needle = (name.len() as u64).to_le_bytes().to_vec();
+    needle.extend_from_slice(name.as_bytes());
+    bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_slice())
+        .map(|p| p + needle.len())
+}

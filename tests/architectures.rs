@@ -320,8 +320,8 @@ fn a_model_with_impossible_head_counts_is_refused_with_a_message() {
         .expect("refused")
         .to_string();
     assert!(
-        err.contains("3 heads over 2 KV heads"),
-        "the message names the numbers: {err}"
+        err.contains("`qwen2.attention.head_count` (3) is not a multiple of `qwen2.attention.head_count_kv` (2)"),
+        "the message names the keys and numbers: {err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

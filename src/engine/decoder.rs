@@ -9,6 +9,7 @@ use super::{Engine, Generation, ModelInfo, Request};
 use crate::card::{ModelCard, SUPPORTED_ARCHITECTURES, TokenizerKind};
 use crate::error::{Error, Result};
 use crate::facts::numbers::english_scale;
+use crate::gguf;
 use crate::models::KvCache;
 use crate::models::transformer::{self, Logits};
 use crate::models::{gemma3, llama, qwen2, qwen3};
@@ -88,8 +89,11 @@ impl DecoderEngine {
             fix: fix.clone(),
         })?;
         let mut reader = BufReader::new(file);
+        gguf::scan_header(&mut reader).map_err(|e| corrupt(format!("GGUF header: {e}")))?;
         let content = gguf_file::Content::read(&mut reader)
             .map_err(|e| corrupt(format!("unreadable GGUF header: {e}")))?;
+        let size = reader.get_ref().metadata().map_or(0, |m| m.len());
+        gguf::check_tensor_data(&content, size).map_err(corrupt)?;
         let arch = content
             .metadata
             .get("general.architecture")
@@ -138,6 +142,17 @@ impl DecoderEngine {
         let model = family_config(&arch, &content)
             .and_then(|cfg| transformer::Model::load(cfg, &content, &mut reader, &device, capacity))
             .map_err(|e| corrupt(e.to_string()))?;
+        // A token id past the embedding would fail only when the text first uses it.
+        let rows = content
+            .tensor_infos
+            .get("token_embd.weight")
+            .map_or(0, |t| t.shape.dims()[0]);
+        if tokenizer.get_vocab_size(true) > rows {
+            return Err(corrupt(format!(
+                "its tokenizer has {} tokens but `token_embd.weight` only {rows} rows",
+                tokenizer.get_vocab_size(true)
+            )));
+        }
         let cache = model.new_cache();
         let net = Net { model, cache };
         let info = super::model_info(card, path, sha256, &arch);

@@ -3,7 +3,9 @@
 //! every global one (RoPE base 1M, optional linear scaling). Pinned to llama.cpp on the
 //! real default model by tests/llama_cpp_parity.rs.
 
-use super::transformer::{Activation, Config, Defaults, Sliding};
+use super::transformer::{
+    Activation, Config, Defaults, MAX_CONTEXT, MAX_HEADS, MAX_LAYERS, Sliding,
+};
 use super::{Meta, RopeLayout};
 use candle_core::Result;
 use candle_core::quantized::gguf_file;
@@ -25,11 +27,11 @@ pub fn config(content: &gguf_file::Content) -> Result<Config> {
     )?;
     Ok(Config {
         // Required here, not defaulted to the head count.
-        kv_heads: m.usize("attention.head_count_kv")?,
+        kv_heads: m.count("attention.head_count_kv", MAX_HEADS)?,
         sliding: Some(Sliding {
-            window: m.usize_or("attention.sliding_window", 512)?.max(1),
-            pattern: m.usize_or("attention.sliding_window_pattern", 6)?.max(1),
-            rope_base: m.f32_or("rope.local_freq_base", 10_000.0)?,
+            window: m.count_or("attention.sliding_window", 512, MAX_CONTEXT)?,
+            pattern: m.count_or("attention.sliding_window_pattern", 6, MAX_LAYERS)?,
+            rope_base: m.positive_or("rope.local_freq_base", 10_000.0)?,
         }),
         activation: Activation::GeluTanh,
         embed_scale: true,

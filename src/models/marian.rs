@@ -52,7 +52,56 @@ fn default_true() -> bool {
 impl Config {
     pub fn from_file(path: &Path) -> std::result::Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        let config: Config = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The sizes bounded before anything divides by them or allocates from them (the
+    /// file comes from outside): far past OPUS-MT's (width 512–1,024, 8–16 heads, 6
+    /// layers, 512 positions), low enough that the position table stays small.
+    fn check(&self) -> std::result::Result<(), String> {
+        let fields = [
+            ("d_model", self.d_model, 8192),
+            ("encoder_layers", self.encoder_layers, 256),
+            ("decoder_layers", self.decoder_layers, 256),
+            (
+                "encoder_attention_heads",
+                self.encoder_attention_heads,
+                1024,
+            ),
+            (
+                "decoder_attention_heads",
+                self.decoder_attention_heads,
+                1024,
+            ),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                8192,
+            ),
+        ];
+        for (key, value, max) in fields {
+            if !(1..=max).contains(&value) {
+                return Err(format!(
+                    "`{key}` is {value}; it must be between 1 and {max}"
+                ));
+            }
+        }
+        for key in ["encoder_attention_heads", "decoder_attention_heads"] {
+            let heads = if key.starts_with("encoder") {
+                self.encoder_attention_heads
+            } else {
+                self.decoder_attention_heads
+            };
+            if !self.d_model.is_multiple_of(heads) {
+                return Err(format!(
+                    "`d_model` ({}) is not a multiple of `{key}` ({heads})",
+                    self.d_model
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -66,7 +115,7 @@ impl Checkpoint {
             .extension()
             .is_some_and(|e| e == "bin" || e == "pt" || e == "pth");
         let map: HashMap<String, Tensor> = if is_bin {
-            candle_core::pickle::read_all(path)?.into_iter().collect()
+            super::pickle::read_all(path)?.into_iter().collect()
         } else {
             candle_core::safetensors::load(path, &Device::Cpu)?
         };
@@ -82,6 +131,38 @@ impl Checkpoint {
 
     fn has(&self, name: &str) -> bool {
         self.0.contains_key(name)
+    }
+
+    /// Every weight's shape against the width `d` of config.json, before anything is
+    /// packed: a mismatch would otherwise surface as a bare shape error in the first
+    /// matrix product, naming neither the file nor the tensor.
+    fn check_shapes(&self, d: usize) -> Result<()> {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        for name in names {
+            let dims = self.0[name].dims();
+            let want: Option<(usize, &str)> = if name.ends_with("_proj.weight") {
+                (dims != [d, d]).then_some((d, "[d_model, d_model]"))
+            } else if name.ends_with("fc1.weight")
+                || name.ends_with("embed_tokens.weight")
+                || name.ends_with("shared.weight")
+                || name.ends_with("lm_head.weight")
+            {
+                (dims.len() != 2 || dims[1] != d).then_some((d, "[n, d_model]"))
+            } else if name.ends_with("fc2.weight") {
+                (dims.len() != 2 || dims[0] != d).then_some((d, "[d_model, n]"))
+            } else if name.contains("layer_norm.") || name.ends_with("_proj.bias") {
+                (dims != [d]).then_some((d, "[d_model]"))
+            } else {
+                None
+            };
+            if let Some((d, shape)) = want {
+                candle_core::bail!(
+                    "tensor `{name}` is {dims:?}, expected {shape} with `d_model` = {d} from config.json"
+                )
+            }
+        }
+        Ok(())
     }
 }
 
@@ -343,6 +424,7 @@ impl Model {
             ),
         };
         let d = config.d_model;
+        ck.check_shapes(d)?;
         let shared = if ck.has("model.shared.weight") {
             Some(ck.get("model.shared.weight")?)
         } else {

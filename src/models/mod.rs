@@ -6,6 +6,7 @@ pub mod gemma3;
 pub mod kernels;
 pub mod llama;
 pub mod marian;
+pub mod pickle;
 pub mod qwen2;
 pub mod qwen3;
 pub mod transformer;
@@ -172,50 +173,104 @@ fn out_dims(x: &Tensor, rows: usize) -> Vec<usize> {
     dims
 }
 
-/// Metadata lookups under an architecture prefix (`gemma3.block_count` …).
+/// Metadata lookups under an architecture prefix (`gemma3.block_count` …). The file is
+/// hostile until checked: every number is bounded here, before anything divides by it
+/// or allocates from it, and a bad one is reported with its key and value.
 pub struct Meta<'a> {
     pub content: &'a gguf_file::Content,
     pub arch: &'a str,
 }
 
 impl Meta<'_> {
+    pub fn key(&self, key: &str) -> String {
+        format!("{}.{key}", self.arch)
+    }
     fn value(&self, key: &str) -> Result<&gguf_file::Value> {
-        let full = format!("{}.{key}", self.arch);
+        let full = self.key(key);
         self.content
             .metadata
             .get(&full)
             .ok_or_else(|| candle_core::Error::msg(format!("GGUF metadata `{full}` is missing")))
     }
-    pub fn usize(&self, key: &str) -> Result<usize> {
-        Ok(self.value(key)?.to_u32()? as usize)
+    /// A count that must lie in `1..=max`.
+    pub fn count(&self, key: &str, max: usize) -> Result<usize> {
+        self.bounded(key, self.value(key)?, max)
     }
-    pub fn f32_or(&self, key: &str, default: f32) -> Result<f32> {
+    /// A count that must lie in `1..=max`, `default` when the file does not say.
+    pub fn count_or(&self, key: &str, default: usize, max: usize) -> Result<usize> {
         match self.value(key) {
-            Ok(v) => v.to_f32(),
+            Ok(v) => self.bounded(key, v, max),
             Err(_) => Ok(default),
         }
     }
-    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
-        match self.value(key) {
-            Ok(v) => Ok(v.to_u32()? as usize),
-            Err(_) => Ok(default),
+    fn bounded(&self, key: &str, v: &gguf_file::Value, max: usize) -> Result<usize> {
+        use gguf_file::Value as V;
+        let n: Option<i128> = match v {
+            V::U8(x) => Some(*x as i128),
+            V::I8(x) => Some(*x as i128),
+            V::U16(x) => Some(*x as i128),
+            V::I16(x) => Some(*x as i128),
+            V::U32(x) => Some(*x as i128),
+            V::I32(x) => Some(*x as i128),
+            V::U64(x) => Some(*x as i128),
+            V::I64(x) => Some(*x as i128),
+            _ => None,
+        };
+        match n {
+            Some(n) if n >= 1 && n <= max as i128 => Ok(n as usize),
+            Some(n) => candle_core::bail!(
+                "GGUF metadata `{}` is {n}; it must be between 1 and {max}",
+                self.key(key)
+            ),
+            // The type only, not the value: a hostile array could be megabytes long.
+            None => candle_core::bail!(
+                "GGUF metadata `{}` is a {:?}, not an integer",
+                self.key(key),
+                v.value_type()
+            ),
         }
+    }
+    /// A finite, positive number, `default` when the file does not say.
+    pub fn positive_or(&self, key: &str, default: f32) -> Result<f32> {
+        use gguf_file::Value as V;
+        let x = match self.value(key) {
+            Err(_) => return Ok(default),
+            Ok(V::F32(x)) => *x as f64,
+            Ok(V::F64(x)) => *x,
+            Ok(v) => candle_core::bail!(
+                "GGUF metadata `{}` is a {:?}, not a float",
+                self.key(key),
+                v.value_type()
+            ),
+        };
+        if !(x.is_finite() && x > 0.0 && x <= f32::MAX as f64) {
+            candle_core::bail!(
+                "GGUF metadata `{}` is {x}; it must be finite and above zero",
+                self.key(key)
+            )
+        }
+        Ok(x as f32)
     }
     /// Linear RoPE scaling of the model, 1.0 when there is none; other kinds of scaling
     /// (YaRN, …) would change every position, so they are refused rather than ignored.
     pub fn linear_rope_scale(&self) -> Result<f32> {
         let kind = match self.value("rope.scaling.type") {
-            Ok(v) => v.to_string()?.clone(),
+            Ok(gguf_file::Value::String(s)) => s.clone(),
+            Ok(_) => candle_core::bail!(
+                "GGUF metadata `{}` is not a string",
+                self.key("rope.scaling.type")
+            ),
             Err(_) => "linear".to_string(),
         };
-        let factor = self.f32_or("rope.scaling.factor", 1.0)?;
+        let factor = self.positive_or("rope.scaling.factor", 1.0)?;
         match kind.as_str() {
             "none" => Ok(1.0),
             "linear" => Ok(factor),
             _ if factor == 1.0 => Ok(1.0),
             other => candle_core::bail!(
-                "GGUF metadata `{}.rope.scaling.type` is `{other}`, which this engine does not implement (linear only)",
-                self.arch
+                "GGUF metadata `{}.rope.scaling.type` is `{}`, which this engine does not implement (linear only)",
+                self.arch,
+                other.chars().take(40).collect::<String>().escape_debug()
             ),
         }
     }

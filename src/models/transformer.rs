@@ -54,6 +54,8 @@ pub struct Config {
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
+    /// The key the head size came from (or would have), for messages.
+    pub head_dim_key: &'static str,
     pub rms_eps: f64,
     pub context: usize,
     pub rope_layout: RopeLayout,
@@ -81,23 +83,35 @@ pub struct Defaults {
     pub head_dim_key: &'static str,
 }
 
+/// Bounds on the metadata, far past any real model (Gemma 3 27B: 62 layers, width
+/// 5,376, 32 heads of 128; Llama 3.1 405B: 126 layers, width 16,384, 128 heads) and
+/// low enough that nothing sized from them can ask for terabytes before the tensor
+/// shapes are checked against the file.
+pub const MAX_LAYERS: usize = 1024;
+pub const MAX_WIDTH: usize = 1 << 17;
+pub const MAX_HEADS: usize = 4096;
+pub const MAX_HEAD_DIM: usize = 4096;
+pub const MAX_CONTEXT: usize = 1 << 24;
+
 impl Config {
     /// The keys every family shares, read under `m.arch`, with SiLU and no extras: each
-    /// family file then sets what differs.
+    /// family file then sets what differs. Every value is bounded as it is read; the
+    /// relations between them are checked by `check` once the family has set its own.
     pub fn read(m: &Meta, rope_layout: RopeLayout, d: Defaults) -> Result<Config> {
-        let heads = m.usize("attention.head_count")?;
-        let hidden = m.usize("embedding_length")?;
+        let heads = m.count("attention.head_count", MAX_HEADS)?;
+        let hidden = m.count("embedding_length", MAX_WIDTH)?;
         Ok(Config {
             arch: m.arch.into(),
             hidden,
-            layers: m.usize("block_count")?,
+            layers: m.count("block_count", MAX_LAYERS)?,
             heads,
-            kv_heads: m.usize_or("attention.head_count_kv", heads)?,
-            head_dim: m.usize_or(d.head_dim_key, hidden / heads.max(1))?,
-            rms_eps: m.f32_or("attention.layer_norm_rms_epsilon", d.rms_eps)? as f64,
-            context: m.usize_or("context_length", d.context)?,
+            kv_heads: m.count_or("attention.head_count_kv", heads, MAX_HEADS)?,
+            head_dim: m.count_or(d.head_dim_key, hidden / heads, MAX_HEAD_DIM)?,
+            head_dim_key: d.head_dim_key,
+            rms_eps: m.positive_or("attention.layer_norm_rms_epsilon", d.rms_eps)? as f64,
+            context: m.count_or("context_length", d.context, MAX_CONTEXT)?,
             rope_layout,
-            rope_base: m.f32_or("rope.freq_base", d.rope_base)?,
+            rope_base: m.positive_or("rope.freq_base", d.rope_base)?,
             rope_scale: m.linear_rope_scale()?,
             sliding: None,
             activation: Activation::Silu,
@@ -106,6 +120,30 @@ impl Config {
             qk_norm: false,
             qkv_bias: false,
         })
+    }
+
+    /// The relations between the values, with the keys that give them.
+    pub fn check(&self) -> Result<()> {
+        let key = |k: &str| format!("{}.{k}", self.arch);
+        if !self.heads.is_multiple_of(self.kv_heads) {
+            candle_core::bail!(
+                "GGUF metadata `{}` ({}) is not a multiple of `{}` ({})",
+                key("attention.head_count"),
+                self.heads,
+                key("attention.head_count_kv"),
+                self.kv_heads
+            )
+        }
+        if !self.head_dim.is_multiple_of(2) {
+            candle_core::bail!(
+                "head size {} (`{}`, or `{}` / `{}`) must be even for RoPE",
+                self.head_dim,
+                key(self.head_dim_key),
+                key("embedding_length"),
+                key("attention.head_count")
+            )
+        }
+        Ok(())
     }
 
     fn is_sliding(&self, layer: usize) -> bool {
@@ -564,65 +602,68 @@ impl Model {
     }
 }
 
-/// Shapes the forward pass divides by or allocates from, checked against the config
-/// before any weight is read: zero heads would divide by zero, and a head size that
-/// does not match the projections would fail deep inside a matrix product.
+/// Every tensor the model reads, checked against the shape the config implies before
+/// any weight is read: a mismatch would otherwise fail deep inside a matrix product (or
+/// index past a buffer), without saying which tensor of which file is wrong.
 pub fn check_shapes(content: &gguf_file::Content, cfg: &Config) -> Result<()> {
-    let bad =
-        |what: String| -> Result<()> { candle_core::bail!("{} model metadata: {what}", cfg.arch) };
-    if cfg.layers == 0 || cfg.hidden == 0 || cfg.heads == 0 || cfg.kv_heads == 0 {
-        return bad(format!(
-            "{} layers, width {}, {} heads, {} KV heads (all must be above zero)",
-            cfg.layers, cfg.hidden, cfg.heads, cfg.kv_heads
-        ));
-    }
-    if cfg.head_dim == 0
-        || !cfg.head_dim.is_multiple_of(2)
-        || !cfg.heads.is_multiple_of(cfg.kv_heads)
-    {
-        return bad(format!(
-            "head size {} (must be even) with {} heads over {} KV heads (must divide)",
-            cfg.head_dim, cfg.heads, cfg.kv_heads
-        ));
-    }
-    let positive = |v: f64| v.is_finite() && v > 0.0;
-    if !(positive(cfg.rms_eps) && positive(cfg.rope_base as f64) && positive(cfg.rope_scale as f64))
-    {
-        return bad(format!(
-            "norm epsilon {}, RoPE base {} and RoPE scale {} must be finite and positive",
-            cfg.rms_eps, cfg.rope_base, cfg.rope_scale
-        ));
-    }
-    if cfg.layers > 1024 || cfg.heads > 4096 || cfg.head_dim > 4096 || cfg.hidden > 1 << 17 {
-        return bad(format!(
-            "{} layers, {} heads of size {}, width {} are past any real model",
-            cfg.layers, cfg.heads, cfg.head_dim, cfg.hidden
-        ));
-    }
-    let dims = |name: &str| {
-        content
-            .tensor_infos
-            .get(name)
-            .map(|t| t.shape.dims().to_vec())
+    cfg.check()?;
+    let dims = |name: &str| -> Result<Vec<usize>> {
+        match content.tensor_infos.get(name) {
+            Some(t) => Ok(t.shape.dims().to_vec()),
+            None => candle_core::bail!("tensor `{name}` is missing"),
+        }
     };
+    let matrix = |name: &str, rows: Option<usize>, cols: usize| -> Result<usize> {
+        let d = dims(name)?;
+        match (d.as_slice(), rows) {
+            ([r, c], Some(rows)) if *r == rows && *c == cols => Ok(rows),
+            ([r, c], None) if *r > 0 && *c == cols => Ok(*r),
+            _ => candle_core::bail!(
+                "tensor `{name}` is {d:?}, expected [{}, {cols}] for this model's metadata",
+                rows.map_or("rows".to_string(), |r| r.to_string())
+            ),
+        }
+    };
+    let vector = |name: &str, n: usize| -> Result<()> {
+        let d = dims(name)?;
+        let elements = d.iter().try_fold(1usize, |a, &x| a.checked_mul(x));
+        if d.len() > 2 || elements != Some(n) {
+            candle_core::bail!("tensor `{name}` is {d:?}, expected [{n}] for this model's metadata")
+        }
+        Ok(())
+    };
+    let (q_dim, kv_dim) = (cfg.heads * cfg.head_dim, cfg.kv_heads * cfg.head_dim);
+    let vocab = matrix("token_embd.weight", None, cfg.hidden)?;
+    if content.tensor_infos.contains_key("output.weight") {
+        matrix("output.weight", Some(vocab), cfg.hidden)?;
+    }
+    vector("output_norm.weight", cfg.hidden)?;
+    if content.tensor_infos.contains_key("rope_freqs.weight") {
+        vector("rope_freqs.weight", cfg.head_dim / 2)?;
+    }
     for i in 0..cfg.layers {
-        let want = [
-            ("attn_q", cfg.heads * cfg.head_dim, cfg.hidden),
-            ("attn_k", cfg.kv_heads * cfg.head_dim, cfg.hidden),
-            ("attn_v", cfg.kv_heads * cfg.head_dim, cfg.hidden),
-            ("attn_output", cfg.hidden, cfg.heads * cfg.head_dim),
-        ];
-        for (n, rows, cols) in want {
-            let name = format!("blk.{i}.{n}.weight");
-            match dims(&name) {
-                Some(d) if d == [rows, cols] => {}
-                Some(d) => {
-                    return bad(format!(
-                        "tensor `{name}` is {d:?}, expected [{rows}, {cols}]"
-                    ));
-                }
-                None => return bad(format!("tensor `{name}` is missing")),
-            }
+        let n = |t: &str| format!("blk.{i}.{t}");
+        matrix(&n("attn_q.weight"), Some(q_dim), cfg.hidden)?;
+        matrix(&n("attn_k.weight"), Some(kv_dim), cfg.hidden)?;
+        matrix(&n("attn_v.weight"), Some(kv_dim), cfg.hidden)?;
+        matrix(&n("attn_output.weight"), Some(cfg.hidden), q_dim)?;
+        let ffn = matrix(&n("ffn_gate.weight"), None, cfg.hidden)?;
+        matrix(&n("ffn_up.weight"), Some(ffn), cfg.hidden)?;
+        matrix(&n("ffn_down.weight"), Some(cfg.hidden), ffn)?;
+        vector(&n("attn_norm.weight"), cfg.hidden)?;
+        vector(&n("ffn_norm.weight"), cfg.hidden)?;
+        if cfg.post_norms {
+            vector(&n("post_attention_norm.weight"), cfg.hidden)?;
+            vector(&n("post_ffw_norm.weight"), cfg.hidden)?;
+        }
+        if cfg.qk_norm {
+            vector(&n("attn_q_norm.weight"), cfg.head_dim)?;
+            vector(&n("attn_k_norm.weight"), cfg.head_dim)?;
+        }
+        if cfg.qkv_bias {
+            vector(&n("attn_q.bias"), q_dim)?;
+            vector(&n("attn_k.bias"), kv_dim)?;
+            vector(&n("attn_v.bias"), kv_dim)?;
         }
     }
     Ok(())

@@ -341,7 +341,12 @@ fn fuzz_jsonl_reader() {
         splice,
         |data| {
             std::fs::write(&feed, data).unwrap();
-            let items = source::collect(std::slice::from_ref(&feed)).expect("a readable feed");
+            let items = match source::collect(std::slice::from_ref(&feed)) {
+                Ok(items) => items,
+                // A feed left with no records at all is refused as a whole.
+                Err(e) if e.kind() == "no_articles" => return,
+                Err(e) => panic!("a readable feed, not: {e}"),
+            };
             let lines = data.split(|&b| b == b'\n').count();
             assert!(
                 items.len() <= lines,
@@ -350,7 +355,7 @@ fn fuzz_jsonl_reader() {
             );
             for item in &items {
                 assert!(!item.id.is_empty(), "an item without an id");
-                if let Err(e) = item.read() {
+                if let Err(e) = item.read_at_most(usize::MAX) {
                     assert!(
                         matches!(e.kind(), "not_utf8" | "bad_record"),
                         "a record error, not {}: {e}",

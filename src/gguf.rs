@@ -102,7 +102,7 @@ impl<R: Read + Seek> Scan<'_, R> {
         let magic = self.bytes::<4>()?;
         if &magic != b"GGUF" {
             return Err(format!(
-                "it does not start with `GGUF` (starts with {magic:02x?})"
+                "it does not start with the magic bytes \"GGUF\" (starts with {magic:02x?})"
             ));
         }
         let version = self.u32()?;

@@ -212,7 +212,10 @@ fn a_hostile_gguf_header_is_refused_before_its_values_are_kept() {
     assert!(err.contains("nests arrays"), "{err}");
 
     let err = refusal("magic", b"GGML and then some bytes");
-    assert!(err.contains("does not start with the magic bytes \"GGUF\""), "{err}");
+    assert!(
+        err.contains("does not start with the magic bytes \"GGUF\""),
+        "{err}"
+    );
 }
 
 fn tampered_home(name: &str, key: &str, value: u32) -> Home {

@@ -528,7 +528,7 @@ impl ModelCard {
             ));
         }
         if let Some(sha) = &self.source.sha256
-            && !(sha.len() == 64 && sha.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            && !is_sha256(sha)
         {
             return Some(format!(
                 "source.sha256 = {sha:?} is not a sha256 (64 lowercase hex digits, as `sha256sum` prints)"
@@ -634,6 +634,16 @@ impl ModelCard {
     pub fn is_marian(&self) -> bool {
         self.architecture == "marian"
     }
+}
+
+/// Lowercase hex digits only (as `sha256sum` and git print them).
+pub fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A sha256 as `sha256sum` prints it: 64 lowercase hex digits.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && is_lower_hex(s)
 }
 
 /// Checks a name that becomes part of a path or URL (a file of a repository, a

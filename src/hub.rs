@@ -144,11 +144,7 @@ impl CachedRepo {
 
 /// A git commit id: 40 (sha1) or 64 (sha256) lowercase hex digits.
 fn is_commit(s: &str) -> bool {
-    matches!(s.len(), 40 | 64) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    matches!(s.len(), 40 | 64) && card::is_lower_hex(s)
 }
 
 /// A model ready to load.
@@ -542,7 +538,8 @@ fn fetch(
     let refs = cache.dir.join("refs").join(&cache.revision);
     cache.set_ref(&meta.commit).map_err(io(&refs))?;
     drop(lock);
-    remember(&pointer, &hash);
+    // A cache that takes the blob takes its sidecar; if not, the next use hashes again.
+    let _ = remember(&pointer, &hash);
     Ok(pointer)
 }
 
@@ -714,7 +711,7 @@ impl Client {
             }
         };
         Ok(Metadata {
-            sha256: (linked.is_some() && is_sha256(&etag)).then(|| etag.clone()),
+            sha256: (linked.is_some() && card::is_sha256(&etag)).then(|| etag.clone()),
             etag,
             commit,
             size,
@@ -904,7 +901,7 @@ pub fn file_sha256(path: &Path, home: &Path) -> Result<String> {
         if let Ok(text) = std::fs::read_to_string(&sidecar)
             && let Some((hash, k)) = text.trim_end_matches('\n').split_once(' ')
             && k == key
-            && is_sha256(hash)
+            && card::is_sha256(hash)
         {
             return Ok(hash.to_string());
         }
@@ -966,24 +963,28 @@ fn identity(path: &Path) -> Result<String> {
     ))
 }
 
-/// Write the sidecar of a freshly downloaded file (next to it).
-fn remember(path: &Path, hash: &str) {
-    if let Ok(key) = identity(path) {
-        let sidecar = path.with_file_name(format!("{}.sha256", file_name(path)));
-        let _ = replace_with(&sidecar, |tmp| {
-            std::fs::write(tmp, format!("{hash} {key}\n"))
-        });
-    }
+/// Write the file's sidecar next to it; false when that is not possible.
+fn remember(path: &Path, hash: &str) -> bool {
+    let Ok(key) = identity(path) else {
+        return false;
+    };
+    let sidecar = path.with_file_name(format!("{}.sha256", file_name(path)));
+    replace_with(&sidecar, |tmp| {
+        std::fs::write(tmp, format!("{hash} {key}\n"))
+    })
+    .is_ok()
 }
 
+/// `remember`, or under `$home/sha256/` when the file's folder is not writable.
 fn remember_in(path: &Path, home: &Path, hash: &str) {
-    let Ok(key) = identity(path) else { return };
-    let line = format!("{hash} {key}\n");
-    let name = format!("{}.sha256", file_name(path));
-    let beside = path.with_file_name(&name);
-    if replace_with(&beside, |tmp| std::fs::write(tmp, &line)).is_err() {
-        let fallback = home.join("sha256").join(&name);
-        let _ = std::fs::create_dir_all(home.join("sha256"));
-        let _ = replace_with(&fallback, |tmp| std::fs::write(tmp, &line));
+    if remember(path, hash) {
+        return;
     }
+    let Ok(key) = identity(path) else { return };
+    let folder = home.join("sha256");
+    let _ = std::fs::create_dir_all(&folder);
+    let sidecar = folder.join(format!("{}.sha256", file_name(path)));
+    let _ = replace_with(&sidecar, |tmp| {
+        std::fs::write(tmp, format!("{hash} {key}\n"))
+    });
 }

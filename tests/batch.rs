@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::tiny::{ARTICLE, Home, stderr};
+use common::tiny::{ARTICLE, Home, stderr, terminate_after};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -445,7 +445,6 @@ fn sigkill_at_random_points_then_resume_gives_the_uninterrupted_result() {
 
 #[test]
 fn sigterm_abandons_the_article_in_flight_writes_the_report_and_the_rerun_finishes() {
-    use std::io::BufRead;
     let home = Home::new("batch-term");
     let input = articles(&home, 30);
     let out = home.path("out");
@@ -460,19 +459,7 @@ fn sigterm_abandons_the_article_in_flight_writes_the_report_and_the_rerun_finish
         ])
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"article_done\"") {
-            break;
-        }
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
+    let (status, rest) = terminate_after(&mut child, "\"article_done\"");
     assert_eq!(status.code(), Some(130), "{rest:?}");
     let r = report(&out);
     assert_eq!(r["interrupted"], true);

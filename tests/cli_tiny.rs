@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tiny::{ARTICLE, CARD, Home, stderr};
+use common::tiny::{ARTICLE, CARD, Home, stderr, terminate_after};
 use std::process::Output;
 
 fn json(o: &Output) -> serde_json::Value {
@@ -523,7 +523,6 @@ fn eval_measures_a_small_set_with_references_facts_and_checks() {
 
 #[test]
 fn sigterm_stops_translate_and_summarize_with_exit_130_and_writes_nothing() {
-    use std::io::BufRead;
     let home = Home::new("signals");
     let long = home.path("long.txt");
     std::fs::write(&long, ARTICLE.repeat(100)).unwrap();
@@ -540,19 +539,7 @@ fn sigterm_stops_translate_and_summarize_with_exit_130_and_writes_nothing() {
             ])
             .spawn()
             .unwrap();
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        for line in lines.by_ref() {
-            if line.unwrap().contains("\"chunk_done\"") {
-                break;
-            }
-        }
-        let kill = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-        let status = child.wait().unwrap();
+        let (status, rest) = terminate_after(&mut child, "\"chunk_done\"");
         assert_eq!(status.code(), Some(130), "{command}: {rest:?}");
         assert!(
             rest.iter().any(|l| l.contains("interrupted by a signal")),

@@ -669,6 +669,16 @@ fn sandbox(name: &str) -> Sandbox {
 }
 
 impl Sandbox {
+    /// `hub::pull` of the sandbox's card (no sha256) from `hub`, online.
+    fn pull(&self, hub: &MockHub) -> anuvad::Result<PathBuf> {
+        hub::pull(
+            &card(None),
+            &self.home,
+            &config(hub, &self.hf, false),
+            &mut Silent,
+        )
+    }
+
     /// Whatever is in the sandbox but not in the HF home or the anuvad home.
     fn escaped(&self) -> Vec<PathBuf> {
         std::fs::read_dir(&*self.outer)
@@ -705,13 +715,7 @@ fn an_etag_with_a_path_traversal_is_refused_and_nothing_lands_outside_the_cache(
     };
     let hub = MockHub::with_quirks(vec![(FILE.into(), tiny_model_bytes())], quirks);
     let s = sandbox("etag");
-    let err = hub::pull(
-        &card(None),
-        &s.home,
-        &config(&hub, &s.hf, false),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = s.pull(&hub).unwrap_err();
     assert!(
         matches!(err, Error::Download { .. }) && err.to_string().contains("etag"),
         "{err}"
@@ -728,13 +732,7 @@ fn a_commit_with_a_path_traversal_is_refused_without_a_panic() {
     };
     let hub = MockHub::with_quirks(vec![(FILE.into(), tiny_model_bytes())], quirks);
     let s = sandbox("commit");
-    let err = hub::pull(
-        &card(None),
-        &s.home,
-        &config(&hub, &s.hf, false),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = s.pull(&hub).unwrap_err();
     assert!(
         matches!(err, Error::Download { .. }) && err.to_string().contains("x-repo-commit"),
         "{err}"
@@ -751,25 +749,13 @@ fn without_a_sha256_in_the_card_the_hubs_own_sha256_is_checked() {
         ..Quirks::default()
     };
     let liar = MockHub::with_quirks(vec![(FILE.into(), bytes.clone())], quirks("ab".repeat(32)));
-    let err = hub::pull(
-        &card(None),
-        &s.home,
-        &config(&liar, &s.hf, false),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = s.pull(&liar).unwrap_err();
     assert!(
         matches!(err, Error::Download { .. }) && err.to_string().contains(&"ab".repeat(32)),
         "{err}"
     );
     let honest = MockHub::with_quirks(vec![(FILE.into(), bytes.clone())], quirks(sha256(&bytes)));
-    let path = hub::pull(
-        &card(None),
-        &s.home,
-        &config(&honest, &s.hf, false),
-        &mut Silent,
-    )
-    .unwrap();
+    let path = s.pull(&honest).unwrap();
     assert_eq!(std::fs::read(path).unwrap(), bytes);
 }
 
@@ -783,13 +769,7 @@ fn a_body_longer_than_announced_is_cut_off_and_nothing_is_kept() {
     let hub = MockHub::with_quirks(vec![(FILE.into(), bytes.clone())], quirks);
     let s = sandbox("long-body");
     // No sha256 in the card: the announced size is all there is to hold the server to.
-    let err = hub::pull(
-        &card(None),
-        &s.home,
-        &config(&hub, &s.hf, false),
-        &mut Silent,
-    )
-    .unwrap_err();
+    let err = s.pull(&hub).unwrap_err();
     assert!(
         matches!(err, Error::Download { .. }) && err.to_string().contains(&bytes.len().to_string()),
         "{err}"

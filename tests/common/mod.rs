@@ -174,4 +174,26 @@ pub mod tiny {
     pub fn stderr(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr).into_owned()
     }
+
+    /// SIGTERM to `child` once a line of its stderr contains `event` (a progress event
+    /// name): its exit status and the stderr lines it wrote after that.
+    pub fn terminate_after(
+        child: &mut std::process::Child,
+        event: &str,
+    ) -> (std::process::ExitStatus, Vec<String>) {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains(event) {
+                break;
+            }
+        }
+        let kill = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        (child.wait().unwrap(), rest)
+    }
 }

@@ -70,7 +70,7 @@ pub fn translate(
     let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
     let record = pipeline.translate(&article, progress)?;
     if let Some(page) = page {
-        page.write(&html::render(&record.translation, &article.origin))?;
+        page.write(&html::render(&record, &article.origin, &record.model.id))?;
     }
     write_output(out, &output::translation(&record, io.format))
 }
@@ -110,7 +110,7 @@ pub fn review(setup: &Setup, rc: &ReviewConfig, progress: &mut dyn Progress) -> 
     let mut pipeline = setup.pipeline(Uses::TRANSLATE, progress)?;
     let record = pipeline.review(&article, &english.text, progress)?;
     if let Some(page) = page {
-        page.write(&html::render(&record.translation, &english.origin))?;
+        page.write(&html::render(&record, &english.origin, &record.model.id))?;
     }
     write_output(None, &output::review(&record, rc.format))?;
     let fired = review::fired(&record.translation.checks, &rc.fail_on);

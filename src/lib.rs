@@ -87,4 +87,9 @@ pub mod internals {
     pub mod segment {
         pub use crate::text::segment::*;
     }
+    /// The checks the review page also runs in its script (tests/desk.rs compares them).
+    pub mod checks {
+        pub use crate::review::checks::{numbers, repetition, untranslated};
+    }
+    pub use crate::review::html::desk;
 }

@@ -70,7 +70,7 @@ pub fn review(r: &ReviewRecord, format: OutputFormat) -> String {
     let t = &r.translation;
     let mut s = String::from("# Translation review\n\n");
     s.push_str(&summary_line(&t.checks));
-    s.push_str("\n\n| # | Hindi | English | confidence | flags |\n|---:|---|---|---:|---|\n");
+    s.push_str("\n\n| # | line | Hindi | English | confidence | flags |\n|---:|---:|---|---|---:|---|\n");
     for (i, row) in t.sentences().enumerate() {
         let conf = row
             .confidence
@@ -81,8 +81,9 @@ pub fn review(r: &ReviewRecord, format: OutputFormat) -> String {
             .map(|f| format!("**{}**: {}", f.check.name(), cell(&f.message)))
             .collect();
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             i + 1,
+            row.line,
             cell(&row.source),
             cell(&row.translation),
             conf,

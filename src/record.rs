@@ -102,6 +102,10 @@ pub struct Sentence {
     pub confidence: Option<Confidence>,
     /// What the checks found.
     pub flags: Vec<Flag>,
+    /// The line of the input file where the Hindi sentence starts, from 1 (0 in records
+    /// written before lines were recorded).
+    #[serde(default)]
+    pub line: usize,
     /// Review of a translation made elsewhere: the Hindi sentences (their indices in the
     /// paragraph) this English was aligned to; none for English with no Hindi behind it.
     /// `source` then holds those sentences joined by a space.
@@ -118,6 +122,10 @@ pub struct Paragraph {
     pub source: String,
     pub translation: String,
     pub sentences: Vec<Sentence>,
+    /// The line of the input file it is on, from 1 (0 in records written before lines
+    /// were recorded).
+    #[serde(default)]
+    pub line: usize,
     /// The newline run that followed the paragraph in the input ("" after the last).
     #[serde(skip)]
     pub separator: String,
@@ -357,8 +365,10 @@ mod tests {
                     translation: "Hello.".into(),
                     confidence: Confidence::from_logprobs(&[-0.5, -1.5]),
                     flags: Vec::new(),
+                    line: 1,
                     source_sentences: None,
                 }],
+                line: 1,
                 separator: String::new(),
             }],
             Checks::default(),

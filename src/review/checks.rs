@@ -131,9 +131,9 @@ pub fn untranslated(en: &str) -> Option<Flag> {
 
 /// Sentences shorter than this (in characters, both sides) are too short for a length
 /// ratio to mean anything.
-const MIN_CHARS_FOR_RATIO: usize = 25;
+pub(crate) const MIN_CHARS_FOR_RATIO: usize = 25;
 /// How far from the article's typical English/Hindi ratio a pair must be to be flagged.
-const RATIO_FACTOR: f32 = 2.5;
+pub(crate) const RATIO_FACTOR: f32 = 2.5;
 
 fn chars(s: &str) -> usize {
     s.chars().filter(|c| !c.is_whitespace()).count()
@@ -179,7 +179,7 @@ fn length(src: &str, en: &str, typical: f32) -> Option<Flag> {
 
 // ------------------------------------------------------------------ repetition
 
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "the", "a", "an", "of", "in", "on", "to", "and", "or", "for", "is", "was", "are", "were", "be",
     "by", "at", "with", "that", "this", "it", "as", "from", "has", "have", "had", "he", "she",
     "they", "his", "her", "their", "its", "said", "will", "would", "not", "per", "cent", "percent",

@@ -97,6 +97,7 @@ pub fn aligned(
             source: p.text.clone(),
             translation: String::new(),
             sentences: Vec::new(),
+            line: p.line,
             separator: p.separator.clone(),
         })
         .collect();
@@ -109,12 +110,19 @@ pub fn aligned(
             .iter()
             .map(|&(pi, si)| doc.paragraphs[pi].sentences[si].as_str())
             .collect();
+        // English with no Hindi behind it is shown, and counted, on its paragraph's line.
+        let line = g
+            .source
+            .first()
+            .and_then(|&(pi, _)| doc.paragraphs.get(pi))
+            .map_or(p.line, |q| q.line);
         p.sentences.push(Sentence {
             index: p.sentences.len(),
             source: source.join(" "),
             translation: g.english.join(" "),
             confidence: confidence.get(i).copied().flatten(),
             flags: Vec::new(),
+            line,
             source_sentences: Some(g.source.iter().map(|&(_, si)| si).collect()),
         });
     }

@@ -51,6 +51,7 @@ pub fn assemble(doc: &Document, chunks: &[Chunk], outs: &[Vec<LineOut>]) -> Vec<
                     confidence: Confidence::from_logprobs(&out.logprobs),
                     translation: out.text,
                     flags: Vec::new(),
+                    line: p.line,
                     source_sentences: None,
                 })
                 .collect();
@@ -66,6 +67,7 @@ pub fn assemble(doc: &Document, chunks: &[Chunk], outs: &[Vec<LineOut>]) -> Vec<
                 source: p.text.clone(),
                 translation,
                 sentences,
+                line: p.line,
                 separator: p.separator.clone(),
             }
         })

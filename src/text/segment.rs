@@ -77,6 +77,9 @@ pub struct Paragraph {
     pub text: String,
     pub kind: ParagraphKind,
     pub sentences: Vec<String>,
+    /// The line of the normalized text it is on, from 1 (the input file's line: CRLF
+    /// and CR count as one line break, like an editor counts them).
+    pub line: usize,
     /// exact newline run that followed this paragraph in the input ("\n", "\n\n",
     /// "\n\n\n"...), "" after the last
     pub separator: String,
@@ -112,6 +115,7 @@ pub fn segment(text: &str) -> Document {
             text: line.to_string(),
             kind: classify(line),
             sentences: split_sentences(line),
+            line: k + 1,
             separator: String::new(),
         });
     }
@@ -1022,6 +1026,9 @@ mod tests {
     fn leading_and_trailing_blank_lines_are_dropped() {
         let doc = segment("\n\n\nपहला।\n\nदूसरा।\n\n\n");
         assert_eq!(rebuild(&doc), "पहला।\n\nदूसरा।");
+        // Lines are still counted from the top of the input, blank ones too.
+        let lines: Vec<usize> = doc.paragraphs.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [4, 6]);
         assert!(segment("").paragraphs.is_empty());
         assert!(segment("\n \n\n").paragraphs.is_empty());
     }

@@ -70,7 +70,9 @@ pub fn review(r: &ReviewRecord, format: OutputFormat) -> String {
     let t = &r.translation;
     let mut s = String::from("# Translation review\n\n");
     s.push_str(&summary_line(&t.checks));
-    s.push_str("\n\n| # | line | Hindi | English | confidence | flags |\n|---:|---:|---|---|---:|---|\n");
+    s.push_str(
+        "\n\n| # | line | Hindi | English | confidence | flags |\n|---:|---:|---|---|---:|---|\n",
+    );
     for (i, row) in t.sentences().enumerate() {
         let conf = row
             .confidence

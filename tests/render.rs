@@ -5,28 +5,13 @@
 
 mod common;
 
+use common::chromium;
 use common::tiny::{Home, stderr};
 use std::process::Command;
 
-fn chromium() -> bool {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .any(|b| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {b}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    if !found && std::env::var("ANUVAD_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
-        panic!("ANUVAD_REQUIRE_CHROMIUM=1 but no chromium is installed");
-    }
-    found
-}
-
 #[test]
 fn a_review_page_renders_to_a_png_in_headless_chromium() {
-    if !chromium() {
-        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    if chromium().is_none() {
         return;
     }
     let home = Home::new("render");

@@ -136,7 +136,10 @@ mod tests {
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src="));
         assert!(page.contains("data-title=\"a&amp;b.txt\" data-model=\"tiny\""));
-        assert!(!page.contains("data-api"), "a static page checks in the page");
+        assert!(
+            !page.contains("data-api"),
+            "a static page checks in the page"
+        );
         // The only `</script>`s are the three elements' own ends.
         assert_eq!(page.matches("</script>").count(), 3);
         let start = page.find("id=\"anuvad-record\">").unwrap() + 19;
@@ -156,7 +159,10 @@ mod tests {
     #[test]
     fn the_page_checks_with_the_rust_checks_tables() {
         let t: serde_json::Value = serde_json::from_str(&tables()).unwrap();
-        assert_eq!(t["hindi_scales"].as_array().unwrap().len(), HINDI_SCALES.len());
+        assert_eq!(
+            t["hindi_scales"].as_array().unwrap().len(),
+            HINDI_SCALES.len()
+        );
         assert_eq!(t["stopwords"][0], STOPWORDS[0]);
         assert_eq!(t["min_chars_for_ratio"], MIN_CHARS_FOR_RATIO);
     }

@@ -4,6 +4,27 @@
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// The Chromium binary on PATH (`chromium`, `chromium-browser`, `google-chrome`), for the
+/// browser tests. With `ANUVAD_REQUIRE_CHROMIUM=1` (scripts/test.sh installs Chromium and
+/// sets it) a missing browser fails the test instead of skipping it.
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {b}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() && std::env::var("ANUVAD_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+        panic!("ANUVAD_REQUIRE_CHROMIUM=1 but no chromium is installed (apt-get install chromium)");
+    }
+    if found.is_none() {
+        eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+    }
+    found
+}
+
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
 /// The real default model, if this machine has it: `ANUVAD_TEST_MODEL`, else the model

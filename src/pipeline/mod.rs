@@ -324,6 +324,12 @@ impl Pipeline {
         &self.terms
     }
 
+    /// The checks on one sentence an editor changed (the review desk's `POST /api/check`):
+    /// every check but low confidence, which is about the model's own English.
+    pub fn check(&self, source: &str, translation: &str) -> Vec<crate::record::Flag> {
+        review::recheck(source, translation, &self.terms)
+    }
+
     /// The model that translates (and scores reviews).
     pub fn translator_info(&self) -> Option<&ModelInfo> {
         self.translator.as_ref().map(|m| m.engine.info())

@@ -455,7 +455,8 @@
         row.appendChild(hi);
         var en = el('div', 'en');
         en.lang = 'en';
-        en.contentEditable = 'plaintext-only';
+        // Plain text only where the browser has it (older ones throw on the value).
+        try { en.contentEditable = 'plaintext-only'; } catch (err) { en.contentEditable = 'true'; }
         if (en.contentEditable !== 'plaintext-only') en.contentEditable = 'true';
         en.spellcheck = true;
         var text = Object.prototype.hasOwnProperty.call(saved.edits, i) ? saved.edits[i] : s.translation;

@@ -43,6 +43,23 @@ pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32, terms: &Terms) ->
     count(paragraphs, low_confidence)
 }
 
+/// The checks on one edited pair (Hindi sentence(s), the editor's English): no model
+/// confidence (the English is the editor's), no neighbours (the desk sends one row).
+pub fn recheck(source: &str, translation: &str, terms: &Terms) -> Vec<checks::Flag> {
+    let pair = Pair {
+        source,
+        english: translation,
+        mean_logprob: None,
+    };
+    let settings = checks::Settings {
+        min_mean_logprob: f32::NEG_INFINITY,
+        terms,
+    };
+    checks::check_all(&[pair], &settings)
+        .pop()
+        .unwrap_or_default()
+}
+
 /// How many sentences each check flagged, and the overall confidence.
 pub fn count(paragraphs: &[Paragraph], low_confidence: f32) -> Checks {
     let mut by_check: BTreeMap<Check, usize> = BTreeMap::new();
@@ -162,4 +179,21 @@ pub fn summary_line(c: &Checks) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edited_sentence_is_rechecked_with_names_and_numbers() {
+        let terms = Terms::builtin();
+        let hindi = "दिल्ली में 2 दिन बारिश होगी।";
+        let names: Vec<Check> = recheck(hindi, "It will rain for 3 days.", terms)
+            .iter()
+            .map(|f| f.check)
+            .collect();
+        assert_eq!(names, [Check::Numbers, Check::Numbers, Check::Names]);
+        assert!(recheck(hindi, "It will rain in Delhi for 2 days.", terms).is_empty());
+    }
 }

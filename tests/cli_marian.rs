@@ -110,9 +110,10 @@ fn the_review_page_is_written_for_a_marian_translation() {
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("दिल्ली में बुधवार को भारी बारिश हुई"));
+    let record = common::page_record(&html);
     assert!(
-        html.contains("<table") || html.contains("class=\"row"),
-        "a side-by-side page"
+        record["paragraphs"][0]["sentences"].is_array(),
+        "a page of sentences"
     );
 }
 

@@ -129,6 +129,11 @@ pub fn desk(model: &str, version: &str) -> String {
 mod tests {
     use super::*;
 
+    fn body_tag(page: &str) -> &str {
+        let at = page.find("<body").unwrap();
+        &page[at..at + page[at..].find('>').unwrap()]
+    }
+
     #[test]
     fn the_page_is_self_contained_and_its_record_cannot_close_the_script() {
         let record = serde_json::json!({"paragraphs": [{"source": "पहला </script><!-- वाक्य।"}]});
@@ -151,8 +156,8 @@ mod tests {
     #[test]
     fn the_desk_asks_the_server() {
         let page = desk("gemma3-270m", "0.1.0");
-        assert!(page.contains("data-api=\"/api\""));
-        assert!(!page.contains("anuvad-record"));
+        assert!(body_tag(&page).contains("data-api=\"/api\""));
+        assert!(!page.contains("id=\"anuvad-record\""));
         assert!(page.contains("data-model=\"gemma3-270m\" data-version=\"0.1.0\""));
     }
 

@@ -25,6 +25,14 @@ pub fn chromium() -> Option<&'static str> {
     found
 }
 
+/// The record a review page embeds (its script renders the rows from it).
+pub fn page_record(html: &str) -> Value {
+    let tag = "id=\"anuvad-record\">";
+    let start = html.find(tag).expect("a review page with its record") + tag.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
 /// The real default model, if this machine has it: `ANUVAD_TEST_MODEL`, else the model

@@ -129,11 +129,11 @@ fn planted_errors_are_flagged_at_their_sentences_and_the_clean_translation_is_no
     // browser): every Hindi row once, every flag.
     let page = common::page_record(&std::fs::read_to_string(&html).unwrap());
     assert_eq!(rows, self::rows(&page));
-    let flagged: Vec<&Value> = rows
+    let flagged = rows
         .iter()
         .filter(|r| !r["flags"].as_array().unwrap().is_empty())
-        .collect();
-    assert_eq!(flagged.len(), 4);
+        .count();
+    assert_eq!(flagged, 4);
     let flags = page.to_string();
     assert!(flags.contains("\"dropped\"") && flags.contains("\"untranslated\""));
     let _ = std::fs::remove_dir_all(&dir);

@@ -142,7 +142,7 @@ mod tests {
         assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("src="));
         assert!(page.contains("data-title=\"a&amp;b.txt\" data-model=\"tiny\""));
         assert!(
-            !page.contains("data-api"),
+            !body_tag(&page).contains("data-api"),
             "a static page checks in the page"
         );
         // The only `</script>`s are the three elements' own ends.

@@ -246,3 +246,15 @@ mod tests {
         assert_eq!(unsure(-10.0, -1.5), 1.0);
     }
 }
+
+// BEGIN TEMPORARY desk stub (serve branch)
+/// The review desk served at `/` by `anuvad serve` (the real page comes from the desk
+/// branch): a placeholder naming the model and version, and the endpoints it would call.
+pub fn desk(model: &str, version: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>anuvad review desk</title></head><body><h1>anuvad review desk</h1><p>model {} · anuvad {}</p><p>POST /api/translate, /api/review, /api/check</p></body></html>",
+        esc(model),
+        esc(version)
+    )
+}
+// END TEMPORARY desk stub

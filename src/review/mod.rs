@@ -43,6 +43,24 @@ pub fn flag(paragraphs: &mut [Paragraph], low_confidence: f32, terms: &Terms) ->
     count(paragraphs, low_confidence)
 }
 
+/// The checks re-run on one sentence pair an editor changed: `source` (one or more Hindi
+/// sentences) and its edited `english`. No model runs, so there is no confidence flag;
+/// the length check judges the pair against the usual ratio, as for a short article.
+pub fn check_pair(source: &str, english: &str, terms: &Terms) -> Vec<checks::Flag> {
+    let pair = Pair {
+        source,
+        english,
+        mean_logprob: None,
+    };
+    let settings = checks::Settings {
+        min_mean_logprob: f32::NEG_INFINITY,
+        terms,
+    };
+    checks::check_all(&[pair], &settings)
+        .pop()
+        .unwrap_or_default()
+}
+
 /// How many sentences each check flagged, and the overall confidence.
 pub fn count(paragraphs: &[Paragraph], low_confidence: f32) -> Checks {
     let mut by_check: BTreeMap<Check, usize> = BTreeMap::new();
@@ -154,4 +172,28 @@ pub fn summary_line(c: &Checks) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edited_sentence_with_a_changed_number_is_flagged_and_the_fixed_one_is_not() {
+        let terms = Terms::builtin();
+        let hindi = "मौसम विभाग ने कहा कि 2 दिन और बारिश होगी।";
+        let wrong = check_pair(hindi, "The weather office said it will rain for 3 more days.", terms);
+        assert!(
+            wrong.iter().any(|f| f.check == Check::Numbers),
+            "a changed number must be flagged: {wrong:?}"
+        );
+        let fixed = check_pair(hindi, "The weather office said it will rain for 2 more days.", terms);
+        assert!(fixed.is_empty(), "the fixed sentence has no flags: {fixed:?}");
+    }
+
+    #[test]
+    fn hindi_left_in_an_edited_sentence_is_flagged() {
+        let flags = check_pair("सरकार ने लोगों से घर में रहने को कहा।", "The सरकार asked people to stay home.", Terms::builtin());
+        assert!(flags.iter().any(|f| f.check == Check::Untranslated), "{flags:?}");
+    }
 }

@@ -119,6 +119,15 @@ impl Settings {
     }
 }
 
+/// The card's target summary length in words for `length`.
+pub fn summary_words(card: &ModelCard, length: SummaryLength) -> usize {
+    match length {
+        SummaryLength::Short => card.summary.short_words,
+        SummaryLength::Medium => card.summary.medium_words,
+        SummaryLength::Long => card.summary.long_words,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,14 +163,5 @@ mod tests {
             (chosen.low_confidence, chosen.low_confidence_scored),
             (-9.0, -9.0)
         );
-    }
-}
-
-/// The card's target summary length in words for `length`.
-pub fn summary_words(card: &ModelCard, length: SummaryLength) -> usize {
-    match length {
-        SummaryLength::Short => card.summary.short_words,
-        SummaryLength::Medium => card.summary.medium_words,
-        SummaryLength::Long => card.summary.long_words,
     }
 }

@@ -5,6 +5,8 @@
 
 pub(crate) mod align;
 pub(crate) mod checks;
+// TEMPORARY (serve branch): the desk stub sits after html.rs's tests; drop with it.
+#[allow(clippy::items_after_test_module)]
 pub(crate) mod html;
 
 use crate::facts::terms::Terms;
@@ -182,18 +184,36 @@ mod tests {
     fn an_edited_sentence_with_a_changed_number_is_flagged_and_the_fixed_one_is_not() {
         let terms = Terms::builtin();
         let hindi = "मौसम विभाग ने कहा कि 2 दिन और बारिश होगी।";
-        let wrong = check_pair(hindi, "The weather office said it will rain for 3 more days.", terms);
+        let wrong = check_pair(
+            hindi,
+            "The weather office said it will rain for 3 more days.",
+            terms,
+        );
         assert!(
             wrong.iter().any(|f| f.check == Check::Numbers),
             "a changed number must be flagged: {wrong:?}"
         );
-        let fixed = check_pair(hindi, "The weather office said it will rain for 2 more days.", terms);
-        assert!(fixed.is_empty(), "the fixed sentence has no flags: {fixed:?}");
+        let fixed = check_pair(
+            hindi,
+            "The weather office said it will rain for 2 more days.",
+            terms,
+        );
+        assert!(
+            fixed.is_empty(),
+            "the fixed sentence has no flags: {fixed:?}"
+        );
     }
 
     #[test]
     fn hindi_left_in_an_edited_sentence_is_flagged() {
-        let flags = check_pair("सरकार ने लोगों से घर में रहने को कहा।", "The सरकार asked people to stay home.", Terms::builtin());
-        assert!(flags.iter().any(|f| f.check == Check::Untranslated), "{flags:?}");
+        let flags = check_pair(
+            "सरकार ने लोगों से घर में रहने को कहा।",
+            "The सरकार asked people to stay home.",
+            Terms::builtin(),
+        );
+        assert!(
+            flags.iter().any(|f| f.check == Check::Untranslated),
+            "{flags:?}"
+        );
     }
 }

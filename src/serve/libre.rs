@@ -87,11 +87,17 @@ fn params(headers: &HeaderMap, bytes: &[u8]) -> Result<Params, ApiError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
     if json {
-        serde_json::from_slice(bytes)
-            .map_err(|e| ApiError::bad(format!("Invalid request: the JSON body cannot be read: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::bad(format!(
+                "Invalid request: the JSON body cannot be read: {e}"
+            ))
+        })
     } else {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
-            .map_err(|e| ApiError::bad(format!("Invalid request: the form body cannot be read: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|e| {
+            ApiError::bad(format!(
+                "Invalid request: the form body cannot be read: {e}"
+            ))
+        })?;
         let mut p = Params::default();
         let mut qs = Vec::new();
         for (k, v) in pairs {
@@ -127,8 +133,10 @@ fn check_key(s: &Shared, given: Option<&str>) -> Result<(), ApiError> {
 }
 
 fn check_pair(source: Option<&str>, target: Option<&str>) -> Result<(), ApiError> {
-    let source = source.ok_or_else(|| ApiError::bad("Invalid request: missing source parameter"))?;
-    let target = target.ok_or_else(|| ApiError::bad("Invalid request: missing target parameter"))?;
+    let source =
+        source.ok_or_else(|| ApiError::bad("Invalid request: missing source parameter"))?;
+    let target =
+        target.ok_or_else(|| ApiError::bad("Invalid request: missing target parameter"))?;
     if source != "hi" && source != "auto" {
         return Err(ApiError::bad(format!("{source} is not supported")));
     }
@@ -165,23 +173,41 @@ async fn translate(State(s): State<AppState>, req: Request) -> Result<Response, 
         let detected: Vec<Value> = texts.iter().map(|t| detection(t)).collect();
         out.insert(
             "detectedLanguage".into(),
-            if many { Value::from(detected) } else { detected[0].clone() },
+            if many {
+                Value::from(detected)
+            } else {
+                detected[0].clone()
+            },
         );
     }
     out.insert(
         "translatedText".into(),
-        if many { Value::from(translated) } else { Value::from(translated[0].clone()) },
+        if many {
+            Value::from(translated)
+        } else {
+            Value::from(translated[0].clone())
+        },
     );
     Ok(axum::Json(Value::Object(out)).into_response())
 }
 
 /// English for each text (for HTML, the text between the tags, markup kept). Every
 /// piece is one article and all go to the model together.
-async fn translate_texts(s: &Shared, texts: &[String], html: bool) -> Result<Vec<String>, ApiError> {
+async fn translate_texts(
+    s: &Shared,
+    texts: &[String],
+    html: bool,
+) -> Result<Vec<String>, ApiError> {
     // Each text as its pieces: (markup or text with no Hindi, kept) or Hindi to translate.
     let pieces: Vec<Vec<(String, bool)>> = texts
         .iter()
-        .map(|t| if html { split_html(t) } else { vec![(t.clone(), t.chars().any(is_devanagari))] })
+        .map(|t| {
+            if html {
+                split_html(t)
+            } else {
+                vec![(t.clone(), t.chars().any(is_devanagari))]
+            }
+        })
         .collect();
     let rules = &s.config.setup.input;
     let mut works = Vec::new();
@@ -265,7 +291,10 @@ fn split_html(html: &str) -> Vec<(String, bool)> {
 /// share of its letters that are (in percent, as LibreTranslate gives confidence).
 fn detection(text: &str) -> Value {
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
-    let deva = text.chars().filter(|&c| is_devanagari(c) && c.is_alphabetic()).count();
+    let deva = text
+        .chars()
+        .filter(|&c| is_devanagari(c) && c.is_alphabetic())
+        .count();
     if letters == 0 {
         return json!({"confidence": 0.0, "language": "hi"});
     }
@@ -301,7 +330,12 @@ impl Files {
     fn put(&mut self, name: &str, text: String) -> String {
         use sha2::Digest;
         self.made += 1;
-        let seed = format!("{}:{:?}:{}:{name}", self.made, std::time::SystemTime::now(), std::process::id());
+        let seed = format!(
+            "{}:{:?}:{}:{name}",
+            self.made,
+            std::time::SystemTime::now(),
+            std::process::id()
+        );
         let id: String = sha2::Sha256::digest(seed.as_bytes())[..12]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -319,7 +353,10 @@ impl Files {
     }
 
     fn get(&self, file: &str) -> Option<&str> {
-        self.kept.iter().find(|(f, _)| f == file).map(|(_, t)| t.as_str())
+        self.kept
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, t)| t.as_str())
     }
 }
 
@@ -328,7 +365,13 @@ fn safe_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(100)
         .collect();
     clean.trim_start_matches('.').to_string()
@@ -350,7 +393,9 @@ async fn translate_file(
                 ),
             )
         } else {
-            ApiError::bad(format!("Invalid request: the multipart body cannot be read: {e}"))
+            ApiError::bad(format!(
+                "Invalid request: the multipart body cannot be read: {e}"
+            ))
         }
     };
     while let Some(field) = form.next_field().await.map_err(read_error)? {
@@ -385,15 +430,26 @@ async fn translate_file(
     let file = s
         .files
         .lock()
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the file store is broken; restart the server"))?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file store is broken; restart the server",
+            )
+        })?
         .put(&name, english);
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+        })
         .map(str::to_string)
         .unwrap_or_else(|| s.config.listen.to_string());
-    Ok(axum::Json(json!({"translatedFileUrl": format!("http://{host}/download_file/{file}")})).into_response())
+    Ok(
+        axum::Json(json!({"translatedFileUrl": format!("http://{host}/download_file/{file}")}))
+            .into_response(),
+    )
 }
 
 async fn download_file(State(s): State<AppState>, Path(file): Path<String>) -> Response {
@@ -408,8 +464,14 @@ async fn download_file(State(s): State<AppState>, Path(file): Path<String>) -> R
     let name = file.split_once('.').map_or(file.as_str(), |(_, n)| n);
     (
         [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         text.to_string(),
     )
@@ -422,11 +484,19 @@ mod tests {
 
     #[test]
     fn html_keeps_its_markup_and_marks_only_hindi_text() {
-        let pieces = split_html("<p class=\"x\">दिल्ली में बारिश</p><script>var a='हिंदी';</script> ok");
-        let marked: Vec<&str> = pieces.iter().filter(|p| p.1).map(|p| p.0.as_str()).collect();
+        let pieces =
+            split_html("<p class=\"x\">दिल्ली में बारिश</p><script>var a='हिंदी';</script> ok");
+        let marked: Vec<&str> = pieces
+            .iter()
+            .filter(|p| p.1)
+            .map(|p| p.0.as_str())
+            .collect();
         assert_eq!(marked, ["दिल्ली में बारिश"]);
         let whole: String = pieces.iter().map(|p| p.0.as_str()).collect();
-        assert_eq!(whole, "<p class=\"x\">दिल्ली में बारिश</p><script>var a='हिंदी';</script> ok");
+        assert_eq!(
+            whole,
+            "<p class=\"x\">दिल्ली में बारिश</p><script>var a='हिंदी';</script> ok"
+        );
     }
 
     #[test]

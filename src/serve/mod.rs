@@ -154,11 +154,7 @@ fn router(state: AppState) -> Router {
 
 async fn desk(State(s): State<AppState>) -> Response {
     let page = crate::review::html::desk(&s.model_name, env!("CARGO_PKG_VERSION"));
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 /// SIGINT or SIGTERM; a second one exits at once.
@@ -175,7 +171,9 @@ async fn shutdown_signal() {
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    log("shutting down: no new requests; finishing the ones in flight (signal again to stop at once)");
+    log(
+        "shutting down: no new requests; finishing the ones in flight (signal again to stop at once)",
+    );
     tokio::spawn(async move {
         tokio::select! {
             _ = int.recv() => {}
@@ -323,7 +321,14 @@ fn submit(
     let mut replies = Vec::with_capacity(n);
     for (work, events) in works {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        if jobs.send(Job { work, events, reply }).is_err() {
+        if jobs
+            .send(Job {
+                work,
+                events,
+                reply,
+            })
+            .is_err()
+        {
             s.pending.release(1);
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -336,7 +341,9 @@ fn submit(
 }
 
 /// The worker's answer to one job.
-async fn wait(rx: tokio::sync::oneshot::Receiver<Result<Done>>) -> std::result::Result<Done, ApiError> {
+async fn wait(
+    rx: tokio::sync::oneshot::Receiver<Result<Done>>,
+) -> std::result::Result<Done, ApiError> {
     match rx.await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(e.into()),

@@ -137,12 +137,16 @@ async fn run(s: &Shared, headers: &HeaderMap, work: Work) -> Result<Response, Ap
             return Some((Ok::<_, std::convert::Infallible>(e), (events, rx)));
         }
         let e = match wait(rx?).await {
-            Ok(done) => Event::default().event("result").data(record(done).to_string()),
-            Err(e) => Event::default()
-                .event("error")
-                .data(serde_json::json!({"error": e.message, "status": e.status.as_u16()}).to_string()),
+            Ok(done) => Event::default()
+                .event("result")
+                .data(record(done).to_string()),
+            Err(e) => Event::default().event("error").data(
+                serde_json::json!({"error": e.message, "status": e.status.as_u16()}).to_string(),
+            ),
         };
         Some((Ok(e), (events, None)))
     });
-    Ok(Sse::new(body).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(body)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

@@ -70,9 +70,9 @@ pub fn run(mut pipeline: Pipeline, jobs: mpsc::Receiver<Job>, pending: Pending) 
                 Work::Summarize(a, length) => pipeline
                     .summarize_in(a, *length, &mut progress)
                     .map(Done::Summary),
-                Work::Review(a, english) => pipeline
-                    .review(a, english, &mut progress)
-                    .map(Done::Review),
+                Work::Review(a, english) => {
+                    pipeline.review(a, english, &mut progress).map(Done::Review)
+                }
                 Work::Translate(_) => unreachable!("partitioned above"),
             };
             answer(job, out, &pending);

@@ -38,8 +38,8 @@ impl Server {
                 stderr.read_line(&mut line).unwrap() > 0,
                 "serve exited before listening"
             );
-            if let Some(at) = line.find("listening on ") {
-                break line[at + "listening on ".len()..].trim().to_string();
+            if let Some(url) = line.strip_prefix("anuvad serve: listening on ") {
+                break url.trim().to_string();
             }
         };
         Server {
@@ -74,6 +74,14 @@ impl Server {
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut self.stderr, &mut rest);
         (status, rest)
+    }
+}
+
+impl Drop for Server {
+    /// A failed test must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -426,6 +434,29 @@ fn an_api_key_guards_both_apis() {
         "the language list is public, as in LibreTranslate"
     );
     assert!(server.stop().0.success());
+}
+
+#[test]
+fn listening_beyond_loopback_without_a_key_warns() {
+    let home = Home::new("serve-open");
+    let mut child = home
+        .command(&["serve", "--listen", "0.0.0.0:0"])
+        .spawn()
+        .unwrap();
+    let mut before = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        before.push_str(&line);
+        if line.starts_with("anuvad serve: listening on") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        before.contains("warning: listening on 0.0.0.0:") && before.contains("--api-key"),
+        "{before}"
+    );
 }
 
 #[test]

@@ -329,7 +329,8 @@ fn submit(
             })
             .is_err()
         {
-            s.pending.release(1);
+            // This job and the ones not sent yet never reach the worker.
+            s.pending.release(n - replies.len());
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the model thread has stopped; restart the server",

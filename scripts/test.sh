@@ -26,6 +26,20 @@ if command -v chromium >/dev/null 2>&1; then
   export ANUVAD_REQUIRE_CHROMIUM=1
 fi
 
+# libretranslatepy (PyPI), the LibreTranslate client the server test drives
+# (tests/serve.rs): in a venv under target/ when missing; then the test must not skip.
+PYENV=target/pyenv
+if ! "$PYENV/bin/python" -c 'import libretranslatepy' >/dev/null 2>&1; then
+  echo "== installing libretranslatepy into $PYENV (LibreTranslate client test)"
+  if ! (python3 -m venv "$PYENV" && "$PYENV/bin/pip" install -q libretranslatepy) >/dev/null 2>&1; then
+    echo "test: could not install libretranslatepy; the LibreTranslate client test will be skipped" >&2
+  fi
+fi
+if "$PYENV/bin/python" -c 'import libretranslatepy' >/dev/null 2>&1; then
+  export ANUVAD_PYTHON="$PWD/$PYENV/bin/python"
+  export ANUVAD_REQUIRE_LIBRETRANSLATEPY=1
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

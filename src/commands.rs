@@ -30,7 +30,7 @@ pub struct Setup {
 }
 
 impl Setup {
-    fn pipeline(&self, uses: Uses, progress: &mut dyn Progress) -> Result<Pipeline> {
+    pub(crate) fn pipeline(&self, uses: Uses, progress: &mut dyn Progress) -> Result<Pipeline> {
         let mut p = Pipeline::load(&self.choice, &self.options, uses, &self.hub, progress)?;
         if let Some(flag) = &self.interrupt {
             p.interrupt_on(flag.clone());

@@ -55,6 +55,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod record;
 pub(crate) mod review;
+pub mod serve;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -10,6 +10,7 @@ use anuvad::config::{
 };
 use anuvad::progress::{Reporter, printable};
 use anuvad::record::Check;
+use anuvad::serve::ServeConfig;
 use anuvad::{Error, HubConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -171,6 +172,27 @@ enum Command {
     /// Translate and/or summarize many articles (folders, JSONL feeds) into a directory:
     /// resumable, one failure never stops the rest, shardable across machines.
     Batch(BatchArgs),
+    /// Serve the model over HTTP: a LibreTranslate-compatible API, anuvad's own JSON
+    /// endpoints (with progress as server-sent events) and the review desk at `/`.
+    /// The model is loaded once; requests waiting together are decoded together.
+    Serve {
+        /// Listen on 127.0.0.1 at this port (0: any free port, printed on stderr).
+        #[arg(long, default_value_t = 5000, conflicts_with = "listen")]
+        port: u16,
+        /// Listen on this address instead, e.g. 0.0.0.0:5000 (set an API key then).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// Require this key: LibreTranslate's `api_key` field, `Authorization: Bearer`
+        /// on the /api endpoints.
+        #[arg(long, env = "ANUVAD_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Refuse request bodies larger than this (413).
+        #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+        max_request_bytes: usize,
+        /// Jobs queued or running at most (each text of a request is one); more get 429.
+        #[arg(long, value_name = "JOBS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+        max_queue: u32,
+    },
     /// List, download, locate or verify models.
     Models {
         #[command(subcommand)]
@@ -477,6 +499,22 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 out,
             };
             commands::eval(&setup, &ec, &mut progress)
+        }
+        Command::Serve {
+            port,
+            listen,
+            api_key,
+            max_request_bytes,
+            max_queue,
+        } => {
+            let config = ServeConfig {
+                listen: listen.unwrap_or_else(|| (std::net::Ipv4Addr::LOCALHOST, port).into()),
+                api_key: api_key.filter(|k| !k.is_empty()),
+                max_request_bytes,
+                max_queue: max_queue as usize,
+                setup,
+            };
+            anuvad::serve::run(config, &mut progress).map(|_| 0)
         }
         Command::Batch(b) => {
             let outcome = match b.command {

@@ -108,11 +108,7 @@ impl Settings {
             max_source_tokens: card.chunk.max_source_tokens,
             summary_method: card.summary.method,
             summary_length,
-            summary_words: match summary_length {
-                SummaryLength::Short => card.summary.short_words,
-                SummaryLength::Medium => card.summary.medium_words,
-                SummaryLength::Long => card.summary.long_words,
-            },
+            summary_words: summary_words(card, summary_length),
             bullets: o.bullets,
             notes_chunk_tokens: card.summary.notes_chunk_tokens,
             low_confidence: o.low_confidence.unwrap_or(card.review.min_mean_logprob),
@@ -120,6 +116,15 @@ impl Settings {
                 .low_confidence
                 .unwrap_or(card.review.min_mean_logprob_scored),
         }
+    }
+}
+
+/// The card's target summary length in words for `length`.
+pub fn summary_words(card: &ModelCard, length: SummaryLength) -> usize {
+    match length {
+        SummaryLength::Short => card.summary.short_words,
+        SummaryLength::Medium => card.summary.medium_words,
+        SummaryLength::Long => card.summary.long_words,
     }
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn beam_width(reqs: &[Request]) -> Result<usize> {
     Ok(beams)
 }
 
-pub trait Engine {
+pub trait Engine: Send {
     fn info(&self) -> &ModelInfo;
     /// Number of tokens `text` takes (without BOS), for chunk budgets.
     fn count_tokens(&self, text: &str) -> Result<usize>;

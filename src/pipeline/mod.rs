@@ -366,6 +366,61 @@ impl Pipeline {
         })
     }
 
+    /// Translate several articles in one shared pass: each is chunked as `translate`
+    /// chunks it and every chunk is decoded together on the batched engine (the server
+    /// batches requests that wait together this way). Each record's translation is the
+    /// one `translate` gives the article alone; its stats are the shared pass's totals.
+    /// Titles are not translated here (a `TranslationRecord` has no title).
+    pub fn translate_many(
+        &mut self,
+        articles: &[&Article],
+        progress: &mut dyn Progress,
+    ) -> Result<Vec<TranslationRecord>> {
+        let interrupt = self.interrupt.clone();
+        let terms = self.terms.clone();
+        let m = self.translator()?;
+        let low_confidence = m.settings.low_confidence;
+        let mut r = m.runner(&terms, progress, interrupt.as_deref());
+        let docs: Vec<&crate::text::segment::Document> = articles.iter().map(|a| &a.doc).collect();
+        let translated = translate::translate_many(&mut r, &docs)?;
+        let stats = r.finish();
+        let model = self.translator_info().cloned().expect("a translator ran");
+        Ok(translated
+            .into_iter()
+            .map(|mut paragraphs| {
+                let checks = review::flag(&mut paragraphs, low_confidence, &terms);
+                TranslationRecord {
+                    schema_version: SCHEMA_VERSION,
+                    translation: Translation::new(paragraphs, checks),
+                    model: model.clone(),
+                    stats: stats.counts(),
+                    timings: stats.timings(),
+                }
+            })
+            .collect())
+    }
+
+    /// Summarize `article` in `length` words of the summarizer's card (None: the
+    /// length the pipeline was loaded with).
+    pub fn summarize_in(
+        &mut self,
+        article: &Article,
+        length: Option<crate::config::SummaryLength>,
+        progress: &mut dyn Progress,
+    ) -> Result<SummaryRecord> {
+        let Some(length) = length else {
+            return self.summarize(article, progress);
+        };
+        let m = self.summarizer()?;
+        let saved = (m.settings.summary_length, m.settings.summary_words);
+        m.settings.summary_words = crate::settings::summary_words(&m.card, length);
+        m.settings.summary_length = length;
+        let out = self.summarize(article, progress);
+        let m = self.summarizer()?;
+        (m.settings.summary_length, m.settings.summary_words) = saved;
+        out
+    }
+
     /// Summarize `article` in the settings' length.
     pub fn summarize(
         &mut self,

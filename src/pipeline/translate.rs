@@ -23,31 +23,52 @@ use crate::text::chunk;
 use crate::text::segment::{self, Document};
 
 pub fn translate(runner: &mut Runner, doc: &Document) -> Result<Vec<Paragraph>> {
+    Ok(translate_many(runner, &[doc])?.pop().unwrap_or_default())
+}
+
+/// Several documents in one pass (the server's requests that wait together): each is
+/// chunked exactly as it would be alone, and all their chunks go to the engine
+/// together, so the engine's batch slots fill across documents; the English is split
+/// back and assembled per document.
+pub fn translate_many(runner: &mut Runner, docs: &[&Document]) -> Result<Vec<Vec<Paragraph>>> {
     let s = runner.settings;
     let budget = runner.source_budget(
         &runner.card.prompts.translate,
         s.output_ratio,
         s.max_source_tokens,
     )?;
-    let chunks = chunk::plan(doc, s.max_sentences, budget, &|t| runner.count(t));
-    runner.begin("translate", chunks.len());
-    let mut outs = Vec::with_capacity(chunks.len());
+    let plans: Vec<_> = docs
+        .iter()
+        .map(|doc| chunk::plan(doc, s.max_sentences, budget, &|t| runner.count(t)))
+        .collect();
+    let items: Vec<Item> = plans
+        .iter()
+        .flatten()
+        .map(|c| Item {
+            lines: c.text.lines().map(str::to_string).collect(),
+            may_split_clauses: true,
+        })
+        .collect();
+    let total = items.len();
+    runner.begin("translate", total);
+    let mut outs = Vec::with_capacity(total);
     // Chunks go to the engine a few batches' worth at a time: enough for it to keep
     // every slot busy, few enough that progress moves along.
-    for group in chunks.chunks(s.batch_size * 4) {
-        let items: Vec<Item> = group
-            .iter()
-            .map(|c| Item {
-                lines: c.text.lines().map(str::to_string).collect(),
-                may_split_clauses: true,
-            })
-            .collect();
-        for lines in translate_items(runner, &items)? {
+    for group in items.chunks(s.batch_size * 4) {
+        for lines in translate_items(runner, group)? {
             outs.push(lines);
-            runner.chunk_done(outs.len(), chunks.len());
+            runner.chunk_done(outs.len(), total);
         }
     }
-    Ok(assemble(doc, &chunks, &outs))
+    let mut outs = outs.into_iter();
+    Ok(docs
+        .iter()
+        .zip(&plans)
+        .map(|(doc, chunks)| {
+            let mine: Vec<_> = outs.by_ref().take(chunks.len()).collect();
+            assemble(doc, chunks, &mine)
+        })
+        .collect())
 }
 
 /// English for sentences outside a document (an extractive summary, a headline).

@@ -113,8 +113,6 @@ pub fn render(record: &impl Serialize, title: &str, model: &str) -> String {
 /// The server's review desk: paste or upload an article, translate it (or review a
 /// translation made elsewhere) through the server's `/api` endpoints, then edit,
 /// re-check, mark reviewed and export, as on the static page.
-// `anuvad serve` (built on another branch) serves it at `/`; until then only tests use it.
-#[allow(dead_code)]
 pub fn desk(model: &str, version: &str) -> String {
     page(&Page {
         title: "Review desk",
@@ -172,3 +170,4 @@ mod tests {
         assert_eq!(t["min_chars_for_ratio"], MIN_CHARS_FOR_RATIO);
     }
 }
+

@@ -196,4 +196,41 @@ mod tests {
         assert_eq!(names, [Check::Numbers, Check::Numbers, Check::Names]);
         assert!(recheck(hindi, "It will rain in Delhi for 2 days.", terms).is_empty());
     }
+
+    #[test]
+    fn an_edited_sentence_with_a_changed_number_is_flagged_and_the_fixed_one_is_not() {
+        let terms = Terms::builtin();
+        let hindi = "मौसम विभाग ने कहा कि 2 दिन और बारिश होगी।";
+        let wrong = recheck(
+            hindi,
+            "The weather office said it will rain for 3 more days.",
+            terms,
+        );
+        assert!(
+            wrong.iter().any(|f| f.check == Check::Numbers),
+            "a changed number must be flagged: {wrong:?}"
+        );
+        let fixed = recheck(
+            hindi,
+            "The weather office said it will rain for 2 more days.",
+            terms,
+        );
+        assert!(
+            fixed.is_empty(),
+            "the fixed sentence has no flags: {fixed:?}"
+        );
+    }
+
+    #[test]
+    fn hindi_left_in_an_edited_sentence_is_flagged() {
+        let flags = recheck(
+            "सरकार ने लोगों से घर में रहने को कहा।",
+            "The सरकार asked people to stay home.",
+            Terms::builtin(),
+        );
+        assert!(
+            flags.iter().any(|f| f.check == Check::Untranslated),
+            "{flags:?}"
+        );
+    }
 }

@@ -244,6 +244,118 @@ pub fn local_path(card: &ModelCard, home: &Path, hub: &HubConfig) -> Option<Path
         .then_some(main)
 }
 
+/// Where a card's files are, or would be once pulled: its folder in the hub cache for
+/// a hub model, else anuvad's models folder. A model of several files (a Marian
+/// folder) is named by its folder, which `--model` takes too.
+pub fn expected_place(card: &ModelCard, home: &Path, hub: &HubConfig) -> PathBuf {
+    if let Some(repo) = &card.source.hub_repo
+        && let Ok(cache) = CachedRepo::new(hub, repo, &card.source.revision)
+    {
+        return cache.dir;
+    }
+    if card.source.files.is_empty() {
+        home.join("models").join(&card.source.file)
+    } else {
+        home.join("models").join(&card.id)
+    }
+}
+
+/// `models rm`: delete what anuvad downloaded for the card (its file in anuvad's models
+/// folder, with the memos and partial downloads beside it, or its folder there; the
+/// card's files in the hub cache with the blobs they point to, and the repository's
+/// folder once no snapshot is left). Returns each path removed with the bytes freed.
+/// Nothing outside those two caches is touched, and nothing the card does not name.
+pub fn remove(card: &ModelCard, home: &Path, hub: &HubConfig) -> Result<Vec<(PathBuf, u64)>> {
+    let mut removed = Vec::new();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let rm_file = |path: &Path, removed: &mut Vec<(PathBuf, u64)>| -> Result<()> {
+        // A link counts as its own few bytes: its target is removed on its own.
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        if meta.is_dir() {
+            return Ok(());
+        }
+        let memo = memo_path(path, home);
+        std::fs::remove_file(path).map_err(io(path))?;
+        if !memo.starts_with(path.parent().unwrap_or(Path::new(""))) {
+            let _ = std::fs::remove_file(memo);
+        }
+        removed.push((path.to_path_buf(), if meta.is_symlink() { 0 } else { meta.len() }));
+        Ok(())
+    };
+    let models = home.join("models");
+    for name in [&card.source.file]
+        .into_iter()
+        .chain(card.source.files.iter())
+    {
+        card::check_path_name(name, 8).map_err(|e| Error::Card {
+            path: format!("models/{}.toml", card.id),
+            message: format!("file name {name:?} {e}"),
+        })?;
+        let dir = if card.source.files.is_empty() {
+            models.clone()
+        } else {
+            models.join(&card.id)
+        };
+        let own = dir.join(name);
+        for extra in ["", ".sha256", ".verified", ".partial"] {
+            let p = PathBuf::from(format!("{}{extra}", own.display()));
+            rm_file(&p, &mut removed)?;
+        }
+    }
+    if !card.source.files.is_empty() {
+        // Only if nothing else is left in it.
+        let _ = std::fs::remove_dir(models.join(&card.id));
+    }
+    let Some(repo) = &card.source.hub_repo else {
+        return Ok(removed);
+    };
+    let cache = CachedRepo::new(hub, repo, &card.source.revision).map_err(|message| Error::Card {
+        path: format!("models/{}.toml", card.id),
+        message,
+    })?;
+    let snapshots = cache.dir.join("snapshots");
+    let commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    for snapshot in commits {
+        for name in [&card.source.file]
+            .into_iter()
+            .chain(card.source.files.iter())
+        {
+            let pointer = snapshot.join(name);
+            // The blob the pointer leads to, if it is in this repository's blobs.
+            let blob = std::fs::canonicalize(&pointer).ok().filter(|b| {
+                cache
+                    .dir
+                    .join("blobs")
+                    .canonicalize()
+                    .is_ok_and(|blobs| b.parent() == Some(blobs.as_path()))
+            });
+            rm_file(&pointer, &mut removed)?;
+            if let Some(b) = blob {
+                rm_file(&b, &mut removed)?;
+            }
+        }
+        let _ = std::fs::remove_dir(&snapshot);
+    }
+    // No snapshot left: the refs and lock files go too.
+    let empty = std::fs::read_dir(&snapshots).map_or(true, |mut d| d.next().is_none());
+    if empty && cache.dir.is_dir() {
+        let left = std::fs::read_dir(cache.dir.join("blobs"))
+            .map(|d| d.filter_map(|e| e.ok()).any(|e| !e.file_name().to_string_lossy().ends_with(".lock")))
+            .unwrap_or(false);
+        if !left {
+            std::fs::remove_dir_all(&cache.dir).map_err(io(&cache.dir))?;
+        }
+    }
+    Ok(removed)
+}
+
 /// `--model` value → a local, checked model file and the card that describes it.
 pub fn resolve(
     model: Option<&str>,

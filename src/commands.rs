@@ -309,7 +309,10 @@ pub fn models_list(home: &Path, hubc: &HubConfig, json: bool) -> Result<String> 
     let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
     for e in &entries {
         if let Some(err) = &e.error {
-            s.push_str(&format!("{:<24} {:<8} {:>10}  {}\n", e.id, "broken", "-", err));
+            s.push_str(&format!(
+                "{:<24} {:<8} {:>10}  {}\n",
+                e.id, "broken", "-", err
+            ));
             continue;
         }
         let size = e

@@ -284,7 +284,10 @@ pub fn remove(card: &ModelCard, home: &Path, hub: &HubConfig) -> Result<Vec<(Pat
         if !memo.starts_with(path.parent().unwrap_or(Path::new(""))) {
             let _ = std::fs::remove_file(memo);
         }
-        removed.push((path.to_path_buf(), if meta.is_symlink() { 0 } else { meta.len() }));
+        removed.push((
+            path.to_path_buf(),
+            if meta.is_symlink() { 0 } else { meta.len() },
+        ));
         Ok(())
     };
     let models = home.join("models");
@@ -314,10 +317,11 @@ pub fn remove(card: &ModelCard, home: &Path, hub: &HubConfig) -> Result<Vec<(Pat
     let Some(repo) = &card.source.hub_repo else {
         return Ok(removed);
     };
-    let cache = CachedRepo::new(hub, repo, &card.source.revision).map_err(|message| Error::Card {
-        path: format!("models/{}.toml", card.id),
-        message,
-    })?;
+    let cache =
+        CachedRepo::new(hub, repo, &card.source.revision).map_err(|message| Error::Card {
+            path: format!("models/{}.toml", card.id),
+            message,
+        })?;
     let snapshots = cache.dir.join("snapshots");
     let commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -347,7 +351,10 @@ pub fn remove(card: &ModelCard, home: &Path, hub: &HubConfig) -> Result<Vec<(Pat
     let empty = std::fs::read_dir(&snapshots).map_or(true, |mut d| d.next().is_none());
     if empty && cache.dir.is_dir() {
         let left = std::fs::read_dir(cache.dir.join("blobs"))
-            .map(|d| d.filter_map(|e| e.ok()).any(|e| !e.file_name().to_string_lossy().ends_with(".lock")))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .any(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
+            })
             .unwrap_or(false);
         if !left {
             std::fs::remove_dir_all(&cache.dir).map_err(io(&cache.dir))?;

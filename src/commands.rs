@@ -244,40 +244,101 @@ pub fn cards(home: &Path) -> Result<card::Catalog> {
     card::catalog(Some(&home.join("models")))
 }
 
-/// `anuvad models list`: every card, whether its file is here, and its size; broken
-/// user cards with their error.
-pub fn models_list(home: &Path, hubc: &HubConfig) -> Result<String> {
-    let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
+/// One line of `anuvad models list`.
+#[derive(Debug, serde::Serialize)]
+pub struct ModelEntry {
+    pub id: String,
+    pub name: String,
+    pub default: bool,
+    /// Whether its files are on this machine.
+    pub local: bool,
+    /// Where they are (or would be once pulled).
+    pub path: PathBuf,
+    /// Bytes: the local file's, else the card's; None when neither is known.
+    pub size: Option<u64>,
+    /// Set for a user card that does not parse.
+    pub error: Option<String>,
+}
+
+/// Every card, whether its file is here, where, and its size; broken user cards with
+/// their error.
+pub fn models_entries(home: &Path, hubc: &HubConfig) -> Result<Vec<ModelEntry>> {
     let catalog = cards(home)?;
+    let mut out = Vec::new();
     for c in &catalog.cards {
         let local = hub::local_path(c, home, hubc);
-        let size = local
-            .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .or(c.source.size)
+        out.push(ModelEntry {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            default: c.default,
+            size: local
+                .as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .or(c.source.size),
+            path: match &local {
+                Some(p) => place_of(c, p),
+                None => hub::expected_place(c, home, hubc),
+            },
+            local: local.is_some(),
+            error: None,
+        });
+    }
+    for b in &catalog.broken {
+        out.push(ModelEntry {
+            id: b.id.clone(),
+            name: String::new(),
+            default: false,
+            local: false,
+            path: home.join("models").join(format!("{}.toml", b.id)),
+            size: None,
+            error: Some(b.error().to_string()),
+        });
+    }
+    Ok(out)
+}
+
+/// `anuvad models list`, as a table or (`json`) a JSON array of `ModelEntry`.
+pub fn models_list(home: &Path, hubc: &HubConfig, json: bool) -> Result<String> {
+    let entries = models_entries(home, hubc)?;
+    if json {
+        let text = serde_json::to_string_pretty(&entries)
+            .map_err(|e| Error::Invalid(format!("models list as JSON: {e}")))?;
+        return Ok(text + "\n");
+    }
+    let mut s = format!("{:<24} {:<8} {:>10}  {}\n", "ID", "LOCAL", "SIZE", "NAME");
+    for e in &entries {
+        if let Some(err) = &e.error {
+            s.push_str(&format!(
+                "{:<24} {:<8} {:>10}  {}\n",
+                e.id, "broken", "-", err
+            ));
+            continue;
+        }
+        let size = e
+            .size
             .map(|b| format!("{:.0} MB", b as f64 / 1e6))
-            .unwrap_or_else(|| "?".into());
-        let mark = if c.default { " (default)" } else { "" };
+            .unwrap_or_else(|| "unknown".into());
+        let mark = if e.default { " (default)" } else { "" };
         s.push_str(&format!(
             "{:<24} {:<8} {:>10}  {}{}\n",
-            c.id,
-            if local.is_some() { "yes" } else { "no" },
+            e.id,
+            if e.local { "yes" } else { "no" },
             size,
-            c.name,
+            e.name,
             mark
         ));
     }
-    for b in &catalog.broken {
-        s.push_str(&format!(
-            "{:<24} {:<8} {:>10}  {}\n",
-            b.id,
-            "broken",
-            "-",
-            b.error()
-        ));
-    }
     Ok(s)
+}
+
+/// A model of several files (Marian) is its folder; others their file.
+fn place_of(card: &ModelCard, main: &Path) -> PathBuf {
+    if card.source.files.is_empty() {
+        main.to_path_buf()
+    } else {
+        main.parent().unwrap_or(Path::new(".")).to_path_buf()
+    }
 }
 
 fn find_card(home: &Path, name: &str) -> Result<ModelCard> {
@@ -304,12 +365,42 @@ pub fn models_pull(
     hub::pull(&card, home, hubc, progress)
 }
 
+/// Where a model's files are: its file, or for a model of several files (Marian) the
+/// folder holding them all (what `--model` takes).
 pub fn models_path(name: &str, home: &Path, hubc: &HubConfig) -> Result<PathBuf> {
     let card = find_card(home, name)?;
-    hub::local_path(&card, home, hubc).ok_or_else(|| Error::ModelMissing {
-        path: home.join("models").join(&card.source.file),
-        fix: hub::fix_for(&card),
-    })
+    match hub::local_path(&card, home, hubc) {
+        Some(p) => Ok(place_of(&card, &p)),
+        None => Err(Error::ModelMissing {
+            path: hub::expected_place(&card, home, hubc),
+            fix: hub::fix_for(&card),
+        }),
+    }
+}
+
+/// `anuvad models rm ID`: what anuvad downloaded for the model, removed; one line per
+/// file and the total freed.
+pub fn models_rm(name: &str, home: &Path, hubc: &HubConfig) -> Result<String> {
+    let card = find_card(home, name)?;
+    let removed = hub::remove(&card, home, hubc)?;
+    if removed.is_empty() {
+        return Ok(format!(
+            "{name}: nothing to remove (no downloaded files of it in {} or {})\n",
+            home.join("models").display(),
+            hubc.cache_dir().display()
+        ));
+    }
+    let mut s = String::new();
+    let mut total = 0;
+    for (path, bytes) in &removed {
+        s.push_str(&format!("removed {}\n", path.display()));
+        total += bytes;
+    }
+    s.push_str(&format!(
+        "{name}: freed {:.1} MB ({total} bytes)\n",
+        total as f64 / 1e6
+    ));
+    Ok(s)
 }
 
 /// What `anuvad models verify` found: one line per model, and the first mismatch.

@@ -31,9 +31,13 @@ use std::time::Duration;
 pub struct HubConfig {
     /// Hub base URL; None = https://huggingface.co.
     pub endpoint: Option<String>,
-    /// Root of Hugging Face state; the cache is `<hf_home>/hub`. None = hf-hub's choice:
-    /// `$HF_HOME`, else `~/.cache/huggingface`.
+    /// Root of Hugging Face state (the saved token; the cache is `<hf_home>/hub` unless
+    /// `hub_cache` says otherwise). None = `$HF_HOME`, else
+    /// `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
     pub hf_home: Option<PathBuf>,
+    /// The hub cache folder itself (`HF_HUB_CACHE`, else `HUGGINGFACE_HUB_CACHE`).
+    /// None = `<hf_home>/hub`.
+    pub hub_cache: Option<PathBuf>,
     /// Cache only, no network.
     pub offline: bool,
     /// How long a connection may wait for the server before the attempt fails (None =
@@ -51,46 +55,87 @@ const MAX_MODEL_BYTES: u64 = 64 << 30;
 /// The largest other repository file (configs, vocabularies, tokenizer.json).
 const MAX_OTHER_BYTES: u64 = 512 << 20;
 
+/// A non-empty environment variable.
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+/// A path from the environment with a leading `~` expanded, as huggingface_hub's
+/// `os.path.expanduser` does.
+fn env_path(k: &str) -> Option<PathBuf> {
+    let v = env_var(k)?;
+    match (v.strip_prefix('~'), std::env::home_dir()) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            Some(home.join(rest.trim_start_matches('/')))
+        }
+        _ => Some(PathBuf::from(v)),
+    }
+}
+
 impl HubConfig {
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         HubConfig {
-            endpoint: var("HF_ENDPOINT"),
-            hf_home: var("HF_HOME").map(PathBuf::from),
-            offline: var("HF_HUB_OFFLINE")
+            endpoint: env_var("HF_ENDPOINT"),
+            hf_home: env_path("HF_HOME"),
+            hub_cache: env_path("HF_HUB_CACHE").or_else(|| env_path("HUGGINGFACE_HUB_CACHE")),
+            offline: env_var("HF_HUB_OFFLINE")
                 .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on")),
-            timeout: var("ANUVAD_HUB_TIMEOUT")
+            timeout: env_var("ANUVAD_HUB_TIMEOUT")
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map(Duration::from_secs_f64),
         }
     }
 
-    /// hf-hub's cache: `<hf_home>/hub`, else `Cache::from_env` (`$HF_HOME/hub`, else
-    /// `~/.cache/huggingface/hub`). hf-hub would take an empty `HF_HOME` for the current
-    /// folder, and panics without a home folder; both go to its default, or to
-    /// `./.cache/huggingface/hub` when there is no home at all.
-    fn cache(&self) -> Cache {
-        if let Some(h) = &self.hf_home {
-            return Cache::new(h.join("hub"));
+    /// Hugging Face's home, as huggingface_hub's constants.py finds it: `HF_HOME`, else
+    /// `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface` (`./.cache/huggingface`
+    /// with no home folder at all).
+    pub fn hf_home_dir(&self) -> PathBuf {
+        if let Some(h) = self.hf_home.clone().or_else(|| env_path("HF_HOME")) {
+            return h;
         }
-        if std::env::var_os("HF_HOME").is_some_and(|h| !h.is_empty()) {
-            return Cache::from_env();
+        if let Some(x) = env_path("XDG_CACHE_HOME") {
+            return x.join("huggingface");
         }
-        if std::env::home_dir().is_some_and(|h| !h.as_os_str().is_empty()) {
-            return Cache::default();
+        match std::env::home_dir().filter(|h| !h.as_os_str().is_empty()) {
+            Some(h) => h.join(".cache").join("huggingface"),
+            None => PathBuf::from(".cache/huggingface"),
         }
-        Cache::new(PathBuf::from(".cache/huggingface/hub"))
     }
 
-    /// `HF_TOKEN`, else the token `huggingface-cli login` saved (hf-hub's
-    /// `Cache::token`), for gated repositories.
+    /// The hub cache folder, with huggingface_hub's precedence: `hub_cache`, else an
+    /// explicit `hf_home`'s `hub`, else `HF_HUB_CACHE`, else `HUGGINGFACE_HUB_CACHE`,
+    /// else `<HF home>/hub`.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(c) = &self.hub_cache {
+            return c.clone();
+        }
+        if let Some(h) = &self.hf_home {
+            return h.join("hub");
+        }
+        env_path("HF_HUB_CACHE")
+            .or_else(|| env_path("HUGGINGFACE_HUB_CACHE"))
+            .unwrap_or_else(|| self.hf_home_dir().join("hub"))
+    }
+
+    /// hf-hub's cache, at `cache_dir`.
+    fn cache(&self) -> Cache {
+        Cache::new(self.cache_dir())
+    }
+
+    /// `HF_TOKEN`, else the token `huggingface-cli login` saved (`HF_TOKEN_PATH`, else
+    /// `<HF home>/token`), for gated repositories.
     fn token(&self) -> Option<String> {
+        let saved = || {
+            let path =
+                env_path("HF_TOKEN_PATH").unwrap_or_else(|| self.hf_home_dir().join("token"));
+            std::fs::read_to_string(path).ok()
+        };
         std::env::var("HF_TOKEN")
             .ok()
+            .or_else(saved)
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .or_else(|| self.cache().token())
     }
 }
 
@@ -199,6 +244,125 @@ pub fn local_path(card: &ModelCard, home: &Path, hub: &HubConfig) -> Option<Path
         .then_some(main)
 }
 
+/// Where a card's files are, or would be once pulled: its folder in the hub cache for
+/// a hub model, else anuvad's models folder. A model of several files (a Marian
+/// folder) is named by its folder, which `--model` takes too.
+pub fn expected_place(card: &ModelCard, home: &Path, hub: &HubConfig) -> PathBuf {
+    if let Some(repo) = &card.source.hub_repo
+        && let Ok(cache) = CachedRepo::new(hub, repo, &card.source.revision)
+    {
+        return cache.dir;
+    }
+    if card.source.files.is_empty() {
+        home.join("models").join(&card.source.file)
+    } else {
+        home.join("models").join(&card.id)
+    }
+}
+
+/// `models rm`: delete what anuvad downloaded for the card (its file in anuvad's models
+/// folder, with the memos and partial downloads beside it, or its folder there; the
+/// card's files in the hub cache with the blobs they point to, and the repository's
+/// folder once no snapshot is left). Returns each path removed with the bytes freed.
+/// Nothing outside those two caches is touched, and nothing the card does not name.
+pub fn remove(card: &ModelCard, home: &Path, hub: &HubConfig) -> Result<Vec<(PathBuf, u64)>> {
+    let mut removed = Vec::new();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    let rm_file = |path: &Path, removed: &mut Vec<(PathBuf, u64)>| -> Result<()> {
+        // A link counts as its own few bytes: its target is removed on its own.
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Ok(());
+        };
+        if meta.is_dir() {
+            return Ok(());
+        }
+        let memo = memo_path(path, home);
+        std::fs::remove_file(path).map_err(io(path))?;
+        if !memo.starts_with(path.parent().unwrap_or(Path::new(""))) {
+            let _ = std::fs::remove_file(memo);
+        }
+        removed.push((
+            path.to_path_buf(),
+            if meta.is_symlink() { 0 } else { meta.len() },
+        ));
+        Ok(())
+    };
+    let models = home.join("models");
+    for name in [&card.source.file]
+        .into_iter()
+        .chain(card.source.files.iter())
+    {
+        card::check_path_name(name, 8).map_err(|e| Error::Card {
+            path: format!("models/{}.toml", card.id),
+            message: format!("file name {name:?} {e}"),
+        })?;
+        let dir = if card.source.files.is_empty() {
+            models.clone()
+        } else {
+            models.join(&card.id)
+        };
+        let own = dir.join(name);
+        for extra in ["", ".sha256", ".verified", ".partial"] {
+            let p = PathBuf::from(format!("{}{extra}", own.display()));
+            rm_file(&p, &mut removed)?;
+        }
+    }
+    if !card.source.files.is_empty() {
+        // Only if nothing else is left in it.
+        let _ = std::fs::remove_dir(models.join(&card.id));
+    }
+    let Some(repo) = &card.source.hub_repo else {
+        return Ok(removed);
+    };
+    let cache =
+        CachedRepo::new(hub, repo, &card.source.revision).map_err(|message| Error::Card {
+            path: format!("models/{}.toml", card.id),
+            message,
+        })?;
+    let snapshots = cache.dir.join("snapshots");
+    let commits: Vec<PathBuf> = std::fs::read_dir(&snapshots)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    for snapshot in commits {
+        for name in [&card.source.file]
+            .into_iter()
+            .chain(card.source.files.iter())
+        {
+            let pointer = snapshot.join(name);
+            // The blob the pointer leads to, if it is in this repository's blobs.
+            let blob = std::fs::canonicalize(&pointer).ok().filter(|b| {
+                cache
+                    .dir
+                    .join("blobs")
+                    .canonicalize()
+                    .is_ok_and(|blobs| b.parent() == Some(blobs.as_path()))
+            });
+            rm_file(&pointer, &mut removed)?;
+            if let Some(b) = blob {
+                rm_file(&b, &mut removed)?;
+            }
+        }
+        let _ = std::fs::remove_dir(&snapshot);
+    }
+    // No snapshot left: the refs and lock files go too.
+    let empty = std::fs::read_dir(&snapshots).map_or(true, |mut d| d.next().is_none());
+    if empty && cache.dir.is_dir() {
+        let left = std::fs::read_dir(cache.dir.join("blobs"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .any(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
+            })
+            .unwrap_or(false);
+        if !left {
+            std::fs::remove_dir_all(&cache.dir).map_err(io(&cache.dir))?;
+        }
+    }
+    Ok(removed)
+}
+
 /// `--model` value → a local, checked model file and the card that describes it.
 pub fn resolve(
     model: Option<&str>,
@@ -262,7 +426,9 @@ pub fn card_for_path(
     let file = file_name(&path);
     let card = match card {
         Some(id) => by_id(id, cards)?,
-        None if !file.ends_with(".gguf") => marian_card(&path, cards)?,
+        // By content, not by name: Ollama blobs (`sha256-<hex>`) and some LM Studio
+        // files have no .gguf extension.
+        None if !file.ends_with(".gguf") && !is_gguf(&path) => marian_card(&path, cards)?,
         None => match cards.iter().find(|c| c.source.file == file) {
             Some(c) => c.clone(),
             None => card_for_architecture(&path, cards)?,
@@ -392,15 +558,84 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         .unwrap_or_default();
     let instruct = content.metadata.contains_key("tokenizer.chat_template");
     let same: Vec<&ModelCard> = cards.iter().filter(|c| c.architecture == arch).collect();
-    same.iter()
+    if let Some(c) = same
+        .iter()
         .find(|c| c.instruct == instruct)
         .or(same.first())
-        .map(|c| (*c).clone())
-        .ok_or_else(|| Error::UnsupportedArchitecture {
+    {
+        return Ok((*c).clone());
+    }
+    if !crate::card::SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
+        return Err(Error::UnsupportedArchitecture {
             arch,
             path: path.to_path_buf(),
             supported: crate::card::SUPPORTED_ARCHITECTURES.join(", "),
+        });
+    }
+    generic_card(path, &arch, &content, cards)
+}
+
+/// A card for a GGUF of a supported architecture that no card describes (a Llama GGUF,
+/// say): the few-shot prompts of a base card read from the GGUF's own tokenizer (plain
+/// "Hindi: … English:" completion, which base and instruct models both continue), with
+/// the architecture and context length from the file's metadata, and nothing that ties
+/// it to another file (no source sha256, size or download).
+fn generic_card(
+    path: &Path,
+    arch: &str,
+    content: &gguf_file::Content,
+    cards: &[ModelCard],
+) -> Result<ModelCard> {
+    let base = cards
+        .iter()
+        .find(|c| {
+            !c.instruct && c.default && matches!(c.tokenizer.source, card::TokenizerKind::Gguf)
         })
+        .or_else(|| {
+            cards
+                .iter()
+                .find(|c| !c.instruct && matches!(c.tokenizer.source, card::TokenizerKind::Gguf))
+        })
+        .ok_or_else(|| Error::UnsupportedArchitecture {
+            arch: arch.to_string(),
+            path: path.to_path_buf(),
+            supported: crate::card::SUPPORTED_ARCHITECTURES.join(", "),
+        })?;
+    let mut c = base.clone();
+    let name = file_name(path);
+    c.id = name.clone();
+    c.name = format!("{name} ({arch}, few-shot prompts of {})", base.id);
+    c.description = format!("A {arch} GGUF given by path, with no card of its own.");
+    c.architecture = arch.to_string();
+    c.instruct = false;
+    c.default = false;
+    c.source = card::Source {
+        hub_repo: None,
+        file: name,
+        revision: "main".into(),
+        sha256: None,
+        size: None,
+        pypi: None,
+        files: Vec::new(),
+    };
+    let context = content
+        .metadata
+        .get(&format!("{arch}.context_length"))
+        .and_then(|v| v.to_u64().ok().or_else(|| v.to_u32().ok().map(u64::from)))
+        .filter(|&n| n > 0);
+    if let Some(n) = context {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        c.context.max = n;
+        c.context.use_tokens = c.context.use_tokens.min(n);
+    }
+    Ok(c)
+}
+
+/// Whether the file starts with the GGUF magic bytes.
+pub fn is_gguf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut magic).is_ok())
+        && &magic == b"GGUF"
 }
 
 /// Download the card's files (or find them in the cache; offline, only there). The
@@ -538,8 +773,8 @@ fn fetch(
     let refs = cache.dir.join("refs").join(&cache.revision);
     cache.set_ref(&meta.commit).map_err(io(&refs))?;
     drop(lock);
-    // A cache that takes the blob takes its sidecar; if not, the next use hashes again.
-    let _ = remember(&pointer, &hash);
+    // No sidecar here: the Hugging Face cache belongs to other tools too; the first use
+    // hashes the file once and remembers it under anuvad's home.
     Ok(pointer)
 }
 
@@ -888,25 +1123,44 @@ pub fn check_gguf(path: &Path, fix: &str) -> Result<()> {
     Ok(())
 }
 
-/// sha256 of a model file, remembered in a sidecar so a 250 MB file is hashed once, not
-/// on every run. The sidecar holds the hash with the file's size, mtime, ctime and
-/// inode; it is used only when all four still match (a file replaced by another, or
-/// changed in place with its mtime restored, no longer does) and is ignored when
-/// malformed. It sits next to the file, or under `$home/sha256/` when that folder is
-/// not writable.
+/// sha256 of a model file, remembered in a memo so a 250 MB file is hashed once, not
+/// on every run. The memo holds the hash with the file's size, mtime, ctime and inode;
+/// it is used only when all four still match (a file replaced by another, or changed in
+/// place with its mtime restored, no longer does) and is ignored when malformed. For a
+/// file in anuvad's own home the memo is a sidecar next to it; for any other file (the
+/// Hugging Face cache, an Ollama blob, an LM Studio folder) it lives under
+/// `$home/sha256/`, keyed by the file's canonical path: nothing is ever written beside
+/// another application's files.
 pub fn file_sha256(path: &Path, home: &Path) -> Result<String> {
     let key = identity(path)?;
-    let name = format!("{}.sha256", file_name(path));
-    for sidecar in [path.with_file_name(&name), home.join("sha256").join(&name)] {
-        if let Ok(text) = std::fs::read_to_string(&sidecar)
-            && let Some((hash, k)) = text.trim_end_matches('\n').split_once(' ')
-            && k == key
-            && card::is_sha256(hash)
-        {
-            return Ok(hash.to_string());
-        }
+    if let Ok(text) = std::fs::read_to_string(memo_path(path, home))
+        && let Some((hash, k)) = text.trim_end_matches('\n').split_once(' ')
+        && k == key
+        && card::is_sha256(hash)
+    {
+        return Ok(hash.to_string());
     }
     rehash_file(path, home)
+}
+
+/// Whether `path` is inside anuvad's home (both canonical, so links and `..` count
+/// where they lead).
+fn in_home(path: &Path, home: &Path) -> bool {
+    match (path.canonicalize(), home.canonicalize()) {
+        (Ok(p), Ok(h)) => p.starts_with(h),
+        _ => false,
+    }
+}
+
+/// Where the hash of `path` is remembered: a sidecar beside a file in anuvad's home,
+/// else `$home/sha256/<sha256 of the canonical path>.sha256`.
+pub fn memo_path(path: &Path, home: &Path) -> PathBuf {
+    if in_home(path, home) {
+        return path.with_file_name(format!("{}.sha256", file_name(path)));
+    }
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let key = hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes()));
+    home.join("sha256").join(format!("{key}.sha256"))
 }
 
 /// Hash the file whatever its sidecar says, and remember the hash.
@@ -963,28 +1217,13 @@ fn identity(path: &Path) -> Result<String> {
     ))
 }
 
-/// Write the file's sidecar next to it; false when that is not possible.
-fn remember(path: &Path, hash: &str) -> bool {
-    let Ok(key) = identity(path) else {
-        return false;
-    };
-    let sidecar = path.with_file_name(format!("{}.sha256", file_name(path)));
-    replace_with(&sidecar, |tmp| {
-        std::fs::write(tmp, format!("{hash} {key}\n"))
-    })
-    .is_ok()
-}
-
-/// `remember`, or under `$home/sha256/` when the file's folder is not writable.
+/// Remember the file's hash in its memo (`memo_path`); a memo that cannot be written
+/// only means hashing again next time.
 fn remember_in(path: &Path, home: &Path, hash: &str) {
-    if remember(path, hash) {
-        return;
-    }
     let Ok(key) = identity(path) else { return };
-    let folder = home.join("sha256");
-    let _ = std::fs::create_dir_all(&folder);
-    let sidecar = folder.join(format!("{}.sha256", file_name(path)));
-    let _ = replace_with(&sidecar, |tmp| {
-        std::fs::write(tmp, format!("{hash} {key}\n"))
-    });
+    let memo = memo_path(path, home);
+    if let Some(folder) = memo.parent() {
+        let _ = std::fs::create_dir_all(folder);
+    }
+    let _ = replace_with(&memo, |tmp| std::fs::write(tmp, format!("{hash} {key}\n")));
 }

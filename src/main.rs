@@ -267,13 +267,20 @@ enum TaskArg {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// Every model card, whether its file is present locally, and its size.
-    List,
+    /// Every model card, whether its file is present locally, where, and its size.
+    List {
+        /// Print a JSON array (id, name, default, local, path, size, error) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_TOKEN,
     /// HF_HUB_OFFLINE; ANUVAD_HUB_TIMEOUT: seconds to wait for the server, default 30).
     Pull { name: String },
-    /// Print the local path of a model's file.
+    /// Print the local path of a model's file (a Marian model's folder).
     Path { name: String },
+    /// Delete what anuvad downloaded for a model (in its cache or the Hugging Face
+    /// cache) and print what was freed; never a file given by path.
+    Rm { name: String },
     /// Hash model files again and compare them with their cards' size and sha256 (every
     /// model present when no ID or PATH is given); exit 5 on a mismatch.
     Verify { name: Option<String> },
@@ -571,8 +578,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Ok(outcome.exit_code())
         }
         Command::Models { command } => match command {
-            ModelsCommand::List => {
-                print!("{}", commands::models_list(&home, &setup.hub)?);
+            ModelsCommand::List { json } => {
+                print!("{}", commands::models_list(&home, &setup.hub, json)?);
                 Ok(0)
             }
             ModelsCommand::Pull { name } => {
@@ -585,6 +592,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
                     "{}",
                     commands::models_path(&name, &home, &setup.hub)?.display()
                 );
+                Ok(0)
+            }
+            ModelsCommand::Rm { name } => {
+                print!("{}", commands::models_rm(&name, &home, &setup.hub)?);
                 Ok(0)
             }
             ModelsCommand::Verify { name } => {

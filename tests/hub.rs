@@ -649,6 +649,18 @@ fn a_marian_card_pulls_every_file_of_its_repo_then_translates_offline() {
     );
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
     assert_eq!(hub.requests(), requests, "offline: no request");
+    // `models path` names the folder holding all five files, which `--model` takes.
+    let where_ = run(&["models", "path", "opus-mt-hi-en"], true);
+    assert!(
+        where_.status.success(),
+        "{}",
+        String::from_utf8_lossy(&where_.stderr)
+    );
+    let folder = PathBuf::from(String::from_utf8(where_.stdout).unwrap().trim());
+    assert_eq!(folder, path.parent().unwrap());
+    for (name, _) in &files {
+        assert!(folder.join(name).is_file(), "{name}");
+    }
 }
 
 /// A Hugging Face home one level below a fresh directory, so that anything a hostile
@@ -1125,6 +1137,8 @@ fn anuvad(s: &Sandbox, args: &[&str]) -> std::process::Output {
         .env("HF_HOME", &s.hf)
         .env("HF_HUB_OFFLINE", "1")
         .env_remove("ANUVAD_MODEL")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
         .output()
         .unwrap()
 }
@@ -1175,4 +1189,317 @@ fn models_verify_hashes_the_files_again_and_fails_on_a_mismatch() {
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+}
+
+/// Every path under `dir`, relative to it, sorted.
+fn listing(dir: &std::path::Path) -> Vec<PathBuf> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            out.push(e.path().strip_prefix(root).unwrap().to_path_buf());
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn an_ollama_blob_without_an_extension_is_a_gguf_and_its_folder_is_left_untouched() {
+    let s = sandbox("ollama");
+    let bytes = tiny_model_bytes();
+    let blobs = s.outer.join("ollama/models/blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let blob = blobs.join(format!("sha256-{}", sha256(&bytes)));
+    std::fs::write(&blob, &bytes).unwrap();
+    let before = listing(&s.outer.join("ollama"));
+    let offline = HubConfig {
+        offline: true,
+        hf_home: Some(s.hf.clone()),
+        ..HubConfig::default()
+    };
+    let cards = anuvad::card::load_all(None).unwrap();
+    let r = hub::resolve(
+        Some(blob.to_str().unwrap()),
+        None,
+        &cards,
+        &s.home,
+        &offline,
+        &mut Silent,
+    )
+    .unwrap();
+    assert!(
+        !r.card.is_marian(),
+        "taken for a Marian folder: {}",
+        r.card.id
+    );
+    assert_eq!(r.card.architecture, "gemma3");
+    assert_eq!(r.sha256, sha256(&bytes));
+    assert_eq!(
+        listing(&s.outer.join("ollama")),
+        before,
+        "written beside the blob"
+    );
+    // The hash is remembered under anuvad's home, and used: a planted memo is believed.
+    let memo = hub::memo_path(&blob, &s.home);
+    assert!(
+        memo.starts_with(s.home.join("sha256")),
+        "{}",
+        memo.display()
+    );
+    let text = std::fs::read_to_string(&memo).unwrap();
+    std::fs::write(&memo, text.replacen(&r.sha256, &"b".repeat(64), 1)).unwrap();
+    assert_eq!(hub::file_sha256(&blob, &s.home).unwrap(), "b".repeat(64));
+    // A file in anuvad's own home keeps its sidecar.
+    let own = s.home.join("models").join(FILE);
+    std::fs::write(&own, &bytes).unwrap();
+    hub::file_sha256(&own, &s.home).unwrap();
+    assert_eq!(
+        hub::memo_path(&own, &s.home),
+        own.with_file_name(format!("{FILE}.sha256"))
+    );
+    assert!(own.with_file_name(format!("{FILE}.sha256")).is_file());
+}
+
+#[test]
+fn a_download_into_the_hf_cache_writes_no_sidecar_there() {
+    let s = sandbox("no-sidecar");
+    let hub = MockHub::start(vec![(FILE.into(), tiny_model_bytes())]);
+    let path = s.pull(&hub).unwrap();
+    hub::file_sha256(&path, &s.home).unwrap();
+    let names: Vec<String> = s
+        .cached()
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".sha256")), "{names:?}");
+    assert!(hub::memo_path(&path, &s.home).is_file());
+}
+
+#[test]
+fn a_llama_gguf_with_no_card_gets_few_shot_defaults_and_translates() {
+    let s = sandbox("llama");
+    let path = s.outer.join("llama-tiny.gguf");
+    let cfg = anuvad::testing::TinyModel {
+        arch: "llama".into(),
+        ..anuvad::testing::TinyModel::tiny()
+    };
+    anuvad::testing::write_model(&path, &cfg).unwrap();
+    let cards = anuvad::card::load_all(None).unwrap();
+    assert!(
+        !cards.iter().any(|c| c.architecture == "llama"),
+        "a llama card exists now"
+    );
+    let (_, card) = hub::card_for_path(path.to_str().unwrap(), None, &cards).unwrap();
+    assert_eq!(card.architecture, "llama");
+    assert_eq!(card.source.sha256, None);
+    let article = s.outer.join("a.txt");
+    std::fs::write(&article, "सरकार ने लोगों से घर में रहने को कहा।\n").unwrap();
+    let out = anuvad(
+        &s,
+        &[
+            "translate",
+            article.to_str().unwrap(),
+            "--model",
+            path.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("not supported"), "{stderr}");
+}
+
+/// `models list --json` in `s` with `env` set (and every other HF cache variable unset),
+/// as (id → entry).
+fn listed(
+    s: &Sandbox,
+    env: &[(&str, &std::path::Path)],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"));
+    cmd.args(["models", "list", "--json"])
+        .env("ANUVAD_HOME", &s.home)
+        .env("HF_HUB_OFFLINE", "1");
+    for k in [
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "XDG_CACHE_HOME",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap().to_string(), e.clone()))
+        .collect()
+}
+
+#[test]
+fn the_hub_cache_is_found_as_huggingface_hub_finds_it() {
+    let s = sandbox("hf-cache-env");
+    let (a, b, c, x) = (
+        s.outer.join("a"),
+        s.outer.join("b"),
+        s.outer.join("c"),
+        s.outer.join("x"),
+    );
+    let repo = "models--Helsinki-NLP--opus-mt-hi-en";
+    let place = |env: &[(&str, &std::path::Path)]| {
+        PathBuf::from(listed(&s, env)["opus-mt-hi-en"]["path"].as_str().unwrap())
+    };
+    assert_eq!(
+        place(&[
+            ("HF_HUB_CACHE", &a),
+            ("HUGGINGFACE_HUB_CACHE", &b),
+            ("HF_HOME", &c)
+        ]),
+        a.join(repo)
+    );
+    assert_eq!(
+        place(&[("HUGGINGFACE_HUB_CACHE", &b), ("HF_HOME", &c)]),
+        b.join(repo)
+    );
+    assert_eq!(
+        place(&[("HF_HOME", &c), ("XDG_CACHE_HOME", &x)]),
+        c.join("hub").join(repo)
+    );
+    assert_eq!(
+        place(&[("XDG_CACHE_HOME", &x)]),
+        x.join("huggingface/hub").join(repo)
+    );
+
+    // And a pull lands there.
+    let hub = MockHub::start(vec![(FILE.into(), tiny_model_bytes())]);
+    std::fs::write(
+        s.home.join("models/tiny-hub.toml"),
+        user_card(&format!("hub_repo = \"{REPO}\"\nfile = \"{FILE}\"")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
+        .args(["models", "pull", "tiny-hub"])
+        .env("ANUVAD_HOME", &s.home)
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HF_HOME", &s.hf)
+        .env("HF_HUB_CACHE", &a)
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    assert!(
+        path.starts_with(a.join("models--anuvad-test--tiny-GGUF")),
+        "{}",
+        path.display()
+    );
+    assert!(s.cached().is_empty(), "HF_HOME used: {:?}", s.cached());
+}
+
+#[test]
+fn models_list_gives_card_sizes_and_unknown_and_json() {
+    let s = sandbox("list");
+    std::fs::write(
+        s.home.join("models/tiny-hub.toml"),
+        user_card(&format!("hub_repo = \"{REPO}\"\nfile = \"{FILE}\"")),
+    )
+    .unwrap();
+    let out = anuvad(&s, &["models", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    };
+    // Not downloaded: the card's size, or "unknown" for a card that gives none.
+    assert!(
+        row("gemma3-270m").contains(" no ") && row("gemma3-270m").contains("253 MB"),
+        "{table}"
+    );
+    assert!(row("tiny-hub").contains("unknown"), "{table}");
+    let json = listed(&s, &[("HF_HOME", &s.hf)]);
+    assert_eq!(json["gemma3-270m"]["size"], 253113024);
+    assert_eq!(json["gemma3-270m"]["local"], false);
+    assert_eq!(json["gemma3-270m"]["default"], true);
+    assert!(json["tiny-hub"]["size"].is_null());
+}
+
+#[test]
+fn models_rm_removes_what_was_downloaded_and_nothing_else() {
+    let s = sandbox("rm");
+    let bytes = tiny_model_bytes();
+    let hub = MockHub::start(vec![(FILE.into(), bytes.clone())]);
+    std::fs::write(
+        s.home.join("models/tiny-hub.toml"),
+        user_card(&format!("hub_repo = \"{REPO}\"\nfile = \"{FILE}\"")),
+    )
+    .unwrap();
+    let pulled = s.pull(&hub).unwrap();
+    hub::file_sha256(&pulled, &s.home).unwrap();
+    let memo = hub::memo_path(&pulled, &s.home);
+    assert!(memo.is_file());
+    // Another repository in the same cache, and a user's own copy elsewhere.
+    let other = s.hf.join("hub/models--someone--else/blobs/x");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    std::fs::write(&other, b"theirs").unwrap();
+    let mine = s.outer.join(FILE);
+    std::fs::write(&mine, &bytes).unwrap();
+
+    let out = anuvad(&s, &["models", "rm", "tiny-hub"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let freed = format!(
+        "tiny-hub: freed {:.1} MB ({} bytes)",
+        bytes.len() as f64 / 1e6,
+        bytes.len()
+    );
+    assert!(stdout.contains(&freed), "{stdout}");
+    assert!(!s.hf.join("hub/models--anuvad-test--tiny-GGUF").exists());
+    assert!(!memo.exists(), "memo left behind");
+    assert_eq!(std::fs::read(&other).unwrap(), b"theirs");
+    assert_eq!(std::fs::read(&mine).unwrap(), bytes);
+    assert!(
+        s.home.join("models/tiny-hub.toml").is_file(),
+        "the card is the user's"
+    );
+    let again = anuvad(&s, &["models", "rm", "tiny-hub"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to remove"));
+
+    // A model in anuvad's own folder goes with its sidecar.
+    let (s, path, _) = home_with_local_model("rm-local");
+    hub::file_sha256(&path, &s.home).unwrap();
+    let out = anuvad(&s, &["models", "rm", "tiny-hub"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!path.exists() && !path.with_file_name(format!("{FILE}.sha256")).exists());
 }

@@ -665,7 +665,10 @@ mod tests {
             .map(|(path, a)| format!("{path}: {}", a.get_id()))
             .collect();
         assert!(args.len() > 40, "walked only {} arguments", args.len());
-        assert!(missing.is_empty(), "arguments without help text: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "arguments without help text: {missing:?}"
+        );
     }
 
     #[test]

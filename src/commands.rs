@@ -46,6 +46,15 @@ pub fn kernel_tier() -> Result<&'static str> {
     Ok(crate::models::kernels::isa().name())
 }
 
+/// The `--version` text: the crate version, the git commit it was built from ("unknown"
+/// outside a git checkout) and the CPU features the kernels use here.
+pub fn version_text(version: &str, commit: &str) -> String {
+    format!(
+        "{version} (commit {commit})\nkernels: {}",
+        crate::models::kernels::features_in_use().join(" ")
+    )
+}
+
 /// Where a command's result goes.
 #[derive(Debug, Clone)]
 pub struct Io {

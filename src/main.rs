@@ -12,7 +12,7 @@ use anuvad::progress::{Reporter, printable};
 use anuvad::record::Check;
 use anuvad::serve::ServeConfig;
 use anuvad::{Error, HubConfig};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +22,8 @@ use std::sync::atomic::AtomicBool;
 #[command(
     name = "anuvad",
     version,
-    about = "Hindi news articles to faithful English translations and summaries, with a local model"
+    about = "Hindi news articles to faithful English translations and summaries, with a local model",
+    after_help = ENVIRONMENT
 )]
 struct Cli {
     #[command(flatten)]
@@ -30,6 +31,21 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// Every environment variable anuvad reads, shown under `--help`.
+const ENVIRONMENT: &str = "\
+Environment:
+  ANUVAD_HOME           anuvad's model cache (default: $XDG_CACHE_HOME/anuvad or ~/.cache/anuvad)
+  ANUVAD_MODEL          default for --model
+  ANUVAD_SUMMARY_MODEL  default for --summary-model
+  ANUVAD_GLOSSARY       default for --glossary
+  ANUVAD_ISA            cap the kernels' instruction set: generic, avx2, avx512 or neon
+  ANUVAD_HUB_TIMEOUT    seconds to wait for the Hugging Face Hub (default 30)
+  HF_ENDPOINT           Hugging Face Hub address (default https://huggingface.co)
+  HF_HOME               Hugging Face cache, where hub models are pulled (default ~/.cache/huggingface)
+  HF_TOKEN              Hugging Face access token for gated models
+  HF_HUB_OFFLINE        1: never contact the hub, use the cache only
+  RAYON_NUM_THREADS     CPU threads when --threads is not given (default: all cores)";
 
 #[derive(Args)]
 struct Global {
@@ -100,6 +116,7 @@ enum Command {
         /// Write the result here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Output format: plain text, JSON (with per-sentence confidence and flags) or Markdown.
         #[arg(long, value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
         /// Go on even when the input has no Devanagari.
@@ -124,6 +141,7 @@ enum Command {
         /// Write the side-by-side review page here.
         #[arg(long, value_name = "OUT.html")]
         html: Option<PathBuf>,
+        /// Report format on stdout.
         #[arg(long, value_enum, default_value_t = ReviewFormat::Markdown)]
         format: ReviewFormat,
         /// Exit with code 9 when any of these checks fires (comma-separated: numbers,
@@ -140,16 +158,19 @@ enum Command {
         /// Evaluation set directory (ID.hi.txt, ID.en.txt, ID.toml) or a FLORES-200
         /// directory; default eval/news.
         data: Option<PathBuf>,
+        /// What to measure: translation or summary quality.
         #[arg(long, value_enum, default_value_t = EvalTask::Translate)]
         task: EvalTask,
         /// Only the first N articles.
         #[arg(long)]
         limit: Option<usize>,
+        /// Report format on stdout.
         #[arg(long, value_enum, default_value_t = ReviewFormat::Markdown)]
         format: ReviewFormat,
         /// Also write the JSON report to this file.
         #[arg(long, value_name = "REPORT.json")]
         out: Option<PathBuf>,
+        /// Flag sentences whose mean token log-probability is below this (default: the card's).
         #[arg(long, value_name = "LOGPROB", allow_negative_numbers = true)]
         low_confidence: Option<f32>,
     },
@@ -157,15 +178,19 @@ enum Command {
     Summarize {
         /// Article file, or - for stdin.
         input: Option<PathBuf>,
+        /// Write the result here instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Summary length.
         #[arg(long, value_enum, default_value_t = LengthArg::Medium)]
         length: LengthArg,
         /// The summary as a bullet list, one sentence each.
         #[arg(long)]
         bullets: bool,
+        /// Output format: plain text, JSON or Markdown.
         #[arg(long, value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
+        /// Go on even when the input has no Devanagari.
         #[arg(long)]
         force: bool,
     },
@@ -198,6 +223,14 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Print a shell completion script on stdout (e.g. `anuvad completions bash >
+    /// ~/.local/share/bash-completion/completions/anuvad`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `anuvad man > ~/.local/share/man/man1/anuvad.1`).
+    Man,
 }
 
 #[derive(Args)]
@@ -212,6 +245,7 @@ struct BatchArgs {
     /// Output directory: one JSON per article, articles.jsonl, report.json, report.md.
     #[arg(long, required = true)]
     out: Option<PathBuf>,
+    /// What to make of each article: a translation, a summary, or both.
     #[arg(long, value_enum, default_value_t = TaskArg::Translate)]
     task: TaskArg,
     /// Take only shard K of N (0 <= K < N), chosen by hashing ids: one per machine.
@@ -241,6 +275,7 @@ enum BatchCommand {
         /// Shard output directories.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// The merged output directory.
         #[arg(long)]
         out: PathBuf,
     },
@@ -275,15 +310,27 @@ enum ModelsCommand {
     },
     /// Download a model from the Hugging Face Hub (honours HF_ENDPOINT, HF_HOME, HF_TOKEN,
     /// HF_HUB_OFFLINE; ANUVAD_HUB_TIMEOUT: seconds to wait for the server, default 30).
-    Pull { name: String },
+    Pull {
+        /// Model card id (see `anuvad models list`).
+        name: String,
+    },
     /// Print the local path of a model's file (a Marian model's folder).
-    Path { name: String },
+    Path {
+        /// Model card id or a model file's path.
+        name: String,
+    },
     /// Delete what anuvad downloaded for a model (in its cache or the Hugging Face
     /// cache) and print what was freed; never a file given by path.
-    Rm { name: String },
+    Rm {
+        /// Model card id (see `anuvad models list`).
+        name: String,
+    },
     /// Hash model files again and compare them with their cards' size and sha256 (every
     /// model present when no ID or PATH is given); exit 5 on a mismatch.
-    Verify { name: Option<String> },
+    Verify {
+        /// Model card id or a model file's path (default: every model present).
+        name: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -322,8 +369,16 @@ enum ProgressArg {
     None,
 }
 
+/// The clap command with the run-time `--version` text (commit and CPU features).
+fn command() -> clap::Command {
+    Cli::command().long_version(commands::version_text(
+        env!("CARGO_PKG_VERSION"),
+        env!("ANUVAD_GIT_COMMIT"),
+    ))
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     let verbose = cli.global.verbose;
     match run(cli) {
         Ok(0) => {}
@@ -347,6 +402,20 @@ fn main() {
 /// The process exit code on success (batch runs report failures through it).
 fn run(cli: Cli) -> Result<i32, Error> {
     let g = cli.global;
+    // Generated from the clap definitions; no model, no kernels.
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "anuvad", &mut std::io::stdout());
+            return Ok(0);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::Invalid(format!("cannot write the manual page: {e}")))?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     commands::kernel_tier()?;
     // candle's CPU kernels size their thread pools from this variable; set it before any
     // of them starts. Always set: without it candle counts physical cores by reading
@@ -604,6 +673,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 v.failure.map_or(Ok(0), Err)
             }
         },
+        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
     }
 }
 
@@ -619,4 +689,50 @@ fn interrupt_on_signals() -> Result<Arc<AtomicBool>, Error> {
             .map_err(|e| Error::Invalid(format!("cannot install the signal handler: {e}")))?;
     }
     Ok(flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand, with the path of subcommands leading to it.
+    fn all_args(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Arg)>) {
+        for a in cmd.get_arguments() {
+            out.push((path.clone(), a.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            all_args(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_argument_has_help_text() {
+        let mut cmd = command();
+        cmd.build();
+        let mut args = Vec::new();
+        all_args(&cmd, "anuvad".into(), &mut args);
+        let missing: Vec<String> = args
+            .iter()
+            .filter(|(_, a)| a.get_help().is_none_or(|h| h.to_string().trim().is_empty()))
+            .map(|(path, a)| format!("{path}: {}", a.get_id()))
+            .collect();
+        assert!(args.len() > 40, "walked only {} arguments", args.len());
+        assert!(
+            missing.is_empty(),
+            "arguments without help text: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_clap_definitions_are_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_the_environment_variables() {
+        let help = command().render_long_help().to_string();
+        for var in ["ANUVAD_HOME", "ANUVAD_MODEL", "HF_HOME", "ANUVAD_ISA"] {
+            assert!(help.contains(var), "{var} missing from --help:\n{help}");
+        }
+    }
 }

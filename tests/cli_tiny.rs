@@ -646,3 +646,81 @@ fn an_unwritable_output_fails_before_any_work_and_says_cannot_write() {
     let text = std::fs::read_to_string(&target).unwrap();
     assert!(!text.contains("old result"), "{text}");
 }
+
+#[test]
+fn version_names_the_commit_and_the_kernels_cpu_features() {
+    let home = Home::new("version");
+    let out = home.run(&["--version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with(&format!("anuvad {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let commit = first
+        .rsplit("(commit ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')');
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "commit {commit:?}"
+    );
+    let kernels = lines.next().unwrap().strip_prefix("kernels: ").unwrap();
+    let tier = kernels.split(' ').next().unwrap();
+    assert!(
+        ["generic", "avx2", "avx512", "neon"].contains(&tier),
+        "{text}"
+    );
+    // The tier follows the run-time cap, so it is detected, not compiled in.
+    let capped = home
+        .command(&["--version"])
+        .env("ANUVAD_ISA", "generic")
+        .output()
+        .unwrap();
+    let capped = String::from_utf8(capped.stdout).unwrap();
+    assert!(capped.contains("\nkernels: generic\n"), "{capped}");
+}
+
+#[test]
+fn completions_and_the_man_page_cover_the_subcommands_and_flags() {
+    let home = Home::new("completions");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = home.run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in [
+            "translate",
+            "summarize",
+            "batch",
+            "--max-new-tokens",
+            "--progress",
+        ] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = home.run(&["man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH anuvad"), "not a man page: {page}");
+    // roff escapes hyphens; compare without the escapes.
+    let page = page.replace("\\-", "-");
+    for word in [
+        "translate",
+        "summarize",
+        "models",
+        "ANUVAD_HOME",
+        "--max-new-tokens",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+    let bad = home.run(&["completions", "tcsh"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}

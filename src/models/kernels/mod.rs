@@ -253,6 +253,27 @@ fn cpu_isa() -> Isa {
     }
 }
 
+/// The CPU features our kernels use on this machine (detected at run time, after the
+/// `ANUVAD_ISA` cap): the tier first, then the optional instructions it picks up.
+pub fn features_in_use() -> Vec<&'static str> {
+    let mut out = vec![isa().name()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vnni() {
+            out.push("avx512vnni");
+        } else if avx_vnni() {
+            out.push("avxvnni");
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if isa() == Isa::Neon && std::arch::is_aarch64_feature_detected!("dotprod") {
+            out.push("dotprod");
+        }
+    }
+    out
+}
+
 /// Whether the AVX-512 vector helpers (f32 tiles, attention, softmax sums) may run.
 pub fn avx512() -> bool {
     isa() == Isa::Avx512

@@ -170,4 +170,3 @@ mod tests {
         assert_eq!(t["min_chars_for_ratio"], MIN_CHARS_FOR_RATIO);
     }
 }
-

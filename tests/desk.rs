@@ -729,3 +729,75 @@ fn the_desk_translates_through_the_server_and_rechecks_edits_there() {
         "{text}"
     );
 }
+
+/// `anuvad serve` itself on the tiny model: the desk it serves at `/` translates the
+/// sample through the real `/api/translate`, an edit with a planted number error is
+/// flagged by the real `/api/check` and the flag clears once the number is right, and
+/// the export holds the corrected English. The screenshot is the README's.
+#[test]
+fn the_real_server_s_desk_translates_flags_a_planted_number_and_exports_the_fix() {
+    let Some(binary) = chromium() else { return };
+    let home = Home::new("desk-real-server");
+    let (record, _) = translated(&home);
+    let mut server = home.command(&["serve", "--port", "0"]).spawn().unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        if let Some(url) = line.strip_prefix("anuvad serve: listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    let mut b = Browser::launch(binary, home.path("profile"));
+    b.open(&format!("{url}/"));
+    b.eval(&format!(
+        "document.getElementById('hindi').value = {}; document.getElementById('translate').click()",
+        json!(ARTICLE)
+    ));
+    let n = record.translation.sentences().count();
+    b.wait_for(&format!("document.querySelectorAll('.row').length === {n}"));
+    // The server's English is the CLI's: same model, greedy.
+    let served: Vec<String> = serde_json::from_value(b.eval(
+        "Array.from(document.querySelectorAll('.row .en')).map(function (e) { return e.textContent; })",
+    ))
+    .unwrap();
+    let cli: Vec<String> = record
+        .translation
+        .sentences()
+        .map(|s| s.translation.clone())
+        .collect();
+    assert_eq!(served, cli);
+
+    let row = row_of(&record, "2 दिन");
+    b.edit(row, "It will rain for 3 more days.");
+    b.wait_for(&format!(
+        "document.querySelector('#r{row} .flags').textContent.indexOf('English but not in the Hindi: 3') >= 0"
+    ));
+    // The README's picture: the header (model, version, date) and the flagged edit.
+    b.eval("window.scrollTo(0, 0)");
+    b.screenshot(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("review-desk-served.png"));
+    b.edit(row, "It will rain for 2 more days.");
+    b.wait_for(&format!(
+        "document.querySelector('#r{row}').dataset.flags === ''"
+    ));
+    let text = b.eval("anuvad.exportText()");
+    let text = text.as_str().unwrap();
+    assert!(text.contains("It will rain for 2 more days."), "{text}");
+    assert!(!text.contains("It will rain for 3 more days."), "{text}");
+    drop(b);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(server.wait().unwrap().success());
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    // The flag came from the server's checks, not only the page's own.
+    assert!(rest.contains("POST /api/translate"), "{rest}");
+    assert!(rest.contains("POST /api/check"), "{rest}");
+}

@@ -67,6 +67,10 @@ const ORDER: &[&str] = &[
     "batch::store",
     "batch",
     "commands",
+    "serve::worker",
+    "serve",
+    "serve::libre",
+    "serve::native",
     "testing",
 ];
 

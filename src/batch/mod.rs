@@ -122,7 +122,7 @@ pub fn run(
     interrupt: &Arc<AtomicBool>,
 ) -> Result<Outcome> {
     let clock = Instant::now();
-    let started_at = report::now_rfc3339();
+    let started_at = crate::record::now_rfc3339();
     // Lock first: a second run on the same directory is refused before it reads a feed.
     let out = OutDir::open(&cfg.out)?;
     let items: Vec<Item> = source::collect(&cfg.inputs)?
@@ -243,7 +243,7 @@ pub fn run(
             worker.load(progress)?;
         }
         let started = Instant::now();
-        let started_at = report::now_rfc3339();
+        let started_at = crate::record::now_rfc3339();
         let mut record = BatchRecord {
             work_key,
             model: model.clone(),
@@ -293,7 +293,7 @@ pub fn run(
         let seconds = started.elapsed().as_secs_f64();
         record.timings.seconds = crate::pipeline::runner::round(seconds, 3);
         record.timings.started_at = Some(started_at);
-        record.timings.finished_at = Some(report::now_rfc3339());
+        record.timings.finished_at = Some(crate::record::now_rfc3339());
         // A duplicate id's record would overwrite the first one's: report it only.
         if !record.work_key.is_empty() {
             out.write_record(&record)?;

@@ -51,7 +51,7 @@ impl OutDir {
             "pid {} on {}, started {}",
             std::process::id(),
             hostname(),
-            crate::batch::report::now_rfc3339()
+            crate::record::now_rfc3339()
         );
         lock.set_len(0)
             .and_then(|_| lock.rewind())

@@ -100,7 +100,7 @@ fn page(p: &Page) -> String {
 /// The static review page of a record (`TranslationRecord` or `ReviewRecord`) made by
 /// `model`. `title` names the article (a file name, usually).
 pub fn render(record: &impl Serialize, title: &str, model: &str) -> String {
-    let today = crate::batch::report::now_rfc3339();
+    let today = crate::record::now_rfc3339();
     page(&Page {
         title,
         model,

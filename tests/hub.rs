@@ -1111,7 +1111,7 @@ fn a_local_model_is_held_to_its_cards_sha256_on_first_use_and_after_a_change() {
     let message = err.to_string();
     assert!(
         message.contains(&sha256(&std::fs::read(&path).unwrap()))
-            && message.contains("scripts/fetch-model.sh tiny-hub"),
+            && message.contains("anuvad models pull tiny-hub"),
         "{message}"
     );
 
@@ -1185,7 +1185,7 @@ fn models_verify_hashes_the_files_again_and_fails_on_a_mismatch() {
     assert!(
         stderr.contains(path_arg)
             && stderr.contains(&sha256(&std::fs::read(&path).unwrap()))
-            && stderr.contains("scripts/fetch-model.sh tiny-hub"),
+            && stderr.contains("anuvad models pull tiny-hub"),
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));

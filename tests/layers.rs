@@ -31,6 +31,7 @@ const ORDER: &[&str] = &[
     "settings",
     "gguf",
     "hub",
+    "hub::pypi",
     "tokenizer::marian",
     "tokenizer",
     "models::kernels",

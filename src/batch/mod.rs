@@ -280,6 +280,7 @@ pub fn run(
                 | Error::UnsupportedArchitecture { .. }
                 | Error::Card { .. }
                 | Error::Download { .. }
+                | Error::Pypi { .. }
                 | Error::Offline { .. }),
             ) => return Err(e),
             Err(e) => {

@@ -570,16 +570,39 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         .get("general.architecture")
         .and_then(|v| v.to_string().ok().cloned())
         .unwrap_or_default();
-    let instruct = content.metadata.contains_key("tokenizer.chat_template");
+    let supported = crate::card::SUPPORTED_ARCHITECTURES.contains(&arch.as_str());
+    // An instruct model speaks through its own chat template; a card of the same
+    // architecture only lends its settings.
+    let template = metadata_text(&content, "tokenizer.chat_template");
+    let mut unusable = None;
+    if let (true, Some(template)) = (supported, &template) {
+        match chat_card(template, &arch, &content, cards) {
+            Ok((c, base)) => {
+                return Ok(own_file(
+                    c,
+                    path,
+                    &arch,
+                    &content,
+                    &format!("its own chat template, settings of {base}"),
+                ));
+            }
+            Err(e) => unusable = Some(e),
+        }
+    }
+    let instruct = template.is_some();
     let same: Vec<&ModelCard> = cards.iter().filter(|c| c.architecture == arch).collect();
     if let Some(c) = same
         .iter()
         .find(|c| c.instruct == instruct)
         .or(same.first())
     {
-        return Ok((*c).clone());
+        let mut c = (*c).clone();
+        if let Some(why) = unusable {
+            c.description = format!("{} (its chat template was not used: {why})", c.description);
+        }
+        return Ok(c);
     }
-    if !crate::card::SUPPORTED_ARCHITECTURES.contains(&arch.as_str()) {
+    if !supported {
         return Err(Error::UnsupportedArchitecture {
             arch,
             path: path.to_path_buf(),
@@ -587,6 +610,59 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
         });
     }
     generic_card(path, &arch, &content, cards)
+}
+
+/// A string of the GGUF's metadata.
+fn metadata_text(content: &gguf_file::Content, key: &str) -> Option<String> {
+    content
+        .metadata
+        .get(key)
+        .and_then(|v| v.to_string().ok().cloned())
+}
+
+/// The text of the token whose id is at `key` (`tokenizer.ggml.bos_token_id`…).
+fn token_text(content: &gguf_file::Content, key: &str) -> Option<String> {
+    let id = content.metadata.get(key)?.to_u32().ok()? as usize;
+    let tokens = content
+        .metadata
+        .get("tokenizer.ggml.tokens")?
+        .to_vec()
+        .ok()?;
+    tokens.get(id)?.to_string().ok().cloned()
+}
+
+/// An instruct card from the GGUF's chat template, with the settings of an instruct
+/// card of the same architecture (else any instruct card read from a GGUF). Returns
+/// the card and the id of the one it took settings from.
+fn chat_card(
+    template: &str,
+    arch: &str,
+    content: &gguf_file::Content,
+    cards: &[ModelCard],
+) -> std::result::Result<(ModelCard, String), String> {
+    let gguf_instruct =
+        |c: &&ModelCard| c.instruct && matches!(c.tokenizer.source, card::TokenizerKind::Gguf);
+    let base = cards
+        .iter()
+        .filter(gguf_instruct)
+        .find(|c| c.architecture == arch)
+        .or_else(|| cards.iter().find(gguf_instruct))
+        .ok_or("no instruct card to take settings from")?;
+    let bos = token_text(content, "tokenizer.ggml.bos_token_id").unwrap_or_default();
+    let eos = token_text(content, "tokenizer.ggml.eos_token_id").unwrap_or_default();
+    let tokens = content
+        .metadata
+        .get("tokenizer.ggml.tokens")
+        .and_then(|v| v.to_vec().ok());
+    let is_token =
+        |t: &str| tokens.is_some_and(|all| all.iter().any(|v| v.to_string().is_ok_and(|s| s == t)));
+    let chat = crate::chat_template::ChatTemplate {
+        template,
+        bos_token: &bos,
+        eos_token: &eos,
+    };
+    let card = crate::chat_template::instruct_card(base, &chat, &is_token)?;
+    Ok((card, base.id.clone()))
 }
 
 /// A card for a GGUF of a supported architecture that no card describes (a Llama GGUF,
@@ -616,12 +692,31 @@ fn generic_card(
             supported: crate::card::SUPPORTED_ARCHITECTURES.join(", "),
         })?;
     let mut c = base.clone();
+    c.instruct = false;
+    Ok(own_file(
+        c,
+        path,
+        arch,
+        content,
+        &format!("few-shot prompts of {}", base.id),
+    ))
+}
+
+/// A card made for a GGUF given by path: named after the file, with the architecture and
+/// context length of its metadata, and nothing that ties it to another file (no source
+/// sha256, size or download).
+fn own_file(
+    mut c: ModelCard,
+    path: &Path,
+    arch: &str,
+    content: &gguf_file::Content,
+    prompts: &str,
+) -> ModelCard {
     let name = file_name(path);
     c.id = name.clone();
-    c.name = format!("{name} ({arch}, few-shot prompts of {})", base.id);
+    c.name = format!("{name} ({arch}, {prompts})");
     c.description = format!("A {arch} GGUF given by path, with no card of its own.");
     c.architecture = arch.to_string();
-    c.instruct = false;
     c.default = false;
     c.source = card::Source {
         hub_repo: None,
@@ -642,7 +737,7 @@ fn generic_card(
         c.context.max = n;
         c.context.use_tokens = c.context.use_tokens.min(n);
     }
-    Ok(c)
+    c
 }
 
 /// Whether the file starts with the GGUF magic bytes.

@@ -41,6 +41,7 @@
 
 pub mod batch;
 pub mod card;
+pub(crate) mod chat_template;
 pub mod commands;
 pub mod config;
 pub mod engine;

@@ -159,3 +159,57 @@ fn a_summary_is_english_and_about_the_requested_length() {
     assert!((10..=120).contains(&words), "{words} words: {summary}");
     assert!(!v["bullets"].as_array().unwrap().is_empty());
 }
+
+/// A Qwen 2.5 instruct GGUF with no card of its own (an Ollama-style blob name, no
+/// extension) speaks through its own chat template: the prompts made from the template
+/// are the built-in card's, word for word, so it translates exactly as the card does.
+#[test]
+fn an_instruct_gguf_with_no_card_speaks_through_its_own_chat_template() {
+    let Some(qwen) = common::real_model_file("qwen2.5-coder-0.5b-instruct.gguf") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("anuvad-chat-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blob = dir.join("sha256-1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32");
+    let _ = std::fs::remove_file(&blob);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&qwen, &blob).unwrap();
+    #[cfg(not(unix))]
+    std::fs::copy(&qwen, &blob).unwrap();
+
+    let cards = anuvad::card::load_all(None).unwrap();
+    let card = cards
+        .iter()
+        .find(|c| c.id == "qwen2.5-coder-0.5b-instruct")
+        .unwrap();
+    let (_, own) =
+        anuvad::internals::hub::card_for_path(blob.to_str().unwrap(), None, &cards).unwrap();
+    assert!(own.name.contains("its own chat template"), "{}", own.name);
+    assert!(own.instruct && own.source.sha256.is_none());
+    for (made, written) in [
+        (&own.prompts.translate, &card.prompts.translate),
+        (&own.prompts.summarize, &card.prompts.summarize),
+        (&own.prompts.notes, &card.prompts.notes),
+        (&own.prompts.reduce, &card.prompts.reduce),
+    ] {
+        assert_eq!(made.prefix, written.prefix);
+        assert_eq!(made.body, written.body);
+    }
+
+    let article = dir.join("article.txt");
+    std::fs::write(
+        &article,
+        "नई दिल्ली, 13 मार्च। दिल्ली में बुधवार को 12 सेंटीमीटर बारिश हुई।\n",
+    )
+    .unwrap();
+    let args = ["translate", article.to_str().unwrap(), "--format", "json"];
+    let by_card = ok_json(&anuvad(Path::new("qwen2.5-coder-0.5b-instruct"), &args));
+    let by_template = ok_json(&anuvad(&blob, &args));
+    let english = by_template["translation"].as_str().unwrap();
+    assert!(
+        !english.is_empty() && !english.contains("<|im_"),
+        "{english}"
+    );
+    assert_eq!(english, by_card["translation"].as_str().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,6 +28,7 @@ const ORDER: &[&str] = &[
     "review::checks",
     "review::align",
     "card",
+    "chat_template",
     "settings",
     "gguf",
     "hub",

@@ -187,6 +187,10 @@ mod tests {
     /// by the real template; refused here, as Gemma 2's does).
     const GEMMA: &str = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
 
+    /// Gemma 3's constructs: the system text as a prefix of the first user turn,
+    /// `messages[1:]`, `is string`, `| trim`, a conditional expression.
+    const GEMMA3: &str = "{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n{%- if messages[0]['content'] is string -%}{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{%- endif -%}{%- set loop_messages = messages[1:] -%}\n{%- else -%}{%- set first_user_prefix = \"\" -%}{%- set loop_messages = messages -%}{%- endif -%}\n{%- for message in loop_messages -%}\n{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}{{ raise_exception(\"Conversation roles must alternate\") }}{%- endif -%}\n{%- set role = \"model\" if message['role'] == 'assistant' else message['role'] -%}\n{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}\n{%- endfor -%}\n{%- if add_generation_prompt -%}{{'<start_of_turn>model\n'}}{%- endif -%}";
+
     fn base() -> ModelCard {
         crate::card::load_all(None)
             .unwrap()
@@ -243,6 +247,16 @@ mod tests {
             card.generation.stop_tokens,
             vec!["<end_of_turn>".to_string()]
         );
+        // Gemma 3 takes the system text itself, as a prefix of the first user turn.
+        let chat = ChatTemplate {
+            template: GEMMA3,
+            bos_token: "<bos>",
+            eos_token: "<eos>",
+        };
+        let card3 = instruct_card(&base(), &chat, &|t| t == "<end_of_turn>").unwrap();
+        assert_eq!(card3.prompts.translate.prefix, t.prefix);
+        assert_eq!(card3.prompts.translate.body, t.body);
+        assert_eq!(card3.generation.stop_tokens, card.generation.stop_tokens);
         // A turn end that is not one token of the vocabulary is no stop token.
         let card = instruct_card(&base(), &chat, &|_| false).unwrap();
         assert!(card.generation.stop_tokens.is_empty());

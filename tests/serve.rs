@@ -393,6 +393,14 @@ fn oversized_bodies_long_articles_and_a_full_queue_get_clear_errors() {
             .contains("--max-request-bytes"),
         "{body}"
     );
+    // A misspelt option is an error that names it, not a default silently used.
+    let (status, body) = server.post(
+        "/api/summarize",
+        &json!({"text": "दिल्ली में बारिश हुई।", "lenght": "short"}),
+        &[],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown field `lenght`"), "{body}");
     let long = "दिल्ली में बारिश हुई। ".repeat(30);
     let (status, body) = server.post("/api/translate", &json!({"text": long}), &[]);
     assert_eq!(status, 400, "{body}");

@@ -25,25 +25,30 @@ pub fn routes() -> Router<AppState> {
         .route("/api/info", get(info))
 }
 
+// Unknown fields are errors: a misspelt option (`lenght`) must not be silently ignored.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TranslateRequest {
     text: String,
     title: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SummarizeRequest {
     text: String,
     length: Option<SummaryLength>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ReviewRequest {
     source: String,
     translation: String,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CheckRequest {
     source: String,
     translation: String,

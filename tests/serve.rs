@@ -548,3 +548,48 @@ fn articles_translated_together_equal_each_translated_alone() {
         assert_eq!(shared.translation, alone.translation, "{}", article.origin);
     }
 }
+
+/// Requests that arrive while the model is busy wait together and are decoded in one
+/// shared pass: a streaming client's pass counts its own chunks and the other client's,
+/// and each still gets the English it gets alone.
+#[test]
+fn requests_from_two_clients_that_wait_together_share_one_pass() {
+    let server = Server::start("serve-shared-pass", &["--max-article-chars", "100000"]);
+    let (_, alone) = server.post("/api/translate", &json!({"text": ARTICLE}), &[]);
+    let alone = json_of(&alone);
+    let chunks = alone["stats"]["chunks"].as_u64().unwrap();
+
+    // Keep the model busy with a long article, then let two clients queue behind it.
+    let long = format!("{ARTICLE}\n").repeat(60);
+    let mut busy = stream(&server, "/api/translate", &json!({"text": long}));
+    assert_eq!(busy.next().unwrap().0, "progress");
+    let url = server.url.clone();
+    let other = std::thread::spawn(move || {
+        ureq::post(&format!("{url}/api/translate"))
+            .set("Content-Type", "application/json")
+            .send_string(&json!({"text": ARTICLE}).to_string())
+            .unwrap()
+            .into_string()
+            .unwrap()
+    });
+    let mine = stream(&server, "/api/translate", &json!({"text": ARTICLE}));
+    assert_eq!(busy.last().unwrap().0, "result", "the long article is done");
+
+    let events: Vec<(String, String)> = mine.collect();
+    let begin = events
+        .iter()
+        .map(|(_, data)| json_of(data))
+        .find(|e| e["event"] == "begin")
+        .expect("a begin event");
+    assert_eq!(
+        begin["total"].as_u64(),
+        Some(2 * chunks),
+        "one pass over both clients' chunks: {events:?}"
+    );
+    let (kind, data) = events.last().unwrap();
+    assert_eq!(kind, "result");
+    assert_eq!(json_of(data)["translation"], alone["translation"]);
+    let theirs = json_of(&other.join().unwrap());
+    assert_eq!(theirs["translation"], alone["translation"]);
+    assert!(server.stop().0.success());
+}

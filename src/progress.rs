@@ -230,17 +230,18 @@ impl Task {
     }
 
     fn pace(&self) -> Pace {
-        let since = match self.first_token {
-            Some(t) => t,
-            None if self.expected == 0 => self.began,
-            None => return Pace::default(),
+        // Before the first token there is no time to go by (seconds 0: ETA unknown).
+        let seconds = match self.first_token {
+            Some(t) => t.elapsed().as_secs_f64(),
+            None if self.expected == 0 => self.began.elapsed().as_secs_f64(),
+            None => 0.0,
         };
         Pace {
             tokens_done: self.tokens,
             tokens_expected: self.expected,
             chunks_done: self.done,
             chunks_total: self.total,
-            seconds: since.elapsed().as_secs_f64(),
+            seconds,
         }
     }
 
@@ -255,9 +256,13 @@ impl Task {
         } else {
             format!("{} tokens", self.tokens)
         };
+        let speed = format!("{:.1} tok/s", rate(pace.tokens_done, pace.seconds));
+        // Generation outside a task (a title) has no chunks to finish: no ETA.
+        if self.total == 0 {
+            return format!("generating {done} · {speed}");
+        }
         format!(
-            "generating {done} · {:.1} tok/s · {}",
-            rate(pace.tokens_done, pace.seconds),
+            "generating {done} · {speed} · {}",
             eta_text(eta_seconds(pace))
         )
     }
@@ -968,6 +973,20 @@ mod tests {
             ),
             "{lines:#?}"
         );
+    }
+
+    #[test]
+    fn the_bar_says_what_the_engine_is_doing() {
+        let mut task = Task::new("translate", 2, 40);
+        assert_eq!(task.status(), "generating 0/~40 tokens · 0.0 tok/s · ETA …");
+        task.prefilling = Some(812);
+        assert_eq!(task.status(), "processing prompt (812 tokens)");
+        task.prefilling = None;
+        task.tokens = 45;
+        // Past the expectation the count shows the tokens themselves.
+        assert!(task.status().starts_with("generating 45/~45 tokens"));
+        let title = Task::new("", 0, 0);
+        assert!(!title.status().contains("ETA"), "{}", title.status());
     }
 
     fn pace(tokens_done: usize, chunks_done: usize, seconds: f64) -> Pace {

@@ -168,6 +168,32 @@ fn json_progress_reports_every_chunk_on_stderr_only() {
 }
 
 #[test]
+fn plain_progress_names_the_prompt_stage_and_ends_with_the_rates() {
+    let home = Home::new("plain-progress");
+    let out = home.run(&["translate", &file(&home), "--progress", "plain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(log.contains("translate: processing prompt ("), "{log}");
+    let chunk = log
+        .lines()
+        .find(|l| l.contains("translate: chunk 1/"))
+        .unwrap_or_else(|| panic!("a chunk line: {log}"));
+    assert!(
+        chunk.contains("tok/s · generate ") && chunk.contains("· prefill "),
+        "{chunk}"
+    );
+    let last = log.lines().last().unwrap();
+    assert!(
+        last.contains("] end: ") && last.contains("tokens out"),
+        "{last}"
+    );
+    // The bar, off a terminal, draws nothing and never gets in the way.
+    let bar = home.run(&["translate", &file(&home), "--progress", "bar"]);
+    assert!(bar.status.success(), "{}", stderr(&bar));
+    assert_eq!(bar.stdout, out.stdout);
+}
+
+#[test]
 fn summarize_json_and_bullets() {
     let home = Home::new("summary");
     let v = json(&home.run(&[

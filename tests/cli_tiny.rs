@@ -143,8 +143,54 @@ fn json_progress_reports_every_chunk_on_stderr_only() {
         .map(|e| e["done"].as_u64().unwrap())
         .collect();
     assert_eq!(done, (1..=total).collect::<Vec<_>>());
+    // Every event is stamped, and the last one gives the run's totals.
+    for e in &events {
+        assert!(e["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+        assert!(e["elapsed"].as_f64().is_some(), "{e}");
+    }
+    assert!(events.iter().any(|e| e["event"] == "prefill"));
+    let end = events.last().expect("events");
+    assert_eq!(end["event"], "end", "{end}");
+    assert!(end["chunks"].as_u64().unwrap() >= total, "{end}");
+    let chunk_out = events
+        .iter()
+        .filter(|e| e["event"] == "chunk_done")
+        .filter_map(|e| e["output_tokens"].as_u64())
+        .max()
+        .unwrap();
+    assert!(end["output_tokens"].as_u64().unwrap() >= chunk_out, "{end}");
+    assert!(end["input_tokens"].as_u64().unwrap() > 0, "{end}");
+    for field in ["seconds", "tokens_per_second", "prefill_tokens_per_second"] {
+        assert!(end[field].as_f64().is_some(), "{field}: {end}");
+    }
     // stdout has only the translation.
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"event\""));
+}
+
+#[test]
+fn plain_progress_names_the_prompt_stage_and_ends_with_the_rates() {
+    let home = Home::new("plain-progress");
+    let out = home.run(&["translate", &file(&home), "--progress", "plain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    assert!(log.contains("translate: processing prompt ("), "{log}");
+    let chunk = log
+        .lines()
+        .find(|l| l.contains("translate: chunk 1/"))
+        .unwrap_or_else(|| panic!("a chunk line: {log}"));
+    assert!(
+        chunk.contains("tok/s · generate ") && chunk.contains("· prefill "),
+        "{chunk}"
+    );
+    let last = log.lines().last().unwrap();
+    assert!(
+        last.contains("] end: ") && last.contains("tokens out"),
+        "{last}"
+    );
+    // The bar, off a terminal, draws nothing and never gets in the way.
+    let bar = home.run(&["translate", &file(&home), "--progress", "bar"]);
+    assert!(bar.status.success(), "{}", stderr(&bar));
+    assert_eq!(bar.stdout, out.stdout);
 }
 
 #[test]

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 const ORDER: &[&str] = &[
     "error",
     "config",
-    "progress",
     "text::script",
     "text::input",
     "text::segment",
     "text::chunk",
     "text",
     "record",
+    // After record: its JSON events are stamped with `record::now_rfc3339`.
+    "progress",
     "text::assemble",
     "facts::numbers",
     "facts::terms",

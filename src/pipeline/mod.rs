@@ -489,7 +489,8 @@ impl Pipeline {
         let mut r = m.runner(&terms, progress, interrupt.as_deref());
         let card = r.card;
         let template = &card.prompts.translate;
-        r.begin("review", groups.len());
+        // Scoring generates no tokens: the ETA goes by chunks.
+        r.begin("review", groups.len(), 0);
         let mut confidence = Vec::with_capacity(groups.len());
         for (i, g) in groups.iter().enumerate() {
             let hindi: Vec<&str> = g

@@ -293,6 +293,17 @@ impl<'a> Runner<'a> {
                 });
             }
         }
+        // The prompts the engine prefills before its first token: the shared prefix and
+        // the first batch's bodies (later ones are prefilled while others decode).
+        let first = reqs.len().min(s.batch_size.max(1));
+        let tokens = self.count(&template.prefix)
+            + reqs[..first]
+                .iter()
+                .map(|r| self.count(r.body))
+                .sum::<usize>();
+        if !reqs.is_empty() {
+            self.progress.event(&Event::Prefill { tokens });
+        }
         let progress = &mut *self.progress;
         let out = self.engine.generate(&reqs, s.batch_size, &mut || {
             progress.event(&Event::Token);
@@ -315,13 +326,22 @@ impl<'a> Runner<'a> {
             answers.push(g);
         }
         let out = answers;
+        let mut call = Stats::default();
         for g in &out {
-            self.stats.input_tokens += g.prompt_tokens;
-            self.stats.cached_tokens += g.cached_tokens;
-            self.stats.output_tokens += g.output_tokens;
-            self.stats.prefill_seconds += g.prefill_seconds;
-            self.stats.decode_seconds += g.decode_seconds;
+            call.input_tokens += g.prompt_tokens;
+            call.cached_tokens += g.cached_tokens;
+            call.output_tokens += g.output_tokens;
+            call.prefill_seconds += g.prefill_seconds;
+            call.decode_seconds += g.decode_seconds;
         }
+        self.progress.event(&Event::Generated {
+            input_tokens: call.input_tokens,
+            cached_tokens: call.cached_tokens,
+            output_tokens: call.output_tokens,
+            prefill_seconds: call.prefill_seconds,
+            decode_seconds: call.decode_seconds,
+        });
+        self.stats.add(&call);
         Ok(out)
     }
 
@@ -336,10 +356,24 @@ impl<'a> Runner<'a> {
         self.engine.score(&template.prefix, body, continuation)
     }
 
-    /// A task starts with `total` chunks.
-    pub fn begin(&mut self, task: &str, total: usize) {
+    /// A task starts with `total` chunks, which are expected to generate about
+    /// `expected_tokens` in all (0: unknown); the progress ETA counts on it.
+    pub fn begin(&mut self, task: &str, total: usize, expected_tokens: usize) {
         self.stats.chunks = total;
-        self.progress.event(&Event::Begin { task, total });
+        self.progress.event(&Event::Begin {
+            task,
+            total,
+            expected_tokens,
+        });
+    }
+
+    /// The tokens a translation of `source_tokens` is expected to take: the card's
+    /// output ratio × the source, once per candidate decoded (what the budget allows,
+    /// without its margin).
+    pub fn expected_translation(&self, source_tokens: usize) -> usize {
+        let s = self.settings;
+        let one = (source_tokens as f32 * s.output_ratio).ceil() as usize;
+        one.min(s.max_new_tokens) * s.candidates.len().max(1)
     }
 
     /// Report that `done` of `total` chunks are finished.

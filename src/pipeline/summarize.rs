@@ -43,7 +43,8 @@ pub fn summarize(runner: &mut Runner, doc: &Document) -> Result<Summary> {
     let numbers = runner.number_plan(&whole);
 
     if whole_tokens <= direct_cap.min(s.notes_chunk_tokens * 2) {
-        runner.begin("summarize", 1);
+        // A summary is expected to fill most of its budget (about 1.5 N of 2 N + 32).
+        runner.begin("summarize", 1, summary_budget * 3 / 4);
         let template = &card.prompts.summarize;
         let call = Call::new(
             template,
@@ -61,7 +62,6 @@ pub fn summarize(runner: &mut Runner, doc: &Document) -> Result<Summary> {
     let notes_cap = runner.source_budget(&card.prompts.notes, 0.5, s.notes_chunk_tokens)?;
     let spans = chunk::plan_spans(doc, notes_cap, &|t| runner.count(t));
     let total = spans.len() + 1;
-    runner.begin("summarize", total);
     let template = &card.prompts.notes;
     let calls: Vec<Call> = spans
         .iter()
@@ -70,6 +70,9 @@ pub fn summarize(runner: &mut Runner, doc: &Document) -> Result<Summary> {
             Call::new(template, &[("source", span)], budget).numbers(runner.number_plan(span))
         })
         .collect();
+    // Notes and summary are expected to fill about three quarters of their budgets.
+    let budgets: usize = calls.iter().map(|c| c.budget).sum::<usize>() + summary_budget;
+    runner.begin("summarize", total, budgets * 3 / 4);
     let mut notes = Vec::with_capacity(spans.len());
     for (i, out) in runner.generate(template, &calls)?.into_iter().enumerate() {
         let note = tidy(&out.text, out.finish);
@@ -143,7 +146,9 @@ fn extractive(runner: &mut Runner, doc: &Document) -> Result<Summary> {
             .map(|&i| ranking.sentences[i].clone())
             .collect();
         if round == 0 {
-            runner.begin("summarize", picks.len());
+            let source_tokens = hindi.iter().map(|h| runner.count(h)).sum();
+            let expected = runner.expected_translation(source_tokens);
+            runner.begin("summarize", picks.len(), expected);
         }
         total += picks.len();
         let english = translate_sentences(runner, &hindi)?;

@@ -50,7 +50,9 @@ pub fn translate_many(runner: &mut Runner, docs: &[&Document]) -> Result<Vec<Vec
         })
         .collect();
     let total = items.len();
-    runner.begin("translate", total);
+    let source_tokens = plans.iter().flatten().map(|c| c.tokens).sum();
+    let expected = runner.expected_translation(source_tokens);
+    runner.begin("translate", total, expected);
     let mut outs = Vec::with_capacity(total);
     // Chunks go to the engine a few batches' worth at a time: enough for it to keep
     // every slot busy, few enough that progress moves along.

@@ -138,9 +138,12 @@ impl Progress for Forward {
         }
         let v = match *e {
             Event::Stage { message } => serde_json::json!({"event": "stage", "message": message}),
-            Event::Begin { task, total } => {
-                serde_json::json!({"event": "begin", "task": task, "total": total})
-            }
+            Event::Begin {
+                task,
+                total,
+                expected_tokens,
+            } => serde_json::json!({"event": "begin", "task": task, "total": total,
+                "expected_tokens": expected_tokens}),
             Event::ChunkDone {
                 done,
                 total,

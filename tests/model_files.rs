@@ -12,7 +12,11 @@ use common::tiny::{CARD, Home, stderr};
 use std::path::{Path, PathBuf};
 
 fn tiny_bytes() -> Vec<u8> {
-    let home = Home::new("model-files-bytes");
+    // A home of its own per call: tests run in parallel, and a shared one is removed
+    // under another test's feet.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let home = Home::new(&format!("model-files-bytes-{n}"));
     std::fs::read(home.path("models/tiny-gemma3.gguf")).unwrap()
 }
 

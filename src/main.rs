@@ -511,8 +511,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Man => {
-            clap_mangen::Man::new(command())
-                .render(&mut std::io::stdout())
+            man_page(&mut std::io::stdout())
                 .map_err(|e| Error::Invalid(format!("cannot write the manual page: {e}")))?;
             Ok(0)
         }
@@ -827,6 +826,30 @@ impl ReportArgs {
         };
         Reporter::new(mode, self.quiet)
     }
+}
+
+/// The manual page: anuvad's own, then a section per command with its synopsis and
+/// options (clap_mangen renders only the top command's, and most flags are commands').
+fn man_page(w: &mut dyn Write) -> std::io::Result<()> {
+    fn commands(cmd: &clap::Command, w: &mut dyn Write) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let man = clap_mangen::Man::new(sub.clone());
+            let mut section = Vec::new();
+            man.render_synopsis_section(&mut section)?;
+            man.render_options_section(&mut section)?;
+            let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
+            writeln!(w, ".SH \"{name}\"")?;
+            // Synopsis, options and their headings become subsections of the command's.
+            let section = String::from_utf8_lossy(&section).replace(".SH ", ".SS ");
+            w.write_all(section.as_bytes())?;
+            commands(sub, w)?;
+        }
+        Ok(())
+    }
+    let mut cmd = command();
+    cmd.build();
+    clap_mangen::Man::new(cmd.clone()).render(w)?;
+    commands(&cmd, w)
 }
 
 /// SIGINT/SIGTERM set the returned flag: `translate`/`summarize` stop at the next token

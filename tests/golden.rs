@@ -404,10 +404,10 @@ fn tiny_marian_outputs_are_unchanged() {
         let (article, english) = (home.path("article.txt"), home.path("article.en.txt"));
         let t = |extra: &[&str]| {
             let mut args = vec![
-                "--model",
-                MARIAN,
                 "translate",
                 s(&article),
+                "--model",
+                MARIAN,
                 "--format",
                 "json",
             ];
@@ -419,10 +419,10 @@ fn tiny_marian_outputs_are_unchanged() {
         check(tier, "marian-translate-int8", t(&["--precision", "int8"]));
         check(tier, "marian-translate-batch1", t(&["--batch-size", "1"]));
         let args = [
-            "--model",
-            MARIAN,
             "review",
             s(&article),
+            "--model",
+            MARIAN,
             "--translation",
             s(&english),
             "--format",

@@ -1,7 +1,7 @@
 //! Write a random-weight model.
 //! - `cargo run --example write_tiny_model -- DIR` writes DIR/models/tiny-gemma3.gguf, the
 //!   tiny Gemma 3 the tests use, and its card DIR/models/tiny.toml
-//!   (tests/fixtures/tiny.toml): run it with `ANUVAD_HOME=DIR anuvad --model tiny …`.
+//!   (tests/fixtures/tiny.toml): run it with `ANUVAD_HOME=DIR anuvad translate … --model tiny`.
 //! - `… -- DIR --shape NAME` writes DIR/models/NAME-random.gguf: a real model's shape
 //!   (gemma3-1b, gemma3-4b, llama3.2-3b, qwen2.5-3b) and Q4_K_M-like weight types with
 //!   random values, for benchmarks (speed does not depend on the values);

@@ -18,10 +18,10 @@ mkdir -p "$work/loop"
 
 now() { date +%s.%N; }
 t0=$(now)
-"$bin" --threads "$threads" --progress plain batch "$articles" --out "$work/batch" 2>"$work/batch.log"
+"$bin" batch "$articles" --out "$work/batch" --threads "$threads" --progress plain 2>"$work/batch.log"
 t1=$(now)
 for f in "$articles"/*.txt; do
-  "$bin" --threads "$threads" --progress none translate "$f" --format json \
+  "$bin" translate "$f" --format json --threads "$threads" --progress none \
     >"$work/loop/$(basename "$f").json"
 done
 t2=$(now)

@@ -43,7 +43,7 @@ run() {
   local name="$1" bin="$2"; shift 2
   local t0 t1
   t0=$(date +%s.%N)
-  "$bin" --threads "$threads" --progress none eval "$data" --format json --out "$out/$name.json" "$@" >/dev/null 2>"$out/$name.log"
+  "$bin" eval "$data" --threads "$threads" --progress none --format json --out "$out/$name.json" "$@" >/dev/null 2>"$out/$name.log"
   t1=$(date +%s.%N)
   echo "$name $(python3 -c "print($t1 - $t0)")" >>"$out/seconds"
 }

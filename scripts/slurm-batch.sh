@@ -59,7 +59,7 @@ if [[ $1 == --merge ]]; then
         list=$(IFS=,; echo "${missing[*]}")
         die "shard(s) $list of $shards in $out_root have no report.json: their tasks never ran, or stopped before writing it (see their logs); re-submit them with \`sbatch --array=$list scripts/slurm-batch.sh INPUT $out_root\` and merge again"
     fi
-    exec "$anuvad" --progress plain batch merge "${dirs[@]}" --out "$out_root/all"
+    exec "$anuvad" batch merge "${dirs[@]}" --out "$out_root/all"
 fi
 
 input=$1
@@ -104,6 +104,5 @@ if ((shards != SLURM_ARRAY_TASK_COUNT)); then
 fi
 
 # --progress plain: one line per article, readable in the job log.
-exec "$anuvad" --threads "${SLURM_CPUS_PER_TASK:-2}" --progress plain \
-    batch "$input" --out "$out_root/shard-$SLURM_ARRAY_TASK_ID" \
-    --shard "$task/$shards" "$@"
+exec "$anuvad" batch "$input" --out "$out_root/shard-$SLURM_ARRAY_TASK_ID" \
+    --shard "$task/$shards" --threads "${SLURM_CPUS_PER_TASK:-2}" --progress plain "$@"

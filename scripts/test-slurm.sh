@@ -214,7 +214,7 @@ jid=$(submit --array=0-2 --cpus-per-task=1 --mem=1G "$repo/scripts/slurm-batch.s
 mid=$(submit --dependency="afterany:$jid" --output="$work/run/merge.log" \
   --wrap "$repo/scripts/slurm-batch.sh --merge $root")
 # Meanwhile, the same feed on this machine in one run (all cores).
-"$anuvad" --progress none batch feed.jsonl --out "$work/single" 2>"$work/run/single.log" ||
+"$anuvad" batch feed.jsonl --out "$work/single" --progress none 2>"$work/run/single.log" ||
   fail "the single-machine run failed"
 wait_jobs "$jid" "$mid"
 cp anuvad-"$jid"_*.log "$work/run/" 2>/dev/null || true

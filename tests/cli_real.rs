@@ -12,11 +12,10 @@ const SAMPLE_ARTICLE: &str = "tests/fixtures/articles/sample.hi.txt";
 
 fn anuvad(model: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_anuvad"))
-        .arg("--model")
-        .arg(model)
-        // Tests run side by side on small machines: one thread each avoids oversubscription.
-        .args(["--threads", "1"])
         .args(args)
+        .env("ANUVAD_MODEL", model)
+        // Tests run side by side on small machines: one thread each avoids oversubscription.
+        .env("RAYON_NUM_THREADS", "1")
         .env("HF_HUB_OFFLINE", "1")
         .output()
         .unwrap()

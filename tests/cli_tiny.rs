@@ -312,14 +312,14 @@ fn a_broken_model_file_says_which_file_and_how_to_fetch_it_again() {
         stderr(&out)
     );
 
-    let unknown = home.run(&["--model", "no-such-model", "translate", &file(&home)]);
+    let unknown = home.run(&["translate", &file(&home), "--model", "no-such-model"]);
     assert_error(&unknown, 5, "unknown model");
 
     let missing = home.run(&[
-        "--model",
-        "/tmp/definitely-missing.gguf",
         "translate",
         &file(&home),
+        "--model",
+        "/tmp/definitely-missing.gguf",
     ]);
     assert_error(&missing, 5, "definitely-missing.gguf");
 }

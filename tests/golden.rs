@@ -404,10 +404,10 @@ fn tiny_marian_outputs_are_unchanged() {
         let (article, english) = (home.path("article.txt"), home.path("article.en.txt"));
         let t = |extra: &[&str]| {
             let mut args = vec![
-                "--model",
-                MARIAN,
                 "translate",
                 s(&article),
+                "--model",
+                MARIAN,
                 "--format",
                 "json",
             ];
@@ -419,10 +419,10 @@ fn tiny_marian_outputs_are_unchanged() {
         check(tier, "marian-translate-int8", t(&["--precision", "int8"]));
         check(tier, "marian-translate-batch1", t(&["--batch-size", "1"]));
         let args = [
-            "--model",
-            MARIAN,
             "review",
             s(&article),
+            "--model",
+            MARIAN,
             "--translation",
             s(&english),
             "--format",
@@ -473,19 +473,19 @@ fn default_model_outputs_are_unchanged() {
         let full = tier == native() || updating();
         let run = |args: &[&str]| {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_anuvad"));
-            cmd.args([
-                "--model",
-                s(&model),
-                "--card",
-                "gemma3-270m",
-                "--progress",
-                "none",
-            ])
-            .args(args)
-            .env("ANUVAD_HOME", &home)
-            .env("ANUVAD_ISA", tier)
-            .env("HF_HUB_OFFLINE", "1")
-            .env_remove("ANUVAD_MODEL");
+            cmd.args(args)
+                .args([
+                    "--model",
+                    s(&model),
+                    "--card",
+                    "gemma3-270m",
+                    "--progress",
+                    "none",
+                ])
+                .env("ANUVAD_HOME", &home)
+                .env("ANUVAD_ISA", tier)
+                .env("HF_HUB_OFFLINE", "1")
+                .env_remove("ANUVAD_MODEL");
             cmd
         };
         let first = &articles[0];

@@ -420,10 +420,10 @@ fn the_binary_refuses_a_hostile_marian_checkpoint_with_exit_5_naming_the_file() 
     );
     let article = home.path("article.txt");
     let mut cmd = home.command(&[
-        "--model",
-        dir.to_str().unwrap(),
         "translate",
         article.to_str().unwrap(),
+        "--model",
+        dir.to_str().unwrap(),
     ]);
     let out = cmd.env("RUST_BACKTRACE", "1").output().unwrap();
     let err = stderr(&out);
@@ -484,10 +484,10 @@ fn a_marian_config_with_impossible_sizes_is_refused_naming_the_key() {
         std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
         let article = home.path("article.txt");
         let out = home.run(&[
-            "--model",
-            dir.to_str().unwrap(),
             "translate",
             article.to_str().unwrap(),
+            "--model",
+            dir.to_str().unwrap(),
         ]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(5), "{key}={value}: {err}");

@@ -17,6 +17,8 @@ fn fixture(name: &str) -> PathBuf {
 
 fn review(model: &Path, translation: &Path, html: &Path, extra: &[&str]) -> (Value, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_anuvad"))
+        .arg("review")
+        .arg(fixture("sample.hi.txt"))
         .args([
             "--model",
             model.to_str().unwrap(),
@@ -25,8 +27,7 @@ fn review(model: &Path, translation: &Path, html: &Path, extra: &[&str]) -> (Val
             "--threads",
             "2",
         ])
-        .args(["--progress", "none", "review"])
-        .arg(fixture("sample.hi.txt"))
+        .args(["--progress", "none"])
         .arg("--translation")
         .arg(translation)
         .arg("--html")

@@ -179,14 +179,17 @@ pub mod tiny {
         /// The binary with `args`, on the tiny model, one thread, all pipes captured.
         pub fn command(&self, args: &[&str]) -> Command {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_anuvad"));
-            if !args.contains(&"--model") {
-                cmd.args(["--model", "tiny"]);
+            // Through the environment: --model and --threads are not flags of every
+            // command (models list, batch merge, ...), the variables are read where they act.
+            if args.contains(&"--model") {
+                cmd.env_remove("ANUVAD_MODEL");
+            } else {
+                cmd.env("ANUVAD_MODEL", "tiny");
             }
-            cmd.args(["--threads", "1"])
-                .args(args)
+            cmd.args(args)
+                .env("RAYON_NUM_THREADS", "1")
                 .env("ANUVAD_HOME", &self.dir)
                 .env("HF_HUB_OFFLINE", "1")
-                .env_remove("ANUVAD_MODEL")
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());

@@ -281,9 +281,7 @@ mod tests {
                 bos_token: "",
                 eos_token: "",
             };
-            let err = instruct_card(&base(), &chat, &|_| true)
-                .err()
-                .expect(template);
+            let err = instruct_card(&base(), &chat, &|_| true).expect_err(template);
             assert!(err.contains(expected), "{template}: {err}");
         }
     }

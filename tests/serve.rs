@@ -441,7 +441,13 @@ fn an_api_key_guards_both_apis() {
         }
         server.post("/translate", &q, &[])
     };
-    assert_eq!(ask(None).0, 400);
+    let missing = (
+        400,
+        json!({"error": "Please contact the server operator to get an API key"}).to_string(),
+    );
+    assert_eq!(ask(None), missing);
+    // LibreTranslate's page sends `api_key: ""` when it has none: that is no key.
+    assert_eq!(ask(Some("")), missing);
     assert_eq!(
         ask(Some("wrong")),
         (403, json!({"error": "Invalid API key"}).to_string())
@@ -591,5 +597,118 @@ fn requests_from_two_clients_that_wait_together_share_one_pass() {
     assert_eq!(json_of(data)["translation"], alone["translation"]);
     let theirs = json_of(&other.join().unwrap());
     assert_eq!(theirs["translation"], alone["translation"]);
+    assert!(server.stop().0.success());
+}
+
+/// What real LibreTranslate clients send besides JSON: LibreTranslate's own page posts
+/// multipart forms from another origin (CORS), Weblate sends lists of 20 texts, some
+/// clients put fields in the query string or ask for alternatives.
+#[test]
+fn libretranslate_clients_in_every_shape_are_answered() {
+    // A queue of one request: a list of many texts is still one request.
+    let server = Server::start("serve-libre-clients", &["--max-queue", "1"]);
+    let texts: Vec<String> = (1..=20)
+        .map(|i| format!("दिल्ली में {i} दिन बारिश हुई।"))
+        .collect();
+    let (status, body) = server.post(
+        "/translate",
+        &json!({"q": texts, "source": "hi", "target": "en", "api_key": ""}),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, alone) = server.post(
+        "/translate",
+        &json!({"q": "दिल्ली में बारिश हुई।", "source": "hi", "target": "en"}),
+        &[],
+    );
+    let alone = json_of(&alone)["translatedText"].clone();
+
+    // Multipart, as LibreTranslate's page sends it, with alternatives asked for.
+    let boundary = "anuvadformboundary";
+    let field = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let form = format!(
+        "{}{}{}{}--{boundary}--\r\n",
+        field("q", "दिल्ली में बारिश हुई।"),
+        field("source", "HI"),
+        field("target", "en"),
+        field("alternatives", "3"),
+    );
+    let (status, body) = answer(
+        ureq::post(&format!("{}/translate", server.url))
+            .set(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send_string(&form),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v = json_of(&body);
+    assert_eq!(v["translatedText"], alone);
+    assert_eq!(v["alternatives"], json!([]));
+
+    // Fields in the query string of a form post.
+    let (status, body) = answer(
+        ureq::post(&format!("{}/translate?source=hi&target=en", server.url))
+            .send_form(&[("q", "दिल्ली में बारिश हुई।")]),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["translatedText"], alone);
+
+    for (request, error) in [
+        (
+            json!({"q": "नमस्ते", "source": "hi", "target": "en", "alternatives": "many"}),
+            "Invalid request: alternatives parameter is not a number",
+        ),
+        (
+            json!({"q": "नमस्ते", "source": "", "target": "en"}),
+            "Invalid request: missing source parameter",
+        ),
+    ] {
+        let (status, body) = server.post("/translate", &request, &[]);
+        assert_eq!(
+            (status, json_of(&body)["error"].as_str().unwrap()),
+            (400, error),
+            "{request}"
+        );
+    }
+    let (status, body) = server.post("/detect", &json!({"q": ""}), &[]);
+    assert_eq!(
+        (status, json_of(&body)["error"].as_str().unwrap()),
+        (400, "Invalid request: missing q parameter")
+    );
+
+    // A browser's preflight, and the header on every LibreTranslate answer; anuvad's own
+    // API stays same-origin.
+    let preflight = ureq::request("OPTIONS", &format!("{}/translate", server.url))
+        .set("Origin", "https://cms.example")
+        .set("Access-Control-Request-Method", "POST")
+        .call()
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("Content-Type")
+    );
+    let languages = ureq::get(&format!("{}/languages", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(languages.header("access-control-allow-origin"), Some("*"));
+    let native = ureq::get(&format!("{}/api/info", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(native.header("access-control-allow-origin"), None);
+
+    assert_eq!(
+        server.get("/health"),
+        (200, json!({"status": "ok"}).to_string())
+    );
+    assert_eq!(server.post("/languages", &json!({}), &[]).0, 405);
     assert!(server.stop().0.success());
 }

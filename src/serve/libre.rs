@@ -7,7 +7,7 @@ use crate::serve::worker::{Done, Work};
 use crate::text::Article;
 use crate::text::script::is_devanagari;
 use axum::Router;
-use axum::extract::{Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,11 +19,42 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/translate", post(translate))
         .route("/detect", post(detect))
-        .route("/languages", get(languages).post(languages))
+        .route("/languages", get(languages))
         .route("/translate_file", post(translate_file))
         .route("/download_file/{file}", get(download_file))
         .route("/frontend/settings", get(settings))
         .route("/suggest", post(suggest))
+        .route("/health", get(health))
+        // Web pages call LibreTranslate from other origins (LibreTranslate allows any);
+        // anuvad's own /api/* stays same-origin.
+        .layer(axum::middleware::from_fn(cors))
+}
+
+/// LibreTranslate's CORS headers on every answer, and 204 to a browser's preflight.
+async fn cors(req: Request, next: axum::middleware::Next) -> Response {
+    let mut res = if req.method() == axum::http::Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        (
+            "access-control-allow-headers",
+            "Authorization, Content-Type",
+        ),
+        ("access-control-allow-methods", "GET, POST"),
+        ("access-control-max-age", "1728000"),
+    ] {
+        h.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// What health probes of LibreTranslate read.
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
 }
 
 fn languages_list() -> Value {
@@ -78,45 +109,109 @@ struct Params {
     target: Option<String>,
     format: Option<String>,
     api_key: Option<String>,
+    /// Alternative translations wanted (a number, in JSON or as text in a form).
+    alternatives: Option<Value>,
 }
 
-/// The fields of a JSON or form body.
-fn params(headers: &HeaderMap, bytes: &[u8]) -> Result<Params, ApiError> {
-    let json = headers
+impl Params {
+    /// Empty fields count as absent, as LibreTranslate reads them; language codes are
+    /// case-blind.
+    fn tidy(mut self) -> Params {
+        let keep = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        self.source = keep(self.source).map(|v| v.trim().to_lowercase());
+        self.target = keep(self.target).map(|v| v.trim().to_lowercase());
+        self.format = keep(self.format);
+        self.api_key = keep(self.api_key);
+        self
+    }
+
+    /// How many alternatives were asked for (LibreTranslate's 400 when not a number).
+    fn alternatives(&self) -> Result<u64, ApiError> {
+        let bad = || ApiError::bad("Invalid request: alternatives parameter is not a number");
+        match &self.alternatives {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::Number(n)) => n.as_i64().map(|n| n.max(0) as u64).ok_or_else(bad),
+            Some(Value::String(t)) if t.trim().is_empty() => Ok(0),
+            Some(Value::String(t)) => t
+                .trim()
+                .parse::<i64>()
+                .map(|n| n.max(0) as u64)
+                .map_err(|_| bad()),
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+/// The fields of a JSON, urlencoded or multipart body (LibreTranslate's own page sends
+/// multipart), with those of the query string under a form's.
+async fn params(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    bytes: axum::body::Bytes,
+) -> Result<Params, ApiError> {
+    let kind = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"));
-    if json {
-        serde_json::from_slice(bytes).map_err(|e| {
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if kind.starts_with("application/json") {
+        let p: Params = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad(format!(
                 "Invalid request: the JSON body cannot be read: {e}"
             ))
-        })
-    } else {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).map_err(|e| {
-            ApiError::bad(format!(
-                "Invalid request: the form body cannot be read: {e}"
-            ))
         })?;
-        let mut p = Params::default();
-        let mut qs = Vec::new();
-        for (k, v) in pairs {
-            match k.as_str() {
-                "q" => qs.push(v),
-                "source" => p.source = Some(v),
-                "target" => p.target = Some(v),
-                "format" => p.format = Some(v),
-                "api_key" => p.api_key = Some(v),
-                _ => {}
-            }
-        }
-        p.q = match qs.len() {
-            0 => None,
-            1 => qs.pop().map(Q::One),
-            _ => Some(Q::Many(qs)),
-        };
-        Ok(p)
+        return Ok(p.tidy());
     }
+    let unreadable = |e: String| {
+        ApiError::bad(format!(
+            "Invalid request: the form body cannot be read: {e}"
+        ))
+    };
+    let mut pairs: Vec<(String, String)> = match query {
+        Some(q) => serde_urlencoded::from_str(q).map_err(|e| unreadable(e.to_string()))?,
+        None => Vec::new(),
+    };
+    if kind.starts_with("multipart/form-data") {
+        let req = Request::builder()
+            .header(header::CONTENT_TYPE, kind.as_str())
+            .body(axum::body::Body::from(bytes))
+            .map_err(|e| unreadable(e.to_string()))?;
+        let mut form = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| unreadable(e.body_text()))?;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| unreadable(e.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_string();
+            let text = field.text().await.map_err(|e| unreadable(e.body_text()))?;
+            pairs.push((name, text));
+        }
+    } else {
+        let body: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        pairs.extend(body);
+    }
+    let mut p = Params::default();
+    let mut qs = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "q" => qs.push(v),
+            "source" => p.source = Some(v),
+            "target" => p.target = Some(v),
+            "format" => p.format = Some(v),
+            "api_key" => p.api_key = Some(v),
+            "alternatives" => p.alternatives = Some(Value::String(v)),
+            _ => {}
+        }
+    }
+    p.q = match qs.len() {
+        0 => None,
+        1 => qs.pop().map(Q::One),
+        _ => Some(Q::Many(qs)),
+    };
+    Ok(p.tidy())
 }
 
 /// LibreTranslate's key rule: a wrong key is 403, a missing required one 400.
@@ -126,9 +221,7 @@ fn check_key(s: &Shared, given: Option<&str>) -> Result<(), ApiError> {
     }
     Err(match given {
         Some(_) => ApiError::new(StatusCode::FORBIDDEN, "Invalid API key"),
-        None => ApiError::bad(
-            "Please contact the server operator to get an API key (this server requires api_key)",
-        ),
+        None => ApiError::bad("Please contact the server operator to get an API key"),
     })
 }
 
@@ -147,12 +240,14 @@ fn check_pair(source: Option<&str>, target: Option<&str>) -> Result<(), ApiError
 }
 
 async fn translate(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let query = req.uri().query().map(str::to_string);
     let (headers, bytes) = body(&s, req).await?;
-    let p = params(&headers, &bytes)?;
+    let p = params(&headers, query.as_deref(), bytes).await?;
     check_key(&s, p.api_key.as_deref())?;
-    let Some(q) = p.q else {
+    let Some(q) = p.q.as_ref() else {
         return Err(ApiError::bad("Invalid request: missing q parameter"));
     };
+    let alternatives = p.alternatives()?;
     check_pair(p.source.as_deref(), p.target.as_deref())?;
     let html = match p.format.as_deref().unwrap_or("text") {
         "text" => false,
@@ -161,8 +256,8 @@ async fn translate(State(s): State<AppState>, req: Request) -> Result<Response, 
     };
     let auto = p.source.as_deref() == Some("auto");
     let (texts, many) = match q {
-        Q::One(t) => (vec![t], false),
-        Q::Many(ts) => (ts, true),
+        Q::One(t) => (vec![t.clone()], false),
+        Q::Many(ts) => (ts.clone(), true),
     };
     if texts.iter().all(|t| t.trim().is_empty()) {
         return Err(ApiError::bad("Invalid request: missing q parameter"));
@@ -188,6 +283,18 @@ async fn translate(State(s): State<AppState>, req: Request) -> Result<Response, 
             Value::from(translated[0].clone())
         },
     );
+    // Greedy decoding makes one translation: asked for alternatives, there are none.
+    if alternatives > 0 {
+        let none: Vec<String> = Vec::new();
+        out.insert(
+            "alternatives".into(),
+            if many {
+                json!(vec![none; texts.len()])
+            } else {
+                json!(none)
+            },
+        );
+    }
     Ok(axum::Json(Value::Object(out)).into_response())
 }
 
@@ -296,7 +403,8 @@ fn detection(text: &str) -> Value {
         .filter(|&c| is_devanagari(c) && c.is_alphabetic())
         .count();
     if letters == 0 {
-        return json!({"confidence": 0.0, "language": "hi"});
+        // LibreTranslate's answer for text with nothing to detect.
+        return json!({"confidence": 0.0, "language": "en"});
     }
     let share = (deva as f64 / letters as f64 * 1000.0).round() / 10.0;
     if deva > 0 {
@@ -307,14 +415,18 @@ fn detection(text: &str) -> Value {
 }
 
 async fn detect(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let query = req.uri().query().map(str::to_string);
     let (headers, bytes) = body(&s, req).await?;
-    let p = params(&headers, &bytes)?;
+    let p = params(&headers, query.as_deref(), bytes).await?;
     check_key(&s, p.api_key.as_deref())?;
     let q = match p.q {
         Some(Q::One(t)) => t,
         Some(Q::Many(ts)) => ts.join("\n"),
-        None => return Err(ApiError::bad("Invalid request: missing q parameter")),
+        None => String::new(),
     };
+    if q.is_empty() {
+        return Err(ApiError::bad("Invalid request: missing q parameter"));
+    }
     Ok(axum::Json(json!([detection(&q)])).into_response())
 }
 

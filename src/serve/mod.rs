@@ -107,10 +107,9 @@ pub fn run(config: ServeConfig, progress: &mut dyn Progress) -> Result<()> {
     let (tx, rx) = mpsc::channel();
     let pending = Pending::default();
     let worker = {
-        let pending = pending.clone();
         std::thread::Builder::new()
             .name("anuvad-model".into())
-            .spawn(move || worker::run(pipeline, rx, pending))
+            .spawn(move || worker::run(pipeline, rx))
             .map_err(|e| Error::Invalid(format!("cannot start the model thread: {e}")))?
     };
     let state = Arc::new(Shared {
@@ -295,42 +294,38 @@ fn key_ok(s: &Shared, given: Option<&str>) -> bool {
             == 0
 }
 
-/// Queue `works` for the model thread; 429 when the queue is full.
+/// Queue one request's `works` for the model thread; 429 when the queue is full.
 fn submit(
     s: &Shared,
     works: Vec<(Work, Option<tokio::sync::mpsc::UnboundedSender<String>>)>,
 ) -> std::result::Result<Vec<tokio::sync::oneshot::Receiver<Result<Done>>>, ApiError> {
-    let n = works.len();
-    if !s.pending.reserve(n, s.config.max_queue) {
+    let Some(slot) = s.pending.reserve(s.config.max_queue) else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "the server is busy: {n} more job(s) would exceed its queue of {} (--max-queue); retry shortly",
+                "the server is busy: {} requests are queued or running (--max-queue); retry shortly",
                 s.config.max_queue
             ),
         ));
-    }
+    };
     let jobs = s.jobs.lock().ok().and_then(|j| j.clone());
     let Some(jobs) = jobs else {
-        s.pending.release(n);
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down",
         ));
     };
-    let mut replies = Vec::with_capacity(n);
+    let mut replies = Vec::with_capacity(works.len());
     for (work, events) in works {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        if jobs
-            .send(Job {
-                work,
-                events,
-                reply,
-            })
-            .is_err()
-        {
-            // This job and the ones not sent yet never reach the worker.
-            s.pending.release(n - replies.len());
+        let job = Job {
+            work,
+            events,
+            reply,
+            slot: slot.clone(),
+        };
+        if jobs.send(job).is_err() {
+            // The jobs not sent drop their share of the slot with them.
             return Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the model thread has stopped; restart the server",

@@ -33,37 +33,46 @@ pub struct Job {
     /// Progress events as JSON objects, for a client that asked for a stream.
     pub events: Option<UnboundedSender<String>>,
     pub reply: oneshot::Sender<Result<Done>>,
+    /// The request's place in the queue, shared by its jobs: freed when the last is done.
+    pub slot: Arc<Slot>,
 }
 
-/// Jobs queued or running: the queue limit counts these.
+/// Requests queued or running: the queue limit counts these. A request of many texts
+/// (a LibreTranslate list, an HTML page) is one request, however many jobs it makes.
 #[derive(Clone, Default)]
 pub struct Pending(Arc<AtomicUsize>);
 
+/// One request's place in the queue, given back when dropped.
+pub struct Slot(Pending);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Pending {
-    /// Reserve `n` places if the total stays within `max`.
-    pub fn reserve(&self, n: usize, max: usize) -> bool {
+    /// A place for one more request, if the total stays within `max`.
+    pub fn reserve(&self, max: usize) -> Option<Arc<Slot>> {
         self.0
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
-                (p + n <= max).then_some(p + n)
+                (p < max).then_some(p + 1)
             })
-            .is_ok()
-    }
-
-    pub fn release(&self, n: usize) {
-        self.0.fetch_sub(n, Ordering::SeqCst);
+            .ok()
+            .map(|_| Arc::new(Slot(self.clone())))
     }
 }
 
 /// Take jobs until every sender is gone (the server has shut down and its requests are
 /// answered).
-pub fn run(mut pipeline: Pipeline, jobs: mpsc::Receiver<Job>, pending: Pending) {
+pub fn run(mut pipeline: Pipeline, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut waiting = vec![first];
         waiting.extend(jobs.try_iter());
         let (translations, others): (Vec<Job>, Vec<Job>) = waiting
             .into_iter()
             .partition(|j| matches!(j.work, Work::Translate(_)));
-        translate_together(&mut pipeline, translations, &pending);
+        translate_together(&mut pipeline, translations);
         for job in others {
             let mut progress = Forward(job.events.iter().cloned().collect());
             let out = match &job.work {
@@ -75,14 +84,14 @@ pub fn run(mut pipeline: Pipeline, jobs: mpsc::Receiver<Job>, pending: Pending) 
                 }
                 Work::Translate(_) => unreachable!("partitioned above"),
             };
-            answer(job, out, &pending);
+            answer(job, out);
         }
     }
 }
 
 /// Translate every job's article in one shared pass; if that fails, each alone, so one
 /// article's failure is its own.
-fn translate_together(pipeline: &mut Pipeline, jobs: Vec<Job>, pending: &Pending) {
+fn translate_together(pipeline: &mut Pipeline, jobs: Vec<Job>) {
     if jobs.is_empty() {
         return;
     }
@@ -97,12 +106,12 @@ fn translate_together(pipeline: &mut Pipeline, jobs: Vec<Job>, pending: &Pending
     match pipeline.translate_many(&articles, &mut progress) {
         Ok(records) => {
             for (job, r) in jobs.into_iter().zip(records) {
-                answer(job, Ok(Done::Translation(r)), pending);
+                answer(job, Ok(Done::Translation(r)));
             }
         }
         Err(e) if jobs.len() == 1 => {
             let job = jobs.into_iter().next().expect("one job");
-            answer(job, Err(e), pending);
+            answer(job, Err(e));
         }
         Err(_) => {
             for job in jobs {
@@ -114,18 +123,20 @@ fn translate_together(pipeline: &mut Pipeline, jobs: Vec<Job>, pending: &Pending
                     .translate_many(&[a], &mut progress)
                     .and_then(|mut r| r.pop().ok_or_else(|| Error::Invalid("no record".into())))
                     .map(Done::Translation);
-                answer(job, out, pending);
+                answer(job, out);
             }
         }
     }
 }
 
-fn answer(job: Job, out: Result<Done>, pending: &Pending) {
+fn answer(job: Job, out: Result<Done>) {
     // The stream ends when its sender is gone; the result follows.
     drop(job.events);
+    // The request's place is freed with its last job, before the client hears back: a
+    // client that sends its next request at once finds the place free.
+    drop(job.slot);
     // A client that went away no longer waits for the answer: nothing to do.
     let _ = job.reply.send(out);
-    pending.release(1);
 }
 
 /// Forwards the pipeline's progress to the clients streaming it, as JSON objects.

@@ -84,7 +84,7 @@ pub enum Error {
     Pypi { package: String, message: String },
 
     #[error(
-        "{file} is not in the local cache and HF_HUB_OFFLINE is set; run `anuvad models pull {model}` while online, or unset HF_HUB_OFFLINE"
+        "{file} is not in the local cache and HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set; run `anuvad models pull {model}` while online, or unset it"
     )]
     Offline { model: String, file: String },
 

@@ -87,7 +87,9 @@ impl HubConfig {
             endpoint: env_var("HF_ENDPOINT"),
             hf_home: env_path("HF_HOME"),
             hub_cache: env_path("HF_HUB_CACHE").or_else(|| env_path("HUGGINGFACE_HUB_CACHE")),
+            // As huggingface_hub's constants.py: either variable, 1/ON/YES/TRUE in any case.
             offline: env_var("HF_HUB_OFFLINE")
+                .or_else(|| env_var("TRANSFORMERS_OFFLINE"))
                 .is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on")),
             timeout: env_var("ANUVAD_HUB_TIMEOUT")
                 .and_then(|v| v.parse::<f64>().ok())

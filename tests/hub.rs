@@ -559,6 +559,22 @@ fn models_pull_from_the_command_line_uses_hf_endpoint() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(home.join("models/tiny-hub.toml"), user_card).unwrap();
+    // TRANSFORMERS_OFFLINE means offline too, as for huggingface_hub: no request.
+    let offline = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
+        .args(["models", "pull", "tiny-hub"])
+        .env("ANUVAD_HOME", &*home)
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HF_HOME", &*hf)
+        .env_remove("HF_HUB_OFFLINE")
+        .env("TRANSFORMERS_OFFLINE", "YES")
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&offline.stderr)
+            .contains("HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set")
+    );
+    assert_eq!(hub.requests(), 0);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_anuvad"))
         .args(["models", "pull", "tiny-hub", "--progress", "plain"])
         .env("ANUVAD_HOME", &*home)

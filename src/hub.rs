@@ -567,11 +567,7 @@ fn card_for_architecture(path: &Path, cards: &[ModelCard]) -> Result<ModelCard> 
                 e.lines().next().unwrap_or_default()
             ),
         })?;
-    let arch = content
-        .metadata
-        .get("general.architecture")
-        .and_then(|v| v.to_string().ok().cloned())
-        .unwrap_or_default();
+    let arch = metadata_text(&content, "general.architecture").unwrap_or_default();
     let supported = crate::card::SUPPORTED_ARCHITECTURES.contains(&arch.as_str());
     // An instruct model speaks through its own chat template; a card of the same
     // architecture only lends its settings.

